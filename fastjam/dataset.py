@@ -1,0 +1,228 @@
+"""On-disk format of training sets: a directory of HDF5 shards.
+
+::
+
+    PATH/
+      meta.json                 design, parameter space, grids, seed, versions, JAM settings
+      parts/map_0000042.h5      one finished map each, written atomically (tmp + rename)
+      parts/fail_0000043.json   one failed map each (index, parameters, error message)
+      shards/shard_00000.h5     consolidated maps (index, params, f, image), gzip-compressed
+
+Every file appears by ``os.replace`` of a finished temporary file, so a killed run leaves
+no partial file; consolidation writes the shard before it deletes the parts it holds, and
+readers drop duplicates by index. A map is stored only if all its values are finite.
+"""
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+def _atomic_replace(tmp, final):
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, final)
+
+
+def _write_h5(path, arrays, attrs=None, compress=False):
+    import h5py
+
+    tmp = f"{path}.tmp{os.getpid()}"
+    with h5py.File(tmp, "w") as fh:
+        for key, value in arrays.items():
+            kw = dict(compression="gzip", compression_opts=4, shuffle=True) if compress and np.ndim(value) > 1 else {}
+            fh.create_dataset(key, data=value, **kw)
+        for key, value in (attrs or {}).items():
+            fh.attrs[key] = value
+    _atomic_replace(tmp, path)
+
+
+def write_json(path, obj):
+    """Write JSON atomically (temporary file, then rename)."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=True)
+    _atomic_replace(tmp, path)
+
+
+class DatasetWriter:
+    """Writes finished maps of a training set as they arrive, so that nothing is lost on a kill.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output directory.
+    meta : dict
+        Metadata (written to meta.json on creation; compared on resume).
+    resume : bool
+        Continue an existing set. Without it, an existing path is an error.
+    """
+
+    def __init__(self, path, meta, resume=False):
+        self.path = Path(path)
+        self.meta_path = self.path / "meta.json"
+        if self.path.exists() and any(self.path.iterdir()):
+            if not resume:
+                raise ValueError(f"output path {self.path} exists: pass --resume to continue it, or choose a new path")
+            if not self.meta_path.exists():
+                raise ValueError(f"{self.path} is not a fastjam training set (no meta.json)")
+            old = json.loads(self.meta_path.read_text())
+            for key in ("design", "seed", "space", "grid", "jam_settings"):
+                if old.get(key) != meta.get(key):
+                    raise ValueError(f"cannot resume {self.path}: its {key} differs from this run's")
+            if meta["n_maps"] != old["n_maps"]:
+                log.info("extending %s from %d to %d maps", self.path, old["n_maps"], meta["n_maps"])
+                write_json(self.meta_path, meta)
+        else:
+            (self.path / "parts").mkdir(parents=True, exist_ok=True)
+            (self.path / "shards").mkdir(exist_ok=True)
+            write_json(self.meta_path, meta)
+        (self.path / "parts").mkdir(exist_ok=True)
+        (self.path / "shards").mkdir(exist_ok=True)
+        for tmp in list(self.path.glob("**/*.tmp*")):
+            tmp.unlink()
+        self.consolidate()
+
+    def done_indices(self):
+        """Indices already finished (stored or recorded as failed)."""
+        done = set(int(i) for i in _shard_indices(self.path))
+        done.update(int(p.stem.split("_")[1]) for p in (self.path / "parts").glob("map_*.h5"))
+        done.update(int(p.stem.split("_")[1]) for p in (self.path / "parts").glob("fail_*.json"))
+        return done
+
+    def write_map(self, index, params, f, image, seconds):
+        """Store one finished map (atomically)."""
+        if not np.all(np.isfinite(f)):
+            raise ValueError(f"map {index} has non-finite values")
+        _write_h5(self.path / "parts" / f"map_{index:07d}.h5",
+                  dict(index=np.int64(index), params=np.asarray(params, dtype=np.float64),
+                       f=np.asarray(f, dtype=np.float32), image=np.asarray(image, dtype=np.float32),
+                       seconds=np.float64(seconds)))
+
+    def write_failure(self, index, params, message):
+        """Record a map JAM could not compute; it is skipped, never stored."""
+        write_json(self.path / "parts" / f"fail_{index:07d}.json",
+                   dict(index=int(index), params=[float(p) for p in params], message=str(message)))
+
+    def consolidate(self, min_parts=1):
+        """Move finished parts into a new compressed shard; returns the number of maps moved."""
+        import h5py
+
+        parts = sorted((self.path / "parts").glob("map_*.h5"))
+        fails = sorted((self.path / "parts").glob("fail_*.json"))
+        if len(parts) + len(fails) < min_parts:
+            return 0
+        stored = set(int(i) for i in _shard_indices(self.path))
+        recs = []
+        for p in parts:
+            with h5py.File(p, "r") as fh:
+                if int(fh["index"][()]) not in stored:
+                    recs.append({k: fh[k][()] for k in ("index", "params", "f", "image", "seconds")})
+        failed = [json.loads(p.read_text()) for p in fails]
+        failed = [d for d in failed if d["index"] not in stored]
+        if recs or failed:
+            k = len(list((self.path / "shards").glob("shard_*.h5")))
+            arrays = dict(
+                index=np.array([r["index"] for r in recs], dtype=np.int64),
+                params=np.array([r["params"] for r in recs], dtype=np.float64).reshape(len(recs), 6),
+                f=np.array([r["f"] for r in recs], dtype=np.float32).reshape(len(recs), *_map_shape(recs, "f")),
+                image=np.array([r["image"] for r in recs], dtype=np.float32).reshape(len(recs), *_map_shape(recs, "image")),
+                seconds=np.array([r["seconds"] for r in recs], dtype=np.float64),
+                failed_index=np.array([d["index"] for d in failed], dtype=np.int64),
+                failed_params=np.array([d["params"] for d in failed], dtype=np.float64).reshape(len(failed), 6),
+                failed_message=np.array([d["message"].encode() for d in failed], dtype="S"),
+            )
+            _write_h5(self.path / "shards" / f"shard_{k:05d}.h5", arrays, compress=True)
+        for p in parts + fails:
+            p.unlink()
+        return len(recs) + len(failed)
+
+
+def _map_shape(recs, key):
+    return recs[0][key].shape if recs else (0, 0)
+
+
+def _shard_indices(path):
+    import h5py
+
+    out = []
+    for shard in sorted(Path(path, "shards").glob("shard_*.h5")):
+        with h5py.File(shard, "r") as fh:
+            out.append(fh["index"][()])
+            out.append(fh["failed_index"][()])
+    return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
+
+
+@dataclass
+class Dataset:
+    """A training set in memory.
+
+    Attributes
+    ----------
+    index : ndarray, shape (N,)
+        Design index of each map.
+    params : ndarray, shape (N, 6)
+        (n, q_obs, inclination [deg], beta_z, sigma_psf/R_e, pixsize/R_e).
+    f : ndarray, shape (N, NTHETA, NR)
+        Dimensionless V_RMS maps (scaling law) on the polar quadrant grid.
+    image : ndarray, shape (N, 64, 64)
+        log10 photometry images.
+    seconds : ndarray, shape (N,)
+        JAM wall time per map.
+    failed_index : ndarray
+        Design indices JAM could not compute.
+    meta : dict
+    """
+
+    index: np.ndarray
+    params: np.ndarray
+    f: np.ndarray
+    image: np.ndarray
+    seconds: np.ndarray
+    failed_index: np.ndarray
+    meta: dict
+
+    def __len__(self):
+        return self.index.size
+
+
+def load_dataset(path):
+    """Read a training set written by :class:`DatasetWriter` (shards and unconsolidated parts).
+
+    Returns
+    -------
+    Dataset
+        Maps sorted by design index, each index once.
+    """
+    import h5py
+
+    path = Path(path)
+    if not (path / "meta.json").exists():
+        raise ValueError(f"{path} is not a fastjam training set (no meta.json)")
+    meta = json.loads((path / "meta.json").read_text())
+    cols = {k: [] for k in ("index", "params", "f", "image", "seconds")}
+    failed = []
+    for shard in sorted(path.glob("shards/shard_*.h5")):
+        with h5py.File(shard, "r") as fh:
+            for k in cols:
+                cols[k].append(fh[k][()])
+            failed.append(fh["failed_index"][()])
+    for part in sorted(path.glob("parts/map_*.h5")):
+        with h5py.File(part, "r") as fh:
+            for k in cols:
+                cols[k].append(np.asarray(fh[k][()])[None])
+    failed += [np.array([int(p.stem.split("_")[1])]) for p in path.glob("parts/fail_*.json")]
+    if not cols["index"]:
+        raise ValueError(f"{path} holds no finished maps yet")
+    arrays = {k: np.concatenate(v) for k, v in cols.items()}
+    _, keep = np.unique(arrays["index"], return_index=True)
+    arrays = {k: v[keep] for k, v in arrays.items()}
+    failed_index = np.unique(np.concatenate(failed)) if failed else np.empty(0, dtype=np.int64)
+    return Dataset(failed_index=failed_index, meta=meta, **arrays)

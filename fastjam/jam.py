@@ -1,0 +1,143 @@
+"""The JAM forward model: jampy's ``jam.axi.proj`` (Cappellari 2008, MNRAS 390, 71).
+
+Self-consistent (mass follows light), cylindrically aligned velocity ellipsoid
+(``align='cyl'``), line-of-sight second moment (``moment='zz'``), constant
+:math:`\\beta_z`, no black hole, PSF and pixel convolution always on.
+"""
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .forward import ForwardModel, Parameters, check_positions
+from .galaxy import Galaxy, Sersic
+from .physics import grid
+from .physics.scaling import velocity_scale
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JAMSettings:
+    """Numerical settings of jampy, fixed for training data, tests and comparisons.
+
+    ``nrad`` x ``nang`` is the polar grid on which the Jeans solution is computed before
+    interpolation and PSF convolution (jampy's defaults are 20 x 10); ``bench/simulate.py``
+    measures their convergence against a 3x finer setting.
+    """
+
+    nrad: int = 40
+    nang: int = 20
+    epsrel: float = 1e-2
+
+    def __post_init__(self):
+        if int(self.nrad) < 5 or int(self.nang) < 3:
+            raise ValueError(f"JAM grid too coarse: nrad = {self.nrad} (>= 5), nang = {self.nang} (>= 3)")
+
+    def as_dict(self):
+        return asdict(self)
+
+
+DEFAULT_SETTINGS = JAMSettings()
+
+
+def jam_vrms(mge, inclination, beta_z, ml, distance, sigma_psf, pixsize, x, y, settings=DEFAULT_SETTINGS):
+    """V_RMS in km/s from one jampy call (inputs validated by the caller).
+
+    Parameters
+    ----------
+    mge : MGE
+        Surface brightness in Lsun/pc^2, sigma in arcsec.
+    inclination : float
+        Degrees.
+    beta_z : float
+        Constant anisotropy of all Gaussians.
+    ml : float
+        Mass-to-light ratio.
+    distance : float
+        Mpc.
+    sigma_psf, pixsize : float
+        arcsec, both > 0.
+    x, y : ndarray, shape (p,)
+        arcsec.
+    settings : JAMSettings
+
+    Returns
+    -------
+    ndarray, shape (p,)
+    """
+    import jampy
+
+    out = jampy.axi.proj(
+        mge.surf, mge.sigma, mge.qobs, mge.surf, mge.sigma, mge.qobs,
+        float(inclination), 0.0, float(distance), x, y,
+        align="cyl", moment="zz", beta=np.full(mge.surf.size, float(beta_z)),
+        ml=float(ml), sigmapsf=float(sigma_psf), pixsize=float(pixsize),
+        nrad=settings.nrad, nang=settings.nang, epsrel=settings.epsrel,
+        plot=False, quiet=True,
+    )
+    return np.asarray(out.model, dtype=float)
+
+
+class JAMModel(ForwardModel):
+    """:class:`~fastjam.forward.ForwardModel` that calls jampy once per parameter set.
+
+    Parameters
+    ----------
+    settings : JAMSettings
+        jampy's numerical settings.
+    """
+
+    def __init__(self, settings=DEFAULT_SETTINGS):
+        self.settings = settings
+
+    def _vrms(self, galaxy, params, x, y):
+        mge = galaxy.mge
+        out = np.empty((params.inclination.size, x.size))
+        for k in range(params.inclination.size):
+            out[k] = jam_vrms(
+                mge, params.inclination[k], params.beta_z[k], params.ml[k],
+                galaxy.distance, galaxy.sigma_psf, galaxy.pixsize, x, y, self.settings,
+            )
+        return out
+
+
+#: Reference galaxy used to compute dimensionless maps (any values give the same f).
+REFERENCE = dict(r_e=1.0, l_tot=1e10, distance=10.0, ml=1.0)
+
+
+def dimensionless_map(n, q_obs, inclination, beta_z, sigma_psf_re, pixsize_re, settings=DEFAULT_SETTINGS,
+                      x=None, y=None):
+    """The dimensionless map f of the scaling law, computed with jampy.
+
+    Parameters
+    ----------
+    n, q_obs : float
+        Sérsic index and observed axis ratio.
+    inclination : float
+        Degrees.
+    beta_z : float
+        Anisotropy.
+    sigma_psf_re, pixsize_re : float
+        PSF dispersion and pixel size in units of R_e.
+    settings : JAMSettings
+    x, y : ndarray, optional
+        Positions in R_e; the polar map grid (:func:`fastjam.physics.grid.polar_grid`) by default.
+
+    Returns
+    -------
+    ndarray
+        f, shape ``(NTHETA, NR)`` on the map grid, or the shape of ``x``.
+    """
+    ref = REFERENCE
+    galaxy = Galaxy(Sersic(n, ref["r_e"], q_obs, ref["l_tot"]), ref["distance"],
+                    sigma_psf_re * ref["r_e"], pixsize_re * ref["r_e"])
+    Parameters.validate(q_obs, inclination, beta_z, ref["ml"])
+    if x is None:
+        x, y = grid.polar_grid()
+    shape = np.shape(x)
+    xs, ys = check_positions(np.ravel(x) * ref["r_e"], np.ravel(y) * ref["r_e"])
+    vrms = jam_vrms(galaxy.mge, inclination, beta_z, ref["ml"], ref["distance"],
+                    galaxy.sigma_psf, galaxy.pixsize, xs, ys, settings)
+    scale = velocity_scale(ref["ml"], ref["l_tot"], ref["r_e"], ref["distance"])
+    return (vrms / scale).reshape(shape)

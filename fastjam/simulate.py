@@ -1,0 +1,249 @@
+"""Training-set generator: JAM maps over a Sobol design, in parallel with Dask, resumable.
+
+Each map is one task; the client writes every finished map at once (atomically), so a
+killed run (even ``kill -9``) loses no finished map and resumes with ``resume=True``.
+Runs on a local Dask cluster (``workers``), an existing one (``scheduler`` address) or,
+with ``workers=0``, serially in this process.
+"""
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+
+import numpy as np
+
+from .design import PARAM_NAMES, ParameterSpace, sobol_design
+from .jam import DEFAULT_SETTINGS, JAMSettings, dimensionless_map
+from .physics import grid
+
+log = logging.getLogger(__name__)
+
+
+#: Environment of local Dask workers: one BLAS thread, glibc malloc thresholds suited to jampy.
+WORKER_ENVIRON = {
+    "MALLOC_TRIM_THRESHOLD_": 128 * 2**20,
+    "MALLOC_MMAP_THRESHOLD_": 32 * 2**20,
+    "OMP_NUM_THREADS": 1,
+    "MKL_NUM_THREADS": 1,
+    "OPENBLAS_NUM_THREADS": 1,
+}
+
+
+def compute_map(index, params, settings):
+    """Compute one training map (runs on a worker).
+
+    Parameters
+    ----------
+    index : int
+        Design index.
+    params : ndarray, shape (6,)
+        (n, q_obs, inclination, beta_z, sigma_psf_re, pixsize_re).
+    settings : JAMSettings
+
+    Returns
+    -------
+    dict
+        ``index``, ``params``, ``f`` (NTHETA, NR), ``image`` (64, 64), ``seconds`` and
+        ``error`` (None, or the message when JAM failed or returned non-finite values).
+    """
+    from .physics.mge import _unit_sersic_mge
+
+    t0 = time.perf_counter()
+    n, q_obs, inc, beta, sig, pix = (float(p) for p in params)
+    out = dict(index=int(index), params=np.asarray(params, dtype=float), f=None, image=None, error=None)
+    try:
+        f = dimensionless_map(n, q_obs, inc, beta, sig, pix, settings)
+        if not np.all(np.isfinite(f)) or np.any(f <= 0):
+            raise FloatingPointError(f"JAM returned {np.sum(~np.isfinite(f) | (f <= 0))} non-finite or non-positive values")
+        surf, sigma = _unit_sersic_mge(n)
+        out["image"] = grid.photometry_image(surf / q_obs, sigma, np.full(sigma.size, q_obs))
+        out["f"] = f.astype(np.float32)
+    except Exception as exc:  # recorded and skipped, never stored
+        out["error"] = f"{type(exc).__name__}: {exc}".strip()[:500]
+        log.debug("map %d failed: %s", index, traceback.format_exc())
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+@dataclass
+class SimulationSummary:
+    """What a generator run did.
+
+    Attributes
+    ----------
+    n_requested, n_done_before, n_computed, n_failed : int
+        Maps in the design, already finished at start, computed now, failed now.
+    wall_seconds : float
+        Wall time of this run.
+    jam_seconds : float
+        Summed JAM time of the maps computed now.
+    workers : int
+        Number of parallel workers (1 for serial).
+    """
+
+    n_requested: int
+    n_done_before: int
+    n_computed: int
+    n_failed: int
+    wall_seconds: float
+    jam_seconds: float
+    workers: int
+
+    @property
+    def maps_per_second(self):
+        return self.n_computed / self.wall_seconds if self.wall_seconds > 0 else float("nan")
+
+    @property
+    def maps_per_second_per_worker(self):
+        return self.maps_per_second / max(self.workers, 1)
+
+    def __str__(self):
+        return (f"{self.n_computed} maps computed ({self.n_failed} failed), {self.n_done_before} already done, "
+                f"{self.n_requested} in the design; {self.wall_seconds:.1f} s wall, "
+                f"{self.maps_per_second:.3g} maps/s, {self.maps_per_second_per_worker:.3g} maps/s per worker "
+                f"({self.workers} workers), mean JAM time {self.jam_seconds / max(self.n_computed, 1):.3g} s/map")
+
+
+def dataset_meta(n_maps, seed, space, settings):
+    """Metadata stored with a training set."""
+    import h5py
+    import jampy
+    import mgefit
+
+    from . import __version__
+
+    return dict(
+        format_version=1,
+        design="sobol",
+        n_maps=int(n_maps),
+        seed=int(seed),
+        param_names=list(PARAM_NAMES),
+        space=space.as_dict(),
+        grid=dict(field_half_re=grid.FIELD_HALF, nr=grid.NR, ntheta=grid.NTHETA, r_min_re=grid.R_MIN,
+                  image_size=grid.IMAGE_SIZE),
+        jam_settings=settings.as_dict(),
+        versions=dict(fastjam=__version__, jampy=jampy.__version__, mgefit=mgefit.__version__,
+                      h5py=h5py.__version__),
+        jam_options=dict(align="cyl", moment="zz", self_consistent=True, mbh=0.0),
+    )
+
+
+def simulate(out, n_maps, seed, workers=2, scheduler=None, resume=False, space=ParameterSpace(),
+             settings=DEFAULT_SETTINGS, progress=True, consolidate_every=256):
+    """Generate (or continue) a training set of JAM maps.
+
+    Parameters
+    ----------
+    out : str or Path
+        Output directory (see :mod:`fastjam.dataset`).
+    n_maps : int
+        Number of maps in the design.
+    seed : int
+        Seed of the Sobol design.
+    workers : int
+        Local Dask workers (processes, one thread each); 0 runs serially in this process.
+    scheduler : str, optional
+        Address of an existing Dask scheduler (``tcp://host:8786``); overrides ``workers``.
+    resume : bool
+        Continue an existing output directory.
+    space : ParameterSpace
+    settings : JAMSettings
+    progress : bool
+        Show a tqdm progress bar.
+    consolidate_every : int
+        Parts gathered into a shard after this many finished maps.
+
+    Returns
+    -------
+    SimulationSummary
+    """
+    from tqdm.auto import tqdm
+
+    from .dataset import DatasetWriter
+
+    n_maps = int(n_maps)
+    if n_maps < 1:
+        raise ValueError(f"--n must be >= 1, got {n_maps}")
+    if workers < 0:
+        raise ValueError(f"--workers must be >= 0, got {workers}")
+    writer = DatasetWriter(out, dataset_meta(n_maps, seed, space, settings), resume=resume)
+    design = sobol_design(n_maps, seed, space)
+    done = writer.done_indices()
+    todo = [i for i in range(n_maps) if i not in done]
+    log.info("%d maps in the design, %d done, %d to compute", n_maps, len(done), len(todo))
+    t0 = time.perf_counter()
+    n_failed = 0
+    jam_seconds = 0.0
+    since = 0
+    bar = tqdm(total=n_maps, initial=n_maps - len(todo), disable=not progress, unit="map", smoothing=0.05)
+    n_workers = 1
+    try:
+        for res in _run(todo, design, settings, workers, scheduler):
+            jam_seconds += res["seconds"]
+            if res["error"] is None:
+                writer.write_map(res["index"], res["params"], res["f"], res["image"], res["seconds"])
+            else:
+                n_failed += 1
+                writer.write_failure(res["index"], res["params"], res["error"])
+                log.warning("map %d failed and is skipped: %s", res["index"], res["error"])
+            bar.update(1)
+            bar.set_postfix(failed=n_failed)
+            since += 1
+            if since >= consolidate_every:
+                writer.consolidate()
+                since = 0
+            n_workers = res.get("workers", n_workers)
+    finally:
+        bar.close()
+        writer.consolidate()
+    return SimulationSummary(n_maps, len(done), len(todo), n_failed, time.perf_counter() - t0, jam_seconds,
+                             n_workers)
+
+
+def _run(todo, design, settings, workers, scheduler):
+    """Yield results of compute_map as they finish."""
+    if scheduler is None and workers == 0:
+        for i in todo:
+            yield compute_map(i, design[i], settings)
+        return
+    import dask
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ in its workers, which switches off glibc's dynamic
+    # mmap threshold: jampy's large temporary arrays then go through mmap/munmap and JAM runs
+    # 4-5x slower. A high fixed mmap threshold restores the speed (a remote cluster should set
+    # distributed.nanny.pre-spawn-environ likewise).
+    dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRON})
+    if scheduler is not None:
+        client, cluster = Client(scheduler), None
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.WARNING)
+        client = Client(cluster)
+    try:
+        n_workers = max(len(client.scheduler_info()["workers"]), 1)
+        queue = iter(todo)
+        in_flight = 4 * n_workers
+        futures = as_completed([client.submit(compute_map, i, design[i], settings, pure=False)
+                                for i in _take(queue, in_flight)])
+        for fut in futures:
+            res = fut.result()
+            res["workers"] = n_workers
+            fut.release()
+            for i in _take(queue, 1):
+                futures.add(client.submit(compute_map, i, design[i], settings, pure=False))
+            yield res
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _take(iterator, k):
+    out = []
+    for _ in range(k):
+        try:
+            out.append(next(iterator))
+        except StopIteration:
+            break
+    return out
