@@ -218,7 +218,7 @@ def _run(todo, design, settings, workers, scheduler):
         client, cluster = Client(scheduler), None
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.WARNING)
+                               dashboard_address=":0", silence_logs=logging.WARNING)
         client = Client(cluster)
     try:
         n_workers = max(len(client.scheduler_info()["workers"]), 1)

@@ -1,0 +1,128 @@
+"""Design, storage and the resumable generator."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fastjam import simulate as sim
+from fastjam.dataset import load_dataset
+from fastjam.design import ParameterSpace, sobol_design
+from fastjam.jam import JAMSettings
+from fastjam.physics import beta_z_max, min_inclination, qintr_from_inclination
+from fastjam.physics import grid
+
+FAST = JAMSettings(nrad=10, nang=5)
+
+
+def test_design_reproducible_constrained_and_seed_dependent():
+    a, b, c = sobol_design(500, 1), sobol_design(500, 1), sobol_design(500, 2)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    ParameterSpace().check(a)
+    n, q_obs, inc, beta, sig, pix = a.T
+    assert np.all(inc >= min_inclination(q_obs) - 1e-9)
+    assert np.all(beta <= beta_z_max(qintr_from_inclination(q_obs, inc)) + 1e-12)
+    assert 1 <= n.min() and n.max() <= 8 and 0.02 <= sig.min() and sig.max() <= 0.3
+    # space filling: every tenth of every axis of the unit cube is populated
+    for col in (n, q_obs, np.log(sig)):
+        counts, _ = np.histogram(col, bins=10)
+        assert counts.min() > 20
+
+
+def test_parameter_space_rejects_violations():
+    p = sobol_design(4, 1)
+    bad = p.copy()
+    bad[0, 3] = 0.9  # beta_z above 0.7 (1 - q_intr)
+    with pytest.raises(ValueError, match="beta_z"):
+        ParameterSpace().check(bad)
+    bad = p.copy()
+    bad[1, 2] = 1.0  # inclination below the minimum
+    with pytest.raises(ValueError, match="inclination"):
+        ParameterSpace().check(bad)
+
+
+def test_compute_map_matches_direct_call_and_image():
+    p = sobol_design(3, 5)[2]
+    res = sim.compute_map(2, p, FAST)
+    assert res["error"] is None and res["f"].shape == (grid.NTHETA, grid.NR)
+    from fastjam.jam import dimensionless_map
+
+    np.testing.assert_allclose(res["f"], dimensionless_map(*p, FAST), rtol=1e-6)
+    # photometry image: brightest at the centre, flattened like q_obs
+    img = res["image"]
+    c = grid.IMAGE_SIZE // 2
+    assert img.argmax() in {np.ravel_multi_index((i, j), img.shape) for i in (c - 1, c) for j in (c - 1, c)}
+    assert img[c, -1] > img[-1, c]  # brighter along the major axis than along the minor axis
+
+
+def test_failed_map_is_recorded_not_stored(tmp_path, monkeypatch):
+    design = sobol_design(3, 9)
+    design[1, 2] = 1.0  # impossible inclination: JAM cannot compute it
+    monkeypatch.setattr(sim, "sobol_design", lambda n, seed, space: design[:n])
+    summary = sim.simulate(tmp_path / "set", 3, 9, workers=0, settings=FAST, progress=False)
+    assert summary.n_computed == 3 and summary.n_failed == 1
+    ds = load_dataset(tmp_path / "set")
+    np.testing.assert_array_equal(ds.index, [0, 2])
+    np.testing.assert_array_equal(ds.failed_index, [1])
+    assert np.all(np.isfinite(ds.f))
+
+
+def test_existing_output_without_resume_is_refused_and_kept(tmp_path):
+    out = tmp_path / "set"
+    sim.simulate(out, 2, 4, workers=0, settings=FAST, progress=False)
+    before = sorted(p.name for p in out.rglob("*"))
+    with pytest.raises(ValueError, match="--resume"):
+        sim.simulate(out, 2, 4, workers=0, settings=FAST, progress=False)
+    with pytest.raises(ValueError, match="seed differs"):
+        sim.simulate(out, 2, 5, workers=0, settings=FAST, progress=False, resume=True)
+    assert sorted(p.name for p in out.rglob("*")) == before
+    assert len(load_dataset(out)) == 2
+
+
+def _run_cli(args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "fastjam", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, **kw)
+
+
+def test_kill_minus_nine_then_resume_keeps_every_map_once(tmp_path):
+    out = tmp_path / "set"
+    args = ["simulate", "--n", "10", "--seed", "11", "--out", str(out), "--workers", "0",
+            "--nrad", "10", "--nang", "5", "--no-progress"]
+    proc = _run_cli(args)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(out.glob("parts/map_*.h5"))) < 3:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    n_before = len(list(out.glob("parts/map_*.h5")))
+    assert 3 <= n_before < 10, "the run must be killed mid-way"
+    done = subprocess.run([sys.executable, "-m", "fastjam", *args, "--resume"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"{n_before} already done" in done.stdout
+    ds = load_dataset(out)
+    np.testing.assert_array_equal(ds.index, np.arange(10))
+    assert not list(out.rglob("*.tmp*")) and not list(out.glob("parts/*"))
+    # the stored maps are the maps of the design
+    np.testing.assert_allclose(ds.params, sobol_design(10, 11))
+    ref = sim.compute_map(7, ds.params[7], FAST)["f"]
+    np.testing.assert_allclose(ds.f[7], ref, rtol=1e-6)
+
+
+def test_cli_reports_bad_input_in_one_line(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "fastjam", "simulate", "--n", "0", "--seed", "1", "--out",
+                          str(tmp_path / "x"), "--workers", "0"], capture_output=True, text=True)
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and "--n must be >= 1" in res.stderr
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_the_serial_answer(tmp_path):
+    a = sim.simulate(tmp_path / "a", 4, 3, workers=0, settings=FAST, progress=False)
+    b = sim.simulate(tmp_path / "b", 4, 3, workers=2, settings=FAST, progress=False)
+    assert a.n_computed == b.n_computed == 4 and b.workers == 2
+    np.testing.assert_allclose(load_dataset(tmp_path / "a").f, load_dataset(tmp_path / "b").f, rtol=1e-6)
