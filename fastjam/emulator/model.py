@@ -1,0 +1,138 @@
+"""The emulator as a forward model (PyTorch), behind :class:`fastjam.forward.ForwardModel`."""
+import logging
+
+import numpy as np
+
+from ..design import ParameterSpace
+from ..forward import ForwardModel
+from ..galaxy import Sersic
+from ..physics import grid
+from ..physics.scaling import velocity_scale
+from .features import image_features, param_features, sersic_features
+from .network import NetworkConfig
+
+log = logging.getLogger(__name__)
+
+
+def sersic_image(n, q_obs):
+    """log10 photometry image (64, 64) of a unit Sérsic galaxy (units of L_tot/R_e^2)."""
+    from ..physics.mge import _unit_sersic_mge
+
+    surf, sigma = _unit_sersic_mge(float(n))
+    return grid.photometry_image(surf / q_obs, sigma, np.full(sigma.size, q_obs))
+
+
+class Emulator(ForwardModel):
+    """Neural emulator of self-consistent JAM V_RMS maps.
+
+    Parameters
+    ----------
+    arrays : dict
+        Network weights (see :mod:`fastjam.emulator.store`).
+    card : dict
+        The model card (architecture, training domain, grid, metrics).
+    allow_extrapolation : bool
+        Evaluate outside the training domain or beyond the emulated field instead of raising
+        ``ValueError`` (explicit opt-in; accuracy is then unknown).
+    device : str
+        Torch device.
+    """
+
+    def __init__(self, arrays, card, allow_extrapolation=False, device="cpu"):
+        import torch
+
+        from .network import EmulatorNetwork
+
+        self.card = card
+        self.space = ParameterSpace.from_dict(card["space"])
+        self.allow_extrapolation = bool(allow_extrapolation)
+        self.device = torch.device(device)
+        self.net = EmulatorNetwork(NetworkConfig.from_dict(card["network"])).load_arrays(arrays).to(self.device)
+        self.net.eval()
+        self._latent_cache = {}
+
+    @classmethod
+    def load(cls, path=None, **kwargs):
+        """Load a saved emulator; with no path, the weights shipped in ``data/emulator``."""
+        from .store import load_arrays
+
+        arrays, card = load_arrays(path)
+        return cls(arrays, card, **kwargs)
+
+    @property
+    def use_image(self):
+        return self.net.config.use_image
+
+    def check_domain(self, params):
+        """Raise ``ValueError`` if parameter sets (m, 6) leave the training domain (unless opted in)."""
+        if self.allow_extrapolation:
+            return
+        try:
+            self.space.check(params)
+        except ValueError as exc:
+            raise ValueError(f"outside the emulator's training domain: {exc} "
+                             "(use the JAM forward model, or allow_extrapolation=True)") from None
+
+    def _first_inputs(self, n, q_obs, cache=True):
+        """Latent vectors (or (n, q_obs) features) for each parameter set, shape (m, latent)."""
+        import torch
+
+        if not self.use_image:
+            return torch.as_tensor(sersic_features(n, q_obs, self.card["space"]), dtype=torch.float32,
+                                   device=self.device)
+        keys = list(zip(np.round(n, 12), np.round(q_obs, 12)))
+        missing = sorted({k for k in keys if not cache or k not in self._latent_cache})
+        if missing:
+            imgs = np.stack([image_features(sersic_image(*k)) for k in missing])[:, None]
+            with torch.no_grad():
+                lat = self.net.encode(torch.as_tensor(imgs, dtype=torch.float32, device=self.device))
+            new = dict(zip(missing, lat))
+            if not cache:
+                return torch.stack([new[k] for k in keys])
+            self._latent_cache.update(new)
+        return torch.stack([self._latent_cache[k] for k in keys])
+
+    def log_maps(self, params, cache=True):
+        """ln f on the map grid for parameter sets (m, 6) in ``PARAM_NAMES`` order; (m, NTHETA, NR)."""
+        import torch
+
+        params = np.atleast_2d(np.asarray(params, dtype=float))
+        self.check_domain(params)
+        n, q_obs, inc, beta, sig, pix = params.T
+        first = self._first_inputs(n, q_obs, cache)
+        pf = torch.as_tensor(param_features(q_obs, inc, beta, sig, pix, self.card["space"]), dtype=torch.float32,
+                             device=self.device)
+        with torch.no_grad():
+            out = self.net.head(self.net.hidden(first, pf))
+        return out.cpu().numpy().astype(float).reshape(-1, grid.NTHETA, grid.NR)
+
+    def dimensionless(self, params, x_re=None, y_re=None):
+        """f at positions (x, y) in R_e (default: the map grid), shape (m, p) or (m, NTHETA, NR)."""
+        logf = self.log_maps(params)
+        if x_re is None:
+            return np.exp(logf)
+        x_re, y_re = np.asarray(x_re, dtype=float), np.asarray(y_re, dtype=float)
+        self.check_field(x_re, y_re)
+        return np.exp(grid.interpolate_map(logf, x_re, y_re))
+
+    def check_field(self, x_re, y_re):
+        """Raise ``ValueError`` for positions beyond the emulated field (unless opted in)."""
+        if self.allow_extrapolation:
+            return
+        bad = ~grid.inside_field(x_re, y_re)
+        if np.any(bad):
+            k = int(np.argmax(bad))
+            raise ValueError(
+                f"{bad.sum()} position(s) lie beyond the emulated field |x|, |y| <= {grid.FIELD_HALF} R_e, "
+                f"e.g. ({x_re[k]:.3g}, {y_re[k]:.3g}) R_e: drop them or use the JAM forward model"
+            )
+
+    def _vrms(self, galaxy, params, x, y):
+        ph = galaxy.photometry
+        if not isinstance(ph, Sersic):
+            raise ValueError("the emulator is trained on Sérsic photometry only: use the JAM forward model for an MGE")
+        m = params.inclination.size
+        dimless = np.column_stack([np.full(m, ph.n), np.full(m, ph.q_obs), params.inclination, params.beta_z,
+                                   np.full(m, galaxy.sigma_psf / ph.r_e), np.full(m, galaxy.pixsize / ph.r_e)])
+        f = self.dimensionless(dimless, x / ph.r_e, y / ph.r_e)
+        return f * velocity_scale(params.ml, ph.l_tot, ph.r_e, galaxy.distance)[:, None]
