@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fastjam.io import Kinematics, read_fits, read_manga_maps, read_text, rotate_to_major_axis
+from fastjam.io import InputFileError, Kinematics, read_fits, read_manga_maps, read_text, rotate_to_major_axis
 
 #: Position angle that leaves sky offsets unrotated (major axis towards the West, +x).
 PA_IDENTITY = 270.0
@@ -366,6 +366,22 @@ def test_read_fits_bad_input(tmp_path):
         read_fits(not_fits)
     with pytest.raises(FileNotFoundError):
         read_fits(tmp_path / "nope.fits")
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("key, card, match", [
+    ("EXTNAME ", "EXTNAME = 'ERR", r"cannot read it as FITS \(VerifyError: Unparsable card \(EXTNAME\)"),
+    ("CTYPE1  ", "CTYPE1  = 'RA---XXX'", r"cannot parse the WCS \(InconsistentAxisTypesError: .*XXX"),
+    ("CDELT1  ", "CDELT1  = 0.0", r"cannot parse the WCS \(SingularMatrixError"),
+])
+def test_read_fits_corrupt_header_is_one_line_value_error(tmp_path, key, card, match):
+    data = _write_image_fits(tmp_path / "img.fits").read_bytes()
+    start = data.find(key.encode())
+    path = tmp_path / "bad.fits"
+    path.write_bytes(data[:start] + card.ljust(80).encode() + data[start + 80:])
+    with pytest.raises(InputFileError, match=r"bad\.fits'.*" + match) as info:
+        read_fits(path)
+    assert isinstance(info.value, ValueError) and "\n" not in str(info.value)
 
 
 # --------------------------------------------------------------------------------------------

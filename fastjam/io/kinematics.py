@@ -16,9 +16,10 @@ Dropped bins
     (FITS and MaNGA) a mask flag is dropped; a logged warning gives the counts by reason,
     and :attr:`Kinematics.mask_dropped` holds the total.
 
-Low-level parser failures (a file that is not FITS, undecodable text, a corrupt header) are
-raised as ``ValueError`` naming the file, so callers need to catch only one exception type
-for bad input. A path that does not exist raises ``FileNotFoundError``.
+Bad file content, including low-level parser failures (a file that is not FITS, undecodable
+text, a corrupt header), raises :class:`InputFileError`, a ``ValueError`` whose message names
+the file, so callers need to catch only ``ValueError`` for bad input. A path that does not
+exist raises ``FileNotFoundError``.
 """
 import logging
 from contextlib import contextmanager
@@ -44,6 +45,13 @@ MANGA_EXTENSIONS = (
 
 #: Plane of the DAP ``BINID`` extension with the stellar-continuum bin IDs.
 MANGA_BINID_PLANE = 1
+
+
+class InputFileError(ValueError):
+    """Bad content of an input file (raised by the readers; a ``ValueError``).
+
+    The message starts with the kind of file and its path.
+    """
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,7 +233,7 @@ def _drop_bad(source, reasons):
         bad |= new
     summary = ", ".join(f"{n} {name}" for name, n in counts.items())
     if bad.all():
-        raise ValueError(f"{source}: no valid bin left, all {bad.size} dropped ({summary})")
+        raise InputFileError(f"{source}: no valid bin left, all {bad.size} dropped ({summary})")
     if bad.any():
         log.warning("%s: dropped %d of %d bins (%s)", source, bad.sum(), bad.size, summary)
     return ~bad
@@ -295,7 +303,7 @@ def _read_utf8(path, source):
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{source} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        raise InputFileError(f"{source} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
 
 def _parse_table(text, source):
@@ -309,17 +317,17 @@ def _parse_table(text, source):
         if first_line is None:
             first_line = lineno
         elif len(fields) != len(rows[0]):
-            raise ValueError(f"{source}: line {lineno} has {len(fields)} columns but line "
+            raise InputFileError(f"{source}: line {lineno} has {len(fields)} columns but line "
                              f"{first_line} has {len(rows[0])} ({TEXT_COLUMNS})")
         rows.append([_parse_number(field, lineno, source) for field in fields])
     if not rows:
-        raise ValueError(f"{source} has no data line (expected columns {TEXT_COLUMNS})")
+        raise InputFileError(f"{source} has no data line (expected columns {TEXT_COLUMNS})")
     return np.array(rows, dtype=float)
 
 
 def _check_column_count(ncol, lineno, source):
     if ncol not in (4, 5):
-        raise ValueError(f"{source}: line {lineno} has {ncol} columns, expected 4 or 5 "
+        raise InputFileError(f"{source}: line {lineno} has {ncol} columns, expected 4 or 5 "
                          f"({TEXT_COLUMNS})")
 
 
@@ -327,7 +335,7 @@ def _parse_number(field, lineno, source):
     try:
         return float(field)
     except ValueError:
-        raise ValueError(f"{source}: line {lineno}: {field[:40]!r} is not a number") from None
+        raise InputFileError(f"{source}: line {lineno}: {field[:40]!r} is not a number") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -336,29 +344,35 @@ def _parse_number(field, lineno, source):
 
 @contextmanager
 def _wrap_parser_errors(source, action):
-    """Re-raise any failure of a low-level parser call as ``ValueError`` naming ``source``.
+    """Re-raise any failure of a low-level parser call as :class:`InputFileError` naming ``source``.
 
     A corrupt file can make astropy raise almost any exception type (OSError, TypeError,
     KeyError, MemoryError, ...); for the caller they all mean "bad input file".
     """
     try:
         yield
-    except FileNotFoundError:
+    except (FileNotFoundError, InputFileError):
         raise
     except Exception as exc:  # noqa: BLE001 -- see docstring
-        raise ValueError(f"{source}: cannot {action} ({type(exc).__name__}: {exc})") from exc
+        detail = " ".join(str(exc).split())[:200]       # one line, however verbose the parser
+        raise InputFileError(f"{source}: cannot {action} ({type(exc).__name__}: {detail})") from exc
 
 
 @contextmanager
 def _open_fits(path, source):
-    """Open a FITS file with all headers parsed; yields the ``HDUList``."""
+    """Open a FITS file with all headers parsed; yields the ``HDUList``.
+
+    Any exception other than :class:`InputFileError` raised while the file is open (for
+    example astropy's ``VerifyError`` on reading an unparsable card) becomes an
+    :class:`InputFileError` naming the file.
+    """
     from astropy.io import fits
 
     if not Path(path).exists():
         raise FileNotFoundError(f"no such file: {str(path)!r}")
     with _wrap_parser_errors(source, "open it as FITS"):
         hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
-    with hdul:
+    with hdul, _wrap_parser_errors(source, "read it as FITS"):
         yield hdul
 
 
@@ -367,25 +381,25 @@ def _get_hdu(hdul, ext, source):
         return hdul[ext]
     except (KeyError, IndexError):
         names = ", ".join(repr(hdu.name) for hdu in hdul)
-        raise ValueError(f"{source} has no extension {ext!r} (it has {names})") from None
+        raise InputFileError(f"{source} has no extension {ext!r} (it has {names})") from None
 
 
 def _image_data(hdu, source, what):
     """The data of an image HDU as a float ndarray."""
     label = f"extension {hdu.name!r} ({what})"
     if not hdu.is_image:
-        raise ValueError(f"{source}: {label} is not an image")
+        raise InputFileError(f"{source}: {label} is not an image")
     with _wrap_parser_errors(source, f"read {label}"):
         data = hdu.data
         arr = None if data is None else np.array(data, dtype=float)
     if arr is None or arr.size == 0:
-        raise ValueError(f"{source}: {label} has no data")
+        raise InputFileError(f"{source}: {label} has no data")
     return arr
 
 
 def _check_shape(arr, shape, source, what):
     if arr.shape != tuple(shape):
-        raise ValueError(f"{source}: {what} has shape {arr.shape}, expected {tuple(shape)}")
+        raise InputFileError(f"{source}: {what} has shape {arr.shape}, expected {tuple(shape)}")
     return arr
 
 
@@ -471,12 +485,12 @@ def _vrms_and_error(hdul, hdu, err_ext, source):
     if err_ext is None:
         cube = _image_data(hdu, source, "V_RMS and error cube")
         if cube.ndim != 3 or cube.shape[0] != 2:
-            raise ValueError(f"{source}: extension {hdu.name!r} has shape {cube.shape}, expected "
+            raise InputFileError(f"{source}: extension {hdu.name!r} has shape {cube.shape}, expected "
                              "a cube (2, ny, nx) with V_RMS and error planes since err_ext=None")
         return cube[0], cube[1]
     vrms = _image_data(hdu, source, "V_RMS")
     if vrms.ndim != 2:
-        raise ValueError(f"{source}: V_RMS extension {hdu.name!r} has shape {vrms.shape}, "
+        raise InputFileError(f"{source}: V_RMS extension {hdu.name!r} has shape {vrms.shape}, "
                          "expected a 2-D image (pass err_ext=None for a 2-plane cube)")
     err = _image_data(_get_hdu(hdul, err_ext, source), source, "V_RMS error")
     return vrms, _check_shape(err, vrms.shape, source, "V_RMS error image")
@@ -502,17 +516,17 @@ def _celestial_wcs(header, source):
         axes = (wcs.wcs.lng, wcs.wcs.lat)
         celestial = wcs.celestial if has_celestial else None
     if not has_celestial:
-        raise ValueError(f"{source}: the V_RMS header has no celestial WCS "
+        raise InputFileError(f"{source}: the V_RMS header has no celestial WCS "
                          "(CTYPE1/CTYPE2 such as RA---TAN/DEC--TAN with CDELT or CD)")
     if sorted(axes) != [0, 1]:
-        raise ValueError(f"{source}: the celestial WCS axes must be FITS axes 1 and 2, "
+        raise InputFileError(f"{source}: the celestial WCS axes must be FITS axes 1 and 2, "
                          f"got {axes[0] + 1} and {axes[1] + 1}")
     return celestial
 
 
 def _reference_pixel(header, wcs, source):
     if "CRPIX1" not in header or "CRPIX2" not in header:
-        raise ValueError(f"{source}: the V_RMS header has no CRPIX1/CRPIX2 to locate the galaxy "
+        raise InputFileError(f"{source}: the V_RMS header has no CRPIX1/CRPIX2 to locate the galaxy "
                          "centre; pass centre=(xpix, ypix)")
     return np.asarray(wcs.wcs.crpix, dtype=float) - 1.0
 
@@ -527,7 +541,7 @@ def _pixel_offsets(wcs, shape, centre, source):
         scales = proj_plane_pixel_scales(wcs) * np.array(to_arcsec)
         matrix = wcs.pixel_scale_matrix * np.array(to_arcsec)[:, None]
     if not np.all(np.isfinite(scales) & (scales > 0)) or not np.all(np.isfinite(matrix)):
-        raise ValueError(f"{source}: the WCS pixel scale {scales} arcsec is not finite and > 0")
+        raise InputFileError(f"{source}: the WCS pixel scale {scales} arcsec is not finite and > 0")
     log.debug("%s: pixel scale %s arcsec", source, scales)
     ny, nx = shape
     row, col = np.mgrid[0:ny, 0:nx]
@@ -626,7 +640,7 @@ def _read_manga_extensions(path, source, sigmacorr_plane):
         names = {hdu.name for hdu in hdul}
         missing = [name for name in MANGA_EXTENSIONS if name not in names]
         if missing:
-            raise ValueError(f"{source} lacks extension(s) {', '.join(missing)}")
+            raise InputFileError(f"{source} lacks extension(s) {', '.join(missing)}")
         optional = ("SPX_MFLUX",) if "SPX_MFLUX" in names else ()
         maps = {name: _image_data(hdul[name], source, name)
                 for name in MANGA_EXTENSIONS + optional}
@@ -635,7 +649,7 @@ def _read_manga_extensions(path, source, sigmacorr_plane):
                                        "STELLAR_SIGMACORR", allow_2d=True)
     shape = maps["STELLAR_VEL"].shape
     if len(shape) != 2:
-        raise ValueError(f"{source}: STELLAR_VEL has shape {shape}, expected a 2-D map")
+        raise InputFileError(f"{source}: STELLAR_VEL has shape {shape}, expected a 2-D map")
     coo = _check_shape(maps.pop("BIN_LWSKYCOO"), (2,) + shape, source, "BIN_LWSKYCOO")
     maps["SKY_X"], maps["SKY_Y"] = coo[0], coo[1]
     for name, arr in maps.items():
@@ -647,7 +661,7 @@ def _plane(arr, plane, source, name, allow_2d):
     if arr.ndim == 2 and allow_2d:
         return arr
     if arr.ndim != 3 or not -arr.shape[0] <= plane < arr.shape[0]:
-        raise ValueError(f"{source}: {name} has shape {arr.shape}, cannot take plane {plane}")
+        raise InputFileError(f"{source}: {name} has shape {arr.shape}, cannot take plane {plane}")
     return arr[plane]
 
 
@@ -655,10 +669,10 @@ def _manga_bins(maps, source):
     """Per-bin 1-D arrays (one representative spaxel per ``BINID >= 0``), shape (n_bins,)."""
     binid = maps["BINID"].ravel()
     if not np.all(np.isfinite(binid) & (binid == np.round(binid))):
-        raise ValueError(f"{source}: BINID plane {MANGA_BINID_PLANE} has non-integer values")
+        raise InputFileError(f"{source}: BINID plane {MANGA_BINID_PLANE} has non-integer values")
     in_bin = binid >= 0
     if not in_bin.any():
-        raise ValueError(f"{source}: no spaxel has a stellar-continuum bin (all BINID < 0)")
+        raise InputFileError(f"{source}: no spaxel has a stellar-continuum bin (all BINID < 0)")
     ids, first, inverse = np.unique(binid[in_bin], return_index=True, return_inverse=True)
     spaxel = np.flatnonzero(in_bin)[first]
     log.info("%s: %d bins from %d binned spaxels", source, ids.size, in_bin.sum())
