@@ -16,6 +16,34 @@ def _simulate(args):
     print(summary)
 
 
+def _train(args):
+    from .emulator.network import NetworkConfig
+    from .emulator.train import TrainConfig, train
+
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                         patience=args.patience)
+    result = train(args.data, args.out, val=args.val, network=NetworkConfig(use_image=not args.mlp_only),
+                   config=config, resume=args.resume, device=args.device, progress=not args.no_progress,
+                   max_maps=args.max_maps)
+    print(f"trained {result.epochs} epochs in {result.seconds:.0f} s; best epoch {result.best_epoch}, "
+          f"validation RMS(ln f) = {result.best_val_loss ** 0.5:.3e}; weights in {result.out}")
+
+
+def _evaluate(args):
+    from .emulator import Emulator
+    from .emulator.evaluate import evaluate, write_json
+    from .emulator.store import update_card
+
+    emulator = Emulator.load(args.model)
+    result = evaluate(emulator, args.data, offgrid_maps=args.offgrid_maps, seed=args.seed,
+                      progress=not args.no_progress, plot_dir=args.plots)
+    print(result.table())
+    if args.json:
+        write_json(result, args.json)
+    if args.update_card:
+        update_card(args.model, metrics=result.to_dict(), error_model=result.error_model)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="fastjam", description="Fast Bayesian JAM modelling with a neural emulator.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages (INFO level)")
@@ -32,6 +60,33 @@ def build_parser():
     p.add_argument("--nang", type=int, default=20, help="jampy nang (default 20)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_simulate)
+
+    p = sub.add_parser("train", help="train the emulator on a training set (resumable checkpoints)")
+    p.add_argument("--data", required=True, help="training set directory")
+    p.add_argument("--out", required=True, help="output directory for weights, checkpoints and plots")
+    p.add_argument("--val", default=None, help="separate validation set (default: hold out 10%% of --data)")
+    p.add_argument("--epochs", type=int, default=400, help="maximum epochs (default 400)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3, help="initial learning rate (default 2e-3)")
+    p.add_argument("--patience", type=int, default=40, help="early-stopping patience in epochs (default 40)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mlp-only", action="store_true", help="baseline without the photometry CNN: (n, q_obs) inputs")
+    p.add_argument("--max-maps", type=int, default=None, help="use only the first N maps")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="measure an emulator against a held-out test set made by jampy")
+    p.add_argument("--model", default=None, help="emulator directory (default: the shipped one)")
+    p.add_argument("--data", required=True, help="test set directory (never used in training)")
+    p.add_argument("--json", default=None, help="write the metrics to this JSON file")
+    p.add_argument("--plots", default=None, help="directory for maps of the worst and a typical case")
+    p.add_argument("--offgrid-maps", type=int, default=100, help="maps recomputed by JAM at random positions")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--update-card", action="store_true", help="store the metrics and error model in the model card")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_evaluate)
     return parser
 
 

@@ -1,0 +1,161 @@
+"""Fit configuration: one TOML file per fit, plus command-line overrides.
+
+Example (all lengths in arcsec, distance in Mpc, luminosity in Lsun)::
+
+    [galaxy]
+    sersic_n = 4.0
+    r_e = 6.0              # major-axis effective radius
+    q_obs = 0.7
+    l_tot = 5e10           # or: magnitude = 11.2, m_sun = 4.65, extinction = 0.05
+    distance = 20.0
+    sigma_psf = 0.6        # or: fwhm_psf = 1.4
+    pixsize = 0.8
+    pa = 0.0               # position angle of the major axis, deg (N through E)
+
+    [data]
+    path = "vrms_bins.txt" # relative to this file
+    format = "text"        # text | fits | manga
+    drop_outside_field = false
+
+    [priors]
+    ml = [0.5, 15.0]
+    ml_prior = "log-uniform"   # or "uniform"
+    beta_z_min = -0.2
+    inclination = "isotropic"  # or "uniform"
+
+    [likelihood]
+    emulator_error = true
+    systematic = 0.0       # km/s, in quadrature
+    clip_sigma = 0.0       # > 0: iterative 3-sigma-like outlier clipping at this threshold
+
+    [sampler]
+    backend = "emcee"      # or "numpyro"
+    seed = 42
+    walkers = 32
+    steps = 3000
+    chains = 4
+    warmup = 1000
+    samples = 1000
+
+    [truth]                # optional, for mocks: drawn on the corner plot
+    inclination = 60.0
+    beta_z = 0.1
+    ml = 3.0
+"""
+import tomllib
+from pathlib import Path
+
+SCHEMA = {
+    "galaxy": {"sersic_n": float, "r_e": float, "q_obs": float, "l_tot": float, "magnitude": float, "m_sun": float,
+               "extinction": float, "distance": float, "sigma_psf": float, "fwhm_psf": float, "pixsize": float,
+               "pa": float},
+    "data": {"path": str, "format": str, "drop_outside_field": bool, "vrms_ext": (int, str), "err_ext": (int, str)},
+    "priors": {"ml": list, "ml_prior": str, "beta_z_min": float, "inclination": str, "q_intr_min": float},
+    "likelihood": {"emulator_error": bool, "systematic": float, "clip_sigma": float},
+    "sampler": {"backend": str, "seed": int, "walkers": int, "steps": int, "burn": int, "chains": int,
+                "warmup": int, "samples": int},
+    "forward": {"model": str, "emulator": str},
+    "truth": {"inclination": float, "beta_z": float, "ml": float},
+}
+REQUIRED = {"galaxy": ("sersic_n", "r_e", "q_obs", "distance", "pixsize"), "data": ("path",)}
+CHOICES = {("data", "format"): ("text", "fits", "manga"), ("priors", "ml_prior"): ("log-uniform", "uniform"),
+           ("priors", "inclination"): ("isotropic", "uniform"), ("sampler", "backend"): ("emcee", "numpyro"),
+           ("forward", "model"): ("emulator", "jam")}
+DEFAULTS = {
+    "galaxy": {"pa": 0.0, "extinction": 0.0},
+    "data": {"format": "text", "drop_outside_field": False},
+    "priors": {"ml": [0.1, 20.0], "ml_prior": "log-uniform", "beta_z_min": -0.2, "inclination": "isotropic",
+               "q_intr_min": 0.05},
+    "likelihood": {"emulator_error": True, "systematic": 0.0, "clip_sigma": 0.0},
+    "sampler": {"backend": "emcee", "seed": 0, "walkers": 32, "steps": 3000, "chains": 4, "warmup": 1000,
+                "samples": 1000},
+    "forward": {"model": "emulator"},
+    "truth": {},
+}
+
+
+def load_config(path, overrides=None):
+    """Read and validate a fit configuration.
+
+    Parameters
+    ----------
+    path : str or Path
+        TOML file. ``data.path`` is resolved relative to it.
+    overrides : dict, optional
+        ``{"section.key": value}`` pairs (from the command line) applied before validation.
+
+    Returns
+    -------
+    dict
+        Sections with defaults filled in.
+
+    Raises
+    ------
+    ValueError
+        Unreadable TOML, unknown section or key, wrong type, missing required value, bad choice.
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"config file {path} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"config file {path} is not valid TOML: {exc}") from None
+    for dotted, value in (overrides or {}).items():
+        section, _, key = dotted.partition(".")
+        if not key:
+            raise ValueError(f"override {dotted!r} must be of the form section.key")
+        raw.setdefault(section, {})[key] = value
+    return validate_config(raw, base=path.parent)
+
+
+def validate_config(raw, base=Path(".")):
+    """Validate a configuration dict (see :func:`load_config`)."""
+    if not isinstance(raw, dict):
+        raise ValueError("the configuration must be a table of sections")
+    out = {}
+    for section, table in raw.items():
+        if section not in SCHEMA:
+            raise ValueError(f"unknown config section [{section}]; known: {', '.join(SCHEMA)}")
+        if not isinstance(table, dict):
+            raise ValueError(f"config section [{section}] must be a table")
+        for key, value in table.items():
+            if key not in SCHEMA[section]:
+                raise ValueError(f"unknown key {key!r} in [{section}]; known: {', '.join(SCHEMA[section])}")
+            out.setdefault(section, {})[key] = _coerce(section, key, value)
+    for section, keys in REQUIRED.items():
+        for key in keys:
+            if key not in out.get(section, {}):
+                raise ValueError(f"missing required value {key!r} in [{section}]")
+    for section, table in DEFAULTS.items():
+        out[section] = {**table, **out.get(section, {})}
+    for (section, key), allowed in CHOICES.items():
+        if key in out[section] and out[section][key] not in allowed:
+            raise ValueError(f"[{section}] {key} = {out[section][key]!r}: choose one of {', '.join(allowed)}")
+    g = out["galaxy"]
+    if ("l_tot" in g) == ("magnitude" in g):
+        raise ValueError("[galaxy] needs exactly one of l_tot (Lsun) or magnitude (with m_sun)")
+    if "magnitude" in g and "m_sun" not in g:
+        raise ValueError("[galaxy] magnitude needs m_sun, the Sun's absolute magnitude in the same band")
+    if ("sigma_psf" in g) == ("fwhm_psf" in g):
+        raise ValueError("[galaxy] needs exactly one of sigma_psf or fwhm_psf (arcsec)")
+    ml = out["priors"]["ml"]
+    if len(ml) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in ml):
+        raise ValueError(f"[priors] ml must be [min, max], got {ml!r}")
+    out["priors"]["ml"] = [float(v) for v in ml]
+    out["data"]["path"] = str((Path(base) / out["data"]["path"]).resolve())
+    return out
+
+
+def _coerce(section, key, value):
+    kind = SCHEMA[section][key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(kind, tuple):
+        ok = isinstance(value, kind)
+    else:
+        ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+    if not ok:
+        name = kind.__name__ if not isinstance(kind, tuple) else " or ".join(k.__name__ for k in kind)
+        raise ValueError(f"[{section}] {key} must be a {name}, got {value!r}")
+    return value

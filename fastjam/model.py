@@ -1,0 +1,200 @@
+"""The statistical model of a V_RMS map: priors, constraints and a Gaussian likelihood.
+
+One log-density serves every backend. It is written for an array namespace ``xp``
+(``jax.numpy`` for NUTS and the jit-compiled emcee path, ``numpy`` for a JAM forward model)
+and is defined on an unconstrained vector :math:`\\theta \\in \\mathbb{R}^3`:
+
+.. math::
+
+    i &= i_{\\min} + (90^\\circ - i_{\\min})\\, s(\\theta_0), \\\\
+    \\beta_z &= \\beta_{\\min} + (\\beta_{\\max}(i) - \\beta_{\\min})\\, s(\\theta_1),
+        \\qquad \\beta_{\\max}(i) = 0.7\\,[1 - q_{\\rm intr}(i)], \\\\
+    \\ln (M/L) &= \\ln (M/L)_{\\min} + [\\ln (M/L)_{\\max} - \\ln (M/L)_{\\min}]\\, s(\\theta_2)
+        \\quad \\text{(log-uniform; linear for a uniform prior)},
+
+with :math:`s` the logistic function. The density carries the prior in the physical
+parameters and the Jacobian of this map, so that every backend samples the same posterior:
+
+* inclination: isotropic, :math:`p(i) \\propto \\sin i` on :math:`[i_{\\min}, 90^\\circ]`
+  (or uniform in :math:`i`), with :math:`i_{\\min}` set by :math:`q_{\\rm intr} \\ge 0.05`
+  (or a higher floor);
+* :math:`\\beta_z` uniform on :math:`[\\beta_{\\min}, 0.7\\,\\epsilon_{\\rm intr}]`, i.e.
+  :math:`p(\\beta_z | i) = 1/(\\beta_{\\max}(i) - \\beta_{\\min})`;
+* M/L log-uniform (default) or uniform on :math:`[(M/L)_{\\min}, (M/L)_{\\max}]`.
+
+Likelihood: independent Gaussians on the good bins with variance
+
+.. math:: \\sigma_k^2 = \\epsilon_k^2 + (\\delta_{\\rm emu}(r_k)\\, V_k)^2 + \\sigma_{\\rm sys}^2,
+
+where :math:`\\epsilon_k` is the measurement error, :math:`\\delta_{\\rm emu}(r)` the emulator's
+fractional RMS error at radius :math:`r` (from its model card; on by default) and
+:math:`\\sigma_{\\rm sys}` an optional systematic term in km/s.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .physics.geometry import BETA_EPS_SLOPE, QINTR_MIN, min_inclination
+from .validation import check_positive
+
+PARAMETERS = ("inclination", "beta_z", "ml")
+
+
+@dataclass(frozen=True)
+class Priors:
+    """Prior ranges and shapes.
+
+    Attributes
+    ----------
+    q_obs : float
+        Observed axis ratio of the galaxy (sets the minimum inclination).
+    ml_range : tuple
+        (min, max) of M/L in Msun/Lsun.
+    ml_log_uniform : bool
+        Log-uniform (default) or uniform prior on M/L.
+    beta_z_min : float
+        Lower bound of beta_z; the upper bound is 0.7 (1 - q_intr).
+    q_intr_min : float
+        Floor on q_intr (0.05 in jampy); raises the minimum inclination.
+    isotropic : bool
+        p(i) ∝ sin i (default) or uniform in i.
+    """
+
+    q_obs: float
+    ml_range: tuple = (0.1, 20.0)
+    ml_log_uniform: bool = True
+    beta_z_min: float = -0.2
+    q_intr_min: float = QINTR_MIN
+    isotropic: bool = True
+
+    def __post_init__(self):
+        lo, hi = check_positive("M/L prior range", self.ml_range)
+        if not lo < hi:
+            raise ValueError(f"M/L prior range must have min < max, got {self.ml_range}")
+        if not -1.0 <= self.beta_z_min < 0.0 + BETA_EPS_SLOPE * (1 - max(self.q_intr_min, 0)):
+            raise ValueError(f"beta_z_min = {self.beta_z_min} is outside [-1, 0.7 (1 - q_intr_min))")
+        if not QINTR_MIN <= self.q_intr_min < self.q_obs:
+            raise ValueError(f"q_intr_min = {self.q_intr_min} must be in [{QINTR_MIN}, q_obs = {self.q_obs:.3g})")
+
+    @property
+    def inclination_min(self):
+        """Minimum inclination in degrees."""
+        return float(min_inclination(self.q_obs, self.q_intr_min))
+
+    def within_emulator(self, space):
+        """Priors clipped to an emulator's training domain (a ParameterSpace)."""
+        return Priors(self.q_obs, self.ml_range, self.ml_log_uniform, max(self.beta_z_min, space.beta_z_min),
+                      max(self.q_intr_min, space.q_intr_min), self.isotropic)
+
+    def transform(self, theta, xp=np):
+        """Unconstrained theta (..., 3) to (inclination [deg], beta_z, ml) and log|Jacobian|."""
+        s = 1 / (1 + xp.exp(-theta))
+        log_ds = -xp.logaddexp(0.0, theta) - xp.logaddexp(0.0, -theta)  # log s(1-s)
+        i0 = self.inclination_min
+        inc = i0 + (90.0 - i0) * s[..., 0]
+        b_max = self._beta_max(inc, xp)
+        beta = self.beta_z_min + (b_max - self.beta_z_min) * s[..., 1]
+        lo, hi = self.ml_range
+        if self.ml_log_uniform:
+            log_ml = np.log(lo) + (np.log(hi) - np.log(lo)) * s[..., 2]
+            ml = xp.exp(log_ml)
+            log_jac_ml = np.log(np.log(hi) - np.log(lo)) + log_ds[..., 2] + log_ml
+        else:
+            ml = lo + (hi - lo) * s[..., 2]
+            log_jac_ml = np.log(hi - lo) + log_ds[..., 2]
+        log_jac = (np.log(90.0 - i0) + log_ds[..., 0] + xp.log(b_max - self.beta_z_min) + log_ds[..., 1]
+                   + log_jac_ml)
+        return inc, beta, ml, log_jac
+
+    def inverse(self, inclination, beta_z, ml, xp=np):
+        """(inclination, beta_z, ml) to unconstrained theta (..., 3)."""
+        i0 = self.inclination_min
+        s0 = (inclination - i0) / (90.0 - i0)
+        s1 = (beta_z - self.beta_z_min) / (self._beta_max(inclination, xp) - self.beta_z_min)
+        lo, hi = self.ml_range
+        if self.ml_log_uniform:
+            s2 = (xp.log(ml) - np.log(lo)) / (np.log(hi) - np.log(lo))
+        else:
+            s2 = (ml - lo) / (hi - lo)
+        s = xp.stack([s0, s1, s2], -1)
+        return xp.log(s) - xp.log1p(-s)
+
+    def log_prob(self, inclination, beta_z, ml, xp=np):
+        """Log prior density of the physical parameters (inside the support)."""
+        i0 = self.inclination_min
+        if self.isotropic:
+            norm = np.cos(np.radians(i0))  # integral of sin i from i0 to 90 deg, in radians
+            lp_i = xp.log(xp.sin(inclination * (np.pi / 180))) - np.log(norm) + np.log(np.pi / 180)
+        else:
+            lp_i = -np.log(90.0 - i0) + 0 * inclination
+        lp_b = -xp.log(self._beta_max(inclination, xp) - self.beta_z_min)
+        lo, hi = self.ml_range
+        lp_ml = -xp.log(ml) - np.log(np.log(hi / lo)) if self.ml_log_uniform else -np.log(hi - lo) + 0 * ml
+        return lp_i + lp_b + lp_ml
+
+    def _beta_max(self, inclination, xp):
+        rad = inclination * (np.pi / 180)
+        q_intr = xp.sqrt(xp.clip(self.q_obs**2 - xp.cos(rad) ** 2, 0.0, None)) / xp.sin(rad)
+        return BETA_EPS_SLOPE * (1 - q_intr)
+
+
+@dataclass(frozen=True)
+class Likelihood:
+    """Gaussian likelihood of V_RMS data.
+
+    Attributes
+    ----------
+    vrms, vrms_err : ndarray, shape (p,)
+        Data and 1-sigma errors in km/s (good bins only).
+    frac_model_err : ndarray, shape (p,)
+        Fractional model error added in quadrature (the emulator's, by radius; zeros for JAM).
+    systematic : float
+        Extra error in km/s added in quadrature.
+    """
+
+    vrms: np.ndarray
+    vrms_err: np.ndarray
+    frac_model_err: np.ndarray
+    systematic: float = 0.0
+
+    def log_like(self, model, xp=np):
+        """Log-likelihood of model V_RMS (..., p) in km/s."""
+        var = self.vrms_err**2 + (self.frac_model_err * model) ** 2 + self.systematic**2
+        return -0.5 * xp.sum((self.vrms - model) ** 2 / var + xp.log(2 * np.pi * var), -1)
+
+
+def make_log_density(priors, likelihood, vrms_fn, xp=np):
+    """The log posterior density on the unconstrained theta (3,).
+
+    Parameters
+    ----------
+    priors : Priors
+    likelihood : Likelihood
+    vrms_fn : callable
+        ``vrms_fn(inclination, beta_z, ml) -> (p,)`` model V_RMS in km/s at the good bins
+        (e.g. :func:`fastjam.emulator.jax_model.make_vrms_function`).
+    xp : module
+        ``jax.numpy`` or ``numpy``.
+
+    Returns
+    -------
+    callable
+        ``log_density(theta) -> float``.
+    """
+
+    def log_density(theta):
+        inc, beta, ml, log_jac = priors.transform(theta, xp)
+        return priors.log_prob(inc, beta, ml, xp) + log_jac + likelihood.log_like(vrms_fn(inc, beta, ml), xp)
+
+    return log_density
+
+
+def emulator_error_at(card, radius_re):
+    """The emulator's fractional RMS error (model card error model) at radii in R_e."""
+    model = card.get("error_model")
+    if not model:
+        raise ValueError("the emulator's model card has no error_model: run `fastjam evaluate --update-card`")
+    edges = np.asarray(model["radius_re"])
+    rms = np.asarray(model["frac_rms"])
+    which = np.clip(np.digitize(radius_re, edges) - 1, 0, rms.size - 1)
+    return rms[which]

@@ -1,0 +1,24 @@
+"""Sampler backends for fastjam's posterior: a small base class and one short file per backend.
+
+Every backend samples the same log-density on the unconstrained parameters
+(:func:`fastjam.model.make_log_density`) and returns a :class:`SamplerResult`.
+"""
+from .base import Sampler, SamplerResult
+
+BACKENDS = ("emcee", "numpyro")
+
+
+def get_sampler(name, **kwargs):
+    """Build a backend by name: ``"emcee"`` or ``"numpyro"``."""
+    if name == "emcee":
+        from .emcee_backend import EmceeSampler
+
+        return EmceeSampler(**kwargs)
+    if name == "numpyro":
+        from .numpyro_backend import NumPyroSampler
+
+        return NumPyroSampler(**kwargs)
+    raise ValueError(f"unknown sampler backend {name!r}: choose one of {', '.join(BACKENDS)}")
+
+
+__all__ = ["BACKENDS", "Sampler", "SamplerResult", "get_sampler"]

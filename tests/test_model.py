@@ -1,0 +1,131 @@
+"""Priors, reparametrisation and likelihood; the samplers tested statistically with fixed seeds."""
+import numpy as np
+import pytest
+from scipy import stats
+
+from fastjam.model import Likelihood, Priors, make_log_density
+from fastjam.physics import beta_z_max, qintr_from_inclination
+
+
+@pytest.fixture
+def priors():
+    return Priors(q_obs=0.6, ml_range=(0.5, 12.0))
+
+
+def _uniform_theta(rng, n):
+    s = rng.uniform(size=(n, 3))
+    return np.log(s) - np.log1p(-s), np.sum(np.log(s * (1 - s)), 1)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(ml_log_uniform=False), dict(isotropic=False), dict(beta_z_min=-0.5)])
+def test_prior_times_jacobian_is_normalised(rng, kw):
+    """Integral over theta of prior(transform(theta)) |J| = 1 (importance sampling, 4-sigma tolerance)."""
+    p = Priors(q_obs=0.6, ml_range=(0.5, 12.0), **kw)
+    theta, log_q = _uniform_theta(rng, 200_000)
+    inc, beta, ml, log_jac = p.transform(theta)
+    w = np.exp(p.log_prob(inc, beta, ml) + log_jac - log_q)
+    assert abs(w.mean() - 1) < 4 * w.std() / np.sqrt(w.size)
+
+
+def test_transform_respects_the_constraints_and_inverts(priors, rng):
+    theta = rng.normal(0, 3, (5000, 3))
+    inc, beta, ml, _ = priors.transform(theta)
+    assert np.all((inc >= priors.inclination_min) & (inc <= 90))
+    assert np.all(beta <= beta_z_max(qintr_from_inclination(0.6, inc)) + 1e-12)
+    assert np.all((beta >= priors.beta_z_min) & (ml >= 0.5) & (ml <= 12.0))
+    np.testing.assert_allclose(priors.inverse(inc, beta, ml), theta, atol=1e-6)
+
+
+def test_priors_clip_to_the_emulator_domain():
+    from fastjam.design import ParameterSpace
+
+    p = Priors(q_obs=0.6, beta_z_min=-0.6).within_emulator(ParameterSpace())
+    assert p.beta_z_min == ParameterSpace().beta_z_min
+
+
+@pytest.mark.parametrize("kw, match", [(dict(ml_range=(2.0, 1.0)), "min < max"), (dict(ml_range=(0.0, 1.0)), "M/L"),
+                                       (dict(beta_z_min=0.9), "beta_z_min"), (dict(q_intr_min=0.7), "q_intr_min")])
+def test_bad_priors(kw, match):
+    with pytest.raises(ValueError, match=match):
+        Priors(q_obs=0.6, **kw)
+
+
+def test_likelihood_is_gaussian():
+    lik = Likelihood(np.array([100.0, 200.0]), np.array([3.0, 4.0]), np.array([0.01, 0.02]), systematic=2.0)
+    model = np.array([103.0, 190.0])
+    var = np.array([9 + 1.03**2 + 4, 16 + 3.8**2 + 4])
+    expect = np.sum(stats.norm.logpdf([100.0, 200.0], model, np.sqrt(var)))
+    assert lik.log_like(model) == pytest.approx(expect, rel=1e-12)
+
+
+def _prior_only_density(priors, xp):
+    """A density whose likelihood is flat: the posterior is the prior."""
+    lik = Likelihood(xp.zeros(1), xp.ones(1) * 1e6, xp.zeros(1))
+    return make_log_density(priors, lik, lambda i, b, m: 0.0 * i * xp.ones(1), xp)
+
+
+def _check_prior_recovered(priors, theta):
+    inc, beta, ml, _ = priors.transform(theta.reshape(-1, 3))
+    # inclination: p(i) ∝ sin i on [i_min, 90] -> cos i uniform on [0, cos i_min]
+    cos_i = np.cos(np.radians(inc)) / np.cos(np.radians(priors.inclination_min))
+    assert stats.kstest(cos_i, "uniform").pvalue > 1e-3
+    # M/L log-uniform
+    u = np.log(ml / 0.5) / np.log(12.0 / 0.5)
+    assert stats.kstest(u, "uniform").pvalue > 1e-3
+    # beta_z uniform between its bounds given i
+    b_max = beta_z_max(qintr_from_inclination(priors.q_obs, inc))
+    assert stats.kstest((beta - priors.beta_z_min) / (b_max - priors.beta_z_min), "uniform").pvalue > 1e-3
+
+
+def test_numpyro_samples_the_prior(priors):
+    import jax.numpy as jnp
+
+    from samplers import get_sampler
+
+    sampler = get_sampler("numpyro", chains=2, warmup=500, samples=2000, seed=3, progress=False)
+    res = sampler.run(_prior_only_density(priors, jnp), np.zeros(3))
+    # thin to roughly independent draws for the KS tests
+    _check_prior_recovered(priors, res.theta[:, ::4])
+    assert res.diagnostics["divergences"] < 20
+
+
+def test_emcee_samples_the_prior(priors):
+    import jax.numpy as jnp
+
+    from samplers import get_sampler
+
+    sampler = get_sampler("emcee", walkers=16, steps=4000, burn=1000, seed=5, progress=False)
+    res = sampler.run(_prior_only_density(priors, jnp), np.zeros(3))
+    tau = int(np.ceil(np.max(res.diagnostics["autocorr_time"])))
+    _check_prior_recovered(priors, res.theta[:, :: 2 * tau])
+
+
+def test_backends_recover_a_gaussian_posterior():
+    """theta ~ N(mu, diag(s^2)) directly: mean within 5 Monte Carlo sigma (ESS from the chain length)."""
+    import jax.numpy as jnp
+
+    from samplers import get_sampler
+
+    mu, s = np.array([0.5, -1.0, 2.0]), np.array([0.3, 0.5, 1.0])
+
+    def log_density(theta):
+        return -0.5 * jnp.sum(((theta - mu) / s) ** 2)
+
+    for name, kw in [("numpyro", dict(chains=2, warmup=300, samples=1000)),
+                     ("emcee", dict(walkers=16, steps=2000, burn=500))]:
+        res = get_sampler(name, seed=7, progress=False, **kw).run(log_density, np.zeros(3))
+        flat = res.theta.reshape(-1, 3)
+        ess = flat.shape[0] / (10 if name == "emcee" else 2)
+        np.testing.assert_array_less(np.abs(flat.mean(0) - mu), 5 * s / np.sqrt(ess))
+        np.testing.assert_allclose(flat.std(0), s, rtol=0.1)
+
+
+def test_sampler_bad_options():
+    from samplers import get_sampler
+
+    with pytest.raises(ValueError, match="unknown sampler"):
+        get_sampler("metropolis")
+    with pytest.raises(ValueError, match="walkers"):
+        get_sampler("emcee", walkers=5)
+    with pytest.raises(ValueError, match="chains"):
+        get_sampler("numpyro", chains=0)
