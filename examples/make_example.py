@@ -54,7 +54,7 @@ def main(argv=None):
     vrms = model + rng.normal(0, err)
     np.savetxt(out / "vrms_bins.txt", np.column_stack([x, y, vrms, err]), fmt="%10.4f",
                header=f"mock made by jampy (examples/make_example.py --seed {args.seed})\n"
-                      "x[arcsec] y[arcsec] Vrms[km/s] eVrms[km/s]; x along the major axis (PA = 0 deg)")
+                      "x[arcsec] y[arcsec] Vrms[km/s] eVrms[km/s]; x along the major axis")
     config = f'''# Example galaxy: a jampy mock at known parameters (examples/make_example.py).
 [galaxy]
 sersic_n = {g["sersic_n"]}
@@ -64,7 +64,7 @@ l_tot = {g["l_tot"]:.6g}     # Lsun
 distance = {g["distance"]}    # Mpc
 sigma_psf = {g["sigma_psf"]}     # arcsec
 pixsize = {g["pixsize"]}       # arcsec
-pa = 0.0
+# no pa: x, y in the table are already along the major and minor axes
 
 [data]
 path = "vrms_bins.txt"

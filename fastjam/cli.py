@@ -20,6 +20,10 @@ def _train(args):
     from .emulator.network import NetworkConfig
     from .emulator.train import TrainConfig, train
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                          patience=args.patience)
     result = train(args.data, args.out, val=args.val, network=NetworkConfig(use_image=not args.mlp_only),
@@ -44,6 +48,34 @@ def _evaluate(args):
         update_card(args.model, metrics=result.to_dict(), error_model=result.error_model)
 
 
+def _fit(args):
+    from .config import load_config
+    from .fit import fit
+
+    overrides = dict(kv.split("=", 1) for kv in args.set or [])
+    overrides = {k: _parse_value(v) for k, v in overrides.items()}
+    cfg = load_config(args.config, overrides)
+    emulator = None
+    if args.emulator:
+        from .emulator import Emulator
+
+        emulator = Emulator.load(args.emulator)
+    result = fit(cfg, backend=args.backend, emulator=emulator, progress=not args.no_progress)
+    print(result.table())
+    if args.out:
+        result.save(args.out)
+        print(f"summary, posterior.nc, corner.png, maps.png and trace.png written to {args.out}")
+
+
+def _parse_value(text):
+    import tomllib
+
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="fastjam", description="Fast Bayesian JAM modelling with a neural emulator.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages (INFO level)")
@@ -66,13 +98,14 @@ def build_parser():
     p.add_argument("--out", required=True, help="output directory for weights, checkpoints and plots")
     p.add_argument("--val", default=None, help="separate validation set (default: hold out 10%% of --data)")
     p.add_argument("--epochs", type=int, default=400, help="maximum epochs (default 400)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-3, help="initial learning rate (default 2e-3)")
-    p.add_argument("--patience", type=int, default=40, help="early-stopping patience in epochs (default 40)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3, help="initial learning rate (default 1e-3)")
+    p.add_argument("--patience", type=int, default=30, help="early-stopping patience in epochs (default 30)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--mlp-only", action="store_true", help="baseline without the photometry CNN: (n, q_obs) inputs")
     p.add_argument("--max-maps", type=int, default=None, help="use only the first N maps")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_train)
@@ -87,6 +120,16 @@ def build_parser():
     p.add_argument("--update-card", action="store_true", help="store the metrics and error model in the model card")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("fit", help="fit an observed V_RMS map (posterior of inclination, beta_z, M/L)")
+    p.add_argument("config", help="TOML configuration of the fit")
+    p.add_argument("--backend", choices=("emcee", "numpyro"), default=None, help="sampler (default: the config's)")
+    p.add_argument("--out", default=None, help="directory for the summary, NetCDF posterior and plots")
+    p.add_argument("--emulator", default=None, help="emulator directory (default: the shipped one)")
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                   help="override a config value, e.g. --set sampler.steps=5000 (repeatable)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_fit)
     return parser
 
 

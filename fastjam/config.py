@@ -10,7 +10,8 @@ Example (all lengths in arcsec, distance in Mpc, luminosity in Lsun)::
     distance = 20.0
     sigma_psf = 0.6        # or: fwhm_psf = 1.4
     pixsize = 0.8
-    pa = 0.0               # position angle of the major axis, deg (N through E)
+    pa = 35.0              # position angle of the major axis, deg (N through E); omit when
+                           # x, y are already along the major and minor axes
 
     [data]
     path = "vrms_bins.txt" # relative to this file
@@ -62,7 +63,7 @@ CHOICES = {("data", "format"): ("text", "fits", "manga"), ("priors", "ml_prior")
            ("priors", "inclination"): ("isotropic", "uniform"), ("sampler", "backend"): ("emcee", "numpyro"),
            ("forward", "model"): ("emulator", "jam")}
 DEFAULTS = {
-    "galaxy": {"pa": 0.0, "extinction": 0.0},
+    "galaxy": {"pa": None, "extinction": 0.0},
     "data": {"format": "text", "drop_outside_field": False},
     "priors": {"ml": [0.1, 20.0], "ml_prior": "log-uniform", "beta_z_min": -0.2, "inclination": "isotropic",
                "q_intr_min": 0.05},

@@ -25,7 +25,7 @@ class NetworkConfig:
     """Architecture of the emulator network."""
 
     use_image: bool = True
-    image_channels: tuple = (16, 32, 64, 64)
+    image_channels: tuple = (8, 16, 32, 32)
     latent: int = 64
     hidden: tuple = (256, 256, 256, 256)
     n_basis: int = 128

@@ -25,13 +25,13 @@ class TrainConfig:
     """Optimiser settings (recorded in the model card)."""
 
     epochs: int = 400
-    batch_size: int = 64
-    lr: float = 2e-3
+    batch_size: int = 32
+    lr: float = 1e-3
     weight_decay: float = 1e-6
     lr_factor: float = 0.5
-    lr_patience: int = 12
-    min_lr: float = 1e-5
-    patience: int = 40
+    lr_patience: int = 8
+    min_lr: float = 1e-6
+    patience: int = 30
     val_fraction: float = 0.1
     seed: int = 0
 

@@ -199,6 +199,8 @@ def rotate_to_major_axis(x, y, pa_deg):
 
 
 def _check_pa(pa_deg):
+    if pa_deg is None:  # no rotation
+        return None
     pa = check_finite("pa_deg", pa_deg)
     if pa.ndim:
         raise ValueError(f"pa_deg must be a scalar, got shape {pa.shape}")
@@ -244,7 +246,10 @@ def _build(source, x, y, vrms, err, flux, pa_deg, reasons, n_input):
     for name, arr in (("x", x), ("y", y)):
         _check_all(f"{source}: {name}", arr, np.isfinite(arr), "NaN or inf")
     keep = _drop_bad(source, reasons)
-    x_new, y_new = rotate_to_major_axis(x[keep], y[keep], pa_deg)
+    if pa_deg is None:  # coordinates already along the major axis
+        x_new, y_new = x[keep], y[keep]
+    else:
+        x_new, y_new = rotate_to_major_axis(x[keep], y[keep], pa_deg)
     return Kinematics(x=x_new, y=y_new, vrms=vrms[keep], vrms_err=err[keep],
                       flux=None if flux is None else flux[keep],
                       mask_dropped=int(n_input - keep.sum()))
@@ -254,7 +259,7 @@ def _build(source, x, y, vrms, err, flux, pa_deg, reasons, n_input):
 # Text tables
 # --------------------------------------------------------------------------------------------
 
-def read_text(path, pa_deg=0.0):
+def read_text(path, pa_deg=None):
     """Read a whitespace-separated table with columns ``x y Vrms eVrms [flux]``.
 
     This is the format of the jampy examples and of Voronoi-binning pipelines: one bin per
@@ -266,9 +271,10 @@ def read_text(path, pa_deg=0.0):
     ----------
     path : str or os.PathLike
         UTF-8 text file.
-    pa_deg : float
+    pa_deg : float or None
         Position angle of the major axis in degrees, North through East
-        (see :func:`rotate_to_major_axis`).
+        (see :func:`rotate_to_major_axis`); None when x and y are already along the
+        major and minor axes (no rotation).
 
     Returns
     -------
@@ -420,9 +426,10 @@ def read_fits(path, pa_deg=0.0, vrms_ext=0, err_ext=1, mask_ext=None, flux_ext=N
     ----------
     path : str or os.PathLike
         FITS file.
-    pa_deg : float
+    pa_deg : float or None
         Position angle of the major axis in degrees, North through East
-        (see :func:`rotate_to_major_axis`).
+        (see :func:`rotate_to_major_axis`); None when x and y are already along the
+        major and minor axes (no rotation).
     vrms_ext : int or str
         Extension (index or EXTNAME) with the V_RMS image in km/s, shape (ny, nx); or, if
         ``err_ext`` is None, a cube of shape (2, ny, nx) with V_RMS in plane 0 and its error in
@@ -580,9 +587,10 @@ def read_manga_maps(path, pa_deg=0.0, vsys=None, sigmacorr_plane=0):
     ----------
     path : str or os.PathLike
         DAP ``MAPS`` file.
-    pa_deg : float
+    pa_deg : float or None
         Position angle of the major axis in degrees, North through East
-        (see :func:`rotate_to_major_axis`).
+        (see :func:`rotate_to_major_axis`); None when x and y are already along the
+        major and minor axes (no rotation).
     vsys : float or None
         Systemic velocity in km/s subtracted from ``STELLAR_VEL``. By default the median of
         ``STELLAR_VEL`` over the bins kept after the mask and sigma cuts (unweighted, so one
