@@ -1,0 +1,155 @@
+"""Configuration, fit plumbing, determinism, and parameter recovery from a jampy mock."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fastjam.config import load_config, validate_config
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "example_galaxy" / "galaxy.toml"
+
+
+def _write(tmp_path, text, name="galaxy.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+BASE = """
+[galaxy]
+sersic_n = 3.5
+r_e = 8.0
+q_obs = 0.65
+l_tot = 3e10
+distance = 25.0
+sigma_psf = 0.8
+pixsize = 0.8
+[data]
+path = "{data}"
+"""
+
+
+@pytest.mark.parametrize("extra, match", [
+    ("[galaxy2]\nx = 1\n", "unknown config section"),
+    ("[sampler]\nwalkerz = 3\n", "unknown key 'walkerz'"),
+    ("[sampler]\nbackend = 'hmc'\n", "choose one of"),
+    ("[sampler]\nwalkers = 'many'\n", "must be a int"),
+    ("[priors]\nml = [1.0]\n", r"ml must be \[min, max\]"),
+    ("[galaxy]\n", "not valid TOML"),
+])
+def test_config_errors_name_the_problem(tmp_path, extra, match):
+    path = _write(tmp_path, BASE.format(data=EXAMPLE.parent / "vrms_bins.txt") + extra)
+    with pytest.raises(ValueError, match=match):
+        load_config(path)
+
+
+def test_config_missing_required_and_defaults(tmp_path):
+    with pytest.raises(ValueError, match="missing required value 'pixsize'"):
+        validate_config({"galaxy": {"sersic_n": 3.0, "r_e": 1.0, "q_obs": 0.5, "distance": 1.0, "l_tot": 1.0,
+                                    "sigma_psf": 1.0}, "data": {"path": "x"}})
+    with pytest.raises(ValueError, match="l_tot"):
+        validate_config({"galaxy": {"sersic_n": 3.0, "r_e": 1.0, "q_obs": 0.5, "distance": 1.0, "sigma_psf": 1.0,
+                                    "pixsize": 1.0}, "data": {"path": "x"}})
+    cfg = load_config(_write(tmp_path, BASE.format(data="bins.txt")), {"sampler.steps": 10})
+    assert cfg["sampler"]["steps"] == 10 and cfg["sampler"]["walkers"] == 32
+    assert cfg["data"]["path"] == str((tmp_path / "bins.txt").resolve())
+    assert cfg["galaxy"]["pa"] is None
+
+
+@pytest.fixture(scope="module")
+def random_emulator(tmp_path_factory):
+    """An emulator with random weights and a made-up error model: for plumbing, not accuracy."""
+    import torch
+
+    from fastjam.design import ParameterSpace
+    from fastjam.emulator.model import Emulator
+    from fastjam.emulator.network import EmulatorNetwork, NetworkConfig
+    from fastjam.emulator.store import save_emulator, update_card
+    from fastjam.simulate import dataset_meta
+    from fastjam.jam import DEFAULT_SETTINGS
+
+    torch.manual_seed(0)
+    net = EmulatorNetwork(NetworkConfig(image_channels=(4, 4, 4, 4), latent=4, hidden=(16,), n_basis=4))
+    with torch.no_grad():
+        net.basis.bias.fill_(-1.0)
+    out = tmp_path_factory.mktemp("emu")
+    meta = dataset_meta(1, 0, ParameterSpace(), DEFAULT_SETTINGS)
+    save_emulator(out, net, meta["space"], meta["grid"], {})
+    update_card(out, error_model=dict(radius_re=[0.0, 1.0, 4.0], frac_rms=[0.01, 0.02]))
+    return Emulator.load(out)
+
+
+def test_fit_plumbing_and_outputs(random_emulator, tmp_path):
+    import arviz as az
+
+    from fastjam.fit import fit
+
+    cfg = load_config(EXAMPLE, {"sampler.steps": 300, "sampler.walkers": 16})
+    res = fit(cfg, backend="emcee", emulator=random_emulator, progress=False)
+    assert set(res.summary) == {"inclination", "beta_z", "ml", "q_intr", "log10_mass"}
+    for s in res.summary.values():
+        assert s["p16"] <= s["median"] <= s["p84"]
+    res.save(tmp_path / "out")
+    for name in ("summary.txt", "summary.json", "posterior.nc", "best_model.txt", "corner.png", "maps.png",
+                 "trace.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    idata = az.from_netcdf(str(tmp_path / "out" / "posterior.nc"))
+    assert idata.posterior["ml"].shape == (16, 200)
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["truth"]["ml"] == 4.0
+    assert not list((tmp_path / "out").glob("*.tmp*"))
+
+
+def test_same_seed_same_samples(random_emulator):
+    from fastjam.fit import fit
+
+    cfg = load_config(EXAMPLE, {"sampler.steps": 100, "sampler.walkers": 8, "sampler.seed": 3})
+    a = fit(cfg, backend="emcee", emulator=random_emulator, progress=False)
+    b = fit(cfg, backend="emcee", emulator=random_emulator, progress=False)
+    np.testing.assert_array_equal(a.idata.posterior["ml"], b.idata.posterior["ml"])
+    cfg = load_config(EXAMPLE, {"sampler.warmup": 50, "sampler.samples": 50, "sampler.chains": 2})
+    a = fit(cfg, backend="numpyro", emulator=random_emulator, progress=False)
+    b = fit(cfg, backend="numpyro", emulator=random_emulator, progress=False)
+    np.testing.assert_array_equal(a.idata.posterior["inclination"], b.idata.posterior["inclination"])
+
+
+def test_data_beyond_field_is_an_error_unless_dropped(random_emulator, tmp_path):
+    from fastjam.fit import build_problem
+
+    bins = np.loadtxt(EXAMPLE.parent / "vrms_bins.txt")
+    bins = np.vstack([bins, [30.0, 0.0, 200.0, 5.0]])  # 30 arcsec > 2.5 R_e = 20 arcsec
+    np.savetxt(tmp_path / "bins.txt", bins)
+    path = _write(tmp_path, BASE.format(data="bins.txt"))
+    with pytest.raises(ValueError, match="beyond the emulated field"):
+        build_problem(load_config(path), emulator=random_emulator)
+    problem = build_problem(load_config(path, {"data.drop_outside_field": True}), emulator=random_emulator)
+    assert problem.x.size == bins.shape[0] - 1
+
+
+def test_outside_emulator_domain_is_an_error(random_emulator, tmp_path):
+    from fastjam.fit import build_problem
+
+    path = _write(tmp_path, BASE.format(data=EXAMPLE.parent / "vrms_bins.txt").replace("sersic_n = 3.5",
+                                                                                      "sersic_n = 9.5"))
+    with pytest.raises(ValueError, match="training domain"):
+        build_problem(load_config(path), emulator=random_emulator)
+
+
+@pytest.mark.slow
+def test_recovery_of_a_jampy_mock_with_both_backends():
+    """The example galaxy is a jampy mock at known parameters (examples/make_example.py)."""
+    from fastjam.emulator.store import default_path
+    from fastjam.fit import fit
+
+    if not (default_path() / "emulator.json").exists():
+        pytest.skip("no shipped emulator")
+    cfg = load_config(EXAMPLE)
+    truth = cfg["truth"]
+    results = {b: fit(cfg, backend=b, progress=False) for b in ("emcee", "numpyro")}
+    for name in ("inclination", "beta_z", "ml"):
+        sig = {b: 0.5 * (r.summary[name]["p84"] - r.summary[name]["p16"]) for b, r in results.items()}
+        med = {b: r.summary[name]["median"] for b, r in results.items()}
+        for b in results:
+            assert abs(med[b] - truth[name]) < 2 * sig[b], (b, name, med[b], sig[b], truth[name])
+        assert abs(med["emcee"] - med["numpyro"]) < 0.3 * min(sig.values()), (name, med, sig)
