@@ -292,9 +292,19 @@ def _atomic_text(path, text):
     os.replace(tmp, path)
 
 
+def _arviz():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # the import announces arviz's refactor
+        import arviz
+
+    return arviz
+
+
 def posterior_idata(problem, result, backend):
     """arviz InferenceData of the physical and derived parameters."""
-    import arviz as az
+    az = _arviz()
 
     inc, beta, ml, _ = problem.priors.transform(result.theta)
     q_obs = problem.galaxy.q_obs
@@ -306,7 +316,7 @@ def posterior_idata(problem, result, backend):
 
 def summarize(idata):
     """Median, 16/84 percentiles, mean, sd, R-hat and ESS of every posterior variable."""
-    import arviz as az
+    az = _arviz()
 
     diag = az.summary(idata, kind="diagnostics")
     out = {}

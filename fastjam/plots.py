@@ -54,13 +54,16 @@ def maps_plot(x, y, vrms, model, vrms_err=None):
 
 def trace_plot(idata, var_names=("inclination", "beta_z", "ml")):
     """Trace plot of each chain (arviz)."""
-    import arviz as az
+    import warnings
 
-    plt = _pyplot()
-    axes = az.plot_trace(idata, var_names=list(var_names), compact=False)
+    _pyplot()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # arviz's own deprecation noise
+        import arviz as az
+
+        axes = az.plot_trace(idata, var_names=list(var_names), compact=False)
     fig = np.ravel(axes)[0].figure
     fig.tight_layout()
-    del plt
     return fig
 
 
