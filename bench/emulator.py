@@ -60,21 +60,14 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "emulator.json"
+from _common import REPO, RESULTS, machine_info, shown_path  # noqa: E402
+
+DEFAULT_JSON = RESULTS / "emulator.json"
 
 #: Distinct Sérsic indices in the batched parameter sets (each needs one cached MGE fit).
 N_DISTINCT_N = 32
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
-
-def shown_path(path):
-    """``path`` relative to the repository when inside it (keeps local paths out of the JSON)."""
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(REPO))
-    except ValueError:
-        return str(path)
 
 
 def build_parser():
@@ -147,9 +140,7 @@ def environment(threads):
 
     import fastjam
 
-    machine = dict(platform=platform.platform(), processor=platform.processor(), machine=platform.machine(),
-                   python=platform.python_version(), cpu_count=os.cpu_count(), cpu_model=_cpu_model(),
-                   memory_gb=_memory_gb())
+    machine = dict(machine_info(), cpu_model=_cpu_model(), memory_gb=_memory_gb())
     if hasattr(os, "sched_getaffinity"):
         machine["cpus_available"] = len(os.sched_getaffinity(0))
     if hasattr(os, "getloadavg"):
@@ -295,7 +286,6 @@ class Bench:
 
     def galaxy_params(self, sigma_re):
         """``--batch`` (inclination, beta_z, M/L) of the mid-range galaxy at ``sigma_re``."""
-        import numpy as np
 
         from fastjam.design import sobol_design
 
@@ -321,7 +311,6 @@ class Bench:
         """(name, label, engine, batch, output, fn) of every case at ``sigma_re``."""
         import jax
         import jax.numpy as jnp
-        import numpy as np
 
         from fastjam.emulator import jax_model
         from fastjam.emulator.features import param_features

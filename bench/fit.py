@@ -12,13 +12,12 @@ import argparse
 import json
 import logging
 import os
-import platform
 import time
 from pathlib import Path
 
-import numpy as np
+from _common import REPO as ROOT, RESULTS, machine_info
 
-ROOT = Path(__file__).resolve().parents[1]
+
 
 
 def main(argv=None):
@@ -30,7 +29,7 @@ def main(argv=None):
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--samples", type=int, default=1000)
-    parser.add_argument("--json", default=str(ROOT / "bench/results/fit.json"))
+    parser.add_argument("--json", default=str(RESULTS / "fit.json"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -70,7 +69,7 @@ def main(argv=None):
     jam_call = (time.perf_counter() - t0) / args.jam_calls
     out = dict(config=os.path.relpath(args.config, ROOT), args=vars(args) | {"json": None}, backends=rows,
                log_density_call_s=dict(emulator_jit=emu_call, jampy=jam_call, speedup=jam_call / emu_call),
-               machine=dict(platform=platform.platform(), cpus=os.cpu_count(), loadavg=os.getloadavg()))
+               machine=machine_info())
     print(f"{'backend':<10s}{'wall [s]':>10s}{'sampling [s]':>14s}{'evals':>10s}{'evals/s':>11s}{'min ESS':>9s}"
           f"{'s/ESS':>9s}")
     for name, r in rows.items():

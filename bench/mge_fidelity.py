@@ -21,25 +21,17 @@ Examples
 import argparse
 import datetime
 import logging
-import platform
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from _common import RESULTS, machine_info, shown_path  # noqa: E402
+
 log = logging.getLogger("bench.mge_fidelity")
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "mge_fidelity.json"
+DEFAULT_JSON = RESULTS / "mge_fidelity.json"
 
-
-def shown_path(path):
-    """``path`` relative to the repository when inside it (keeps local paths out of the JSON)."""
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(REPO))
-    except ValueError:
-        return str(path)
 
 
 def parse_args(argv=None):
@@ -110,7 +102,7 @@ def main(argv=None):
     results = dict(
         benchmark="mge_fidelity",
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        machine=dict(platform=platform.platform(), python=platform.python_version()),
+        machine=machine_info(),
         versions=dict(fastjam=fastjam.__version__, mgefit=mgefit.__version__, numpy=np.__version__),
         args={k: (shown_path(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         fit_settings=fit_settings(),

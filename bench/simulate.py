@@ -38,13 +38,14 @@ import argparse
 import datetime
 import logging
 import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from _common import RESULTS, machine_info, shown_path  # noqa: E402
 
 log = logging.getLogger("bench.simulate")
 
@@ -61,17 +62,8 @@ PSF_VALUES = (0.02, 0.04, 0.08, 0.15, 0.3)
 #: Threshold of the "fraction of maps above" statistic of the convergence test.
 MAP_ERROR_THRESHOLD = 0.01
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "simulate.json"
+DEFAULT_JSON = RESULTS / "simulate.json"
 
-
-def shown_path(path):
-    """``path`` relative to the repository when inside it (keeps local paths out of the JSON)."""
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(REPO))
-    except ValueError:
-        return str(path)
 
 
 def parse_args(argv=None):
@@ -122,8 +114,7 @@ def environment():
 
     import fastjam
 
-    machine = dict(platform=platform.platform(), processor=platform.processor(), machine=platform.machine(),
-                   python=platform.python_version(), cpu_count=os.cpu_count())
+    machine = machine_info()
     if hasattr(os, "sched_getaffinity"):
         machine["cpus_available"] = len(os.sched_getaffinity(0))
     if hasattr(os, "getloadavg"):

@@ -17,7 +17,6 @@ The design is a scrambled Sobol sequence (:class:`scipy.stats.qmc.Sobol`) in the
 six-dimensional unit cube, mapped onto these ranges so that every point satisfies the
 physical constraint; distinct seeds give independent designs (train, validation, test).
 """
-import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np

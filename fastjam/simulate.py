@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .design import PARAM_NAMES, ParameterSpace, sobol_design
-from .jam import DEFAULT_SETTINGS, JAMSettings, dimensionless_map
+from .jam import DEFAULT_SETTINGS, dimensionless_map
 from .physics import grid
 
 log = logging.getLogger(__name__)

@@ -1,10 +1,8 @@
 """Design, storage and the resumable generator."""
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest

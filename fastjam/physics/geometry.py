@@ -73,7 +73,7 @@ def inclination_from_qintr(q_obs, q_intr):
     q_obs = check_range("q_obs", q_obs, 0, 1, low_open=True)
     q_intr = check_range("q_intr", q_intr, QINTR_MIN, 1)
     if np.any(q_intr > q_obs + 1e-12):
-        raise ValueError(f"q_intr must be <= q_obs for an oblate galaxy, got q_intr > q_obs")
+        raise ValueError("q_intr must be <= q_obs for an oblate galaxy, got q_intr > q_obs")
     return np.degrees(np.arctan2(np.sqrt(1 - q_obs**2), np.sqrt(np.clip(q_obs**2 - q_intr**2, 0, None))))
 
 
