@@ -385,12 +385,13 @@ def test_shipped_emulator_against_fresh_jampy_maps():
 # ------------------------------------------------------------------------------------- benchmark
 
 
-def test_benchmark_script_runs_on_a_tiny_emulator(trained, tmp_path, capsys):
+def test_benchmark_script_runs_on_a_tiny_emulator(trained, tmp_path, capsys, monkeypatch):
     """Smoke test of ``bench/emulator.py`` (tiny sizes; the real run is documented in the script)."""
     import importlib.util
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "bench" / "emulator.py"
+    monkeypatch.syspath_prepend(str(path.parent))  # as when run as `python bench/emulator.py`
     spec = importlib.util.spec_from_file_location("bench_emulator", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
