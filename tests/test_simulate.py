@@ -124,3 +124,15 @@ def test_dask_local_cluster_gives_the_serial_answer(tmp_path):
     b = sim.simulate(tmp_path / "b", 4, 3, workers=2, settings=FAST, progress=False)
     assert a.n_computed == b.n_computed == 4 and b.workers == 2
     np.testing.assert_allclose(load_dataset(tmp_path / "a").f, load_dataset(tmp_path / "b").f, rtol=1e-6)
+
+
+def test_runs_on_an_existing_dask_scheduler(tmp_path):
+    """--scheduler: a user who outgrows one machine points the generator at a cluster."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        summary = sim.simulate(tmp_path / "set", 2, 21, scheduler=cluster.scheduler_address, settings=FAST,
+                               progress=False)
+    assert summary.n_computed == 2 and summary.n_failed == 0
+    ds = load_dataset(tmp_path / "set")
+    np.testing.assert_allclose(ds.f[1], sim.compute_map(1, ds.params[1], FAST)["f"], rtol=1e-6)
