@@ -67,6 +67,28 @@ def _fit(args):
         print(f"summary, posterior.nc, corner.png, maps.png and trace.png written to {args.out}")
 
 
+def _compare(args):
+    from .compare import compare
+    from .config import load_config
+    from .jam import JAMSettings
+
+    overrides = dict(kv.split("=", 1) for kv in args.set or [])
+    cfg = load_config(args.config, {k: _parse_value(v) for k, v in overrides.items()})
+    emulator = None
+    if args.emulator:
+        from .emulator import Emulator
+
+        emulator = Emulator.load(args.emulator)
+    result = compare(cfg, emulator=emulator, jam_method=args.jam_method, workers=args.workers,
+                     scheduler=args.scheduler, out=args.out, progress=not args.no_progress, grid_size=tuple(args.grid),
+                     jam_walkers=args.jam_walkers, jam_steps=args.jam_steps,
+                     jam_settings=JAMSettings(nrad=args.nrad, nang=args.nang))
+    print(result.table())
+    if args.out:
+        print(f"comparison.json, comparison.txt, corner_overlay.png, maps_emulator.png and maps_jam.png written to "
+              f"{args.out}")
+
+
 def _parse_value(text):
     import tomllib
 
@@ -130,6 +152,25 @@ def build_parser():
                    help="override a config value, e.g. --set sampler.steps=5000 (repeatable)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_fit)
+
+    p = sub.add_parser("compare", help="fit with the emulator and with jampy, and compare the two posteriors")
+    p.add_argument("config", help="TOML configuration of the fit")
+    p.add_argument("--workers", type=int, default=2, help="local Dask workers for jampy; 0 = serial (default 2)")
+    p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--out", default=None, help="directory for the report, figures and the resumable JAM cache")
+    p.add_argument("--jam-method", choices=("grid", "emcee"), default="grid",
+                   help="JAM reference: grid with analytic M/L (default) or emcee")
+    p.add_argument("--grid", type=int, nargs=2, default=(40, 30), metavar=("NI", "NB"),
+                   help="grid nodes in inclination and beta_z (default 40 30)")
+    p.add_argument("--jam-walkers", type=int, default=None, help="emcee walkers for JAM (default: the config's)")
+    p.add_argument("--jam-steps", type=int, default=None, help="emcee steps for JAM (default: the config's)")
+    p.add_argument("--nrad", type=int, default=40, help="jampy nrad (default 40, as the training set)")
+    p.add_argument("--nang", type=int, default=20, help="jampy nang (default 20, as the training set)")
+    p.add_argument("--emulator", default=None, help="emulator directory (default: the shipped one)")
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                   help="override a config value, e.g. --set sampler.steps=5000 (repeatable)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_compare)
     return parser
 
 
@@ -149,7 +190,8 @@ def main(argv=None):
         print(f"fastjam {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"fastjam {args.command}: interrupted; finished outputs are kept (rerun with --resume)", file=sys.stderr)
+        hint = " (rerun with --resume)" if args.command in ("simulate", "train") else " (rerun to resume)"
+        print(f"fastjam {args.command}: interrupted; finished outputs are kept{hint}", file=sys.stderr)
         return 130
     return 0
 

@@ -156,8 +156,8 @@ def find_map(problem, n_starts=4, seed=0):
     i0 = pri.inclination_min
     for k in range(n_starts):
         inc = i0 + (90 - i0) * (0.5 if k == 0 else rng.uniform(0.1, 0.95))
-        beta = 0.0 if k == 0 else rng.uniform(pri.beta_z_min, float(pri._beta_max(inc, np)))
-        beta = min(max(beta, pri.beta_z_min + 1e-3), float(pri._beta_max(inc, np)) - 1e-3)
+        beta = 0.0 if k == 0 else rng.uniform(pri.beta_z_min, float(pri.beta_max(inc, np)))
+        beta = min(max(beta, pri.beta_z_min + 1e-3), float(pri.beta_max(inc, np)) - 1e-3)
         m1 = np.asarray(problem.vrms_fn(inc, beta, 1.0), dtype=float)
         w = 1 / problem.vrms_err**2
         ml = float(np.clip((np.sum(w * problem.vrms * m1) / np.sum(w * m1**2)) ** 2, *np.array(pri.ml_range) *

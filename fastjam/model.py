@@ -92,7 +92,7 @@ class Priors:
         log_ds = -xp.logaddexp(0.0, theta) - xp.logaddexp(0.0, -theta)  # log s(1-s)
         i0 = self.inclination_min
         inc = i0 + (90.0 - i0) * s[..., 0]
-        b_max = self._beta_max(inc, xp)
+        b_max = self.beta_max(inc, xp)
         beta = self.beta_z_min + (b_max - self.beta_z_min) * s[..., 1]
         lo, hi = self.ml_range
         if self.ml_log_uniform:
@@ -110,7 +110,7 @@ class Priors:
         """(inclination, beta_z, ml) to unconstrained theta (..., 3)."""
         i0 = self.inclination_min
         s0 = (inclination - i0) / (90.0 - i0)
-        s1 = (beta_z - self.beta_z_min) / (self._beta_max(inclination, xp) - self.beta_z_min)
+        s1 = (beta_z - self.beta_z_min) / (self.beta_max(inclination, xp) - self.beta_z_min)
         lo, hi = self.ml_range
         if self.ml_log_uniform:
             s2 = (xp.log(ml) - np.log(lo)) / (np.log(hi) - np.log(lo))
@@ -127,12 +127,13 @@ class Priors:
             lp_i = xp.log(xp.sin(inclination * (np.pi / 180))) - np.log(norm) + np.log(np.pi / 180)
         else:
             lp_i = -np.log(90.0 - i0) + 0 * inclination
-        lp_b = -xp.log(self._beta_max(inclination, xp) - self.beta_z_min)
+        lp_b = -xp.log(self.beta_max(inclination, xp) - self.beta_z_min)
         lo, hi = self.ml_range
         lp_ml = -xp.log(ml) - np.log(np.log(hi / lo)) if self.ml_log_uniform else -np.log(hi - lo) + 0 * ml
         return lp_i + lp_b + lp_ml
 
-    def _beta_max(self, inclination, xp):
+    def beta_max(self, inclination, xp=np):
+        """Upper bound of beta_z, 0.7 (1 - q_intr(i)), at inclination [deg]."""
         rad = inclination * (np.pi / 180)
         q_intr = xp.sqrt(xp.clip(self.q_obs**2 - xp.cos(rad) ** 2, 0.0, None)) / xp.sin(rad)
         return BETA_EPS_SLOPE * (1 - q_intr)

@@ -65,7 +65,7 @@ class EmceeSampler(Sampler):
         steps = self.steps
         if self.checkpoint is not None:
             backend = emcee.backends.HDFBackend(str(self.checkpoint))
-            if backend.iteration > 0:
+            if backend.initialized and backend.iteration > 0:
                 start = None
                 steps = max(self.steps - backend.iteration, 0)
                 log.info("resuming the emcee chain at step %d of %d", backend.iteration, self.steps)

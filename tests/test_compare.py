@@ -1,0 +1,314 @@
+"""Emulator-vs-JAM comparison: the grid posterior against known posteriors, the report's
+structure and values on a cheap setting, resuming, and the emcee reference's plumbing."""
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from fastjam.compare import Grid, GridCache, JAMForward, JAMLogDensity, compare, energy_test, grid_posterior, run_grid
+from fastjam.config import load_config
+from fastjam.jam import JAMSettings
+from fastjam.model import Likelihood, Priors
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "example_galaxy" / "galaxy.toml"
+CHEAP = JAMSettings(nrad=10, nang=5)
+TINY = {"sampler.backend": "emcee", "sampler.steps": 200, "sampler.walkers": 16, "sampler.seed": 1}
+
+
+def _toy_likelihood(vrms, err):
+    vrms = np.asarray(vrms, dtype=float)
+    return Likelihood(vrms, np.full(vrms.size, float(err)), np.zeros(vrms.size))
+
+
+def _posterior_quantiles(x, log_density, q):
+    """Quantiles of a tabulated 1-D density (dense trapezoid CDF)."""
+    dens = np.exp(log_density - log_density.max())
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(x))])
+    return np.interp(np.asarray(q) * cdf[-1], cdf, x)
+
+
+# ----------------------------------------------------------------- the grid posterior
+
+
+@pytest.mark.parametrize("isotropic, log_uniform", [(True, True), (False, False)])
+def test_grid_recovers_prior_and_exact_ml_posterior(isotropic, log_uniform):
+    """A model independent of (i, beta_z): their posterior is the prior (sin i or uniform i,
+    beta_z uniform on [beta_min, beta_max(i)]), and M/L's is likelihood x prior, known by
+    quadrature. A wrong Jacobian of the beta_z fraction, or a wrong M/L prior or Jacobian,
+    fails this."""
+    priors = Priors(q_obs=0.65, ml_range=(0.5, 20.0), ml_log_uniform=log_uniform, isotropic=isotropic)
+    grid = Grid.over_prior(priors, 60, 40)
+    m1 = np.full((grid.size, 5), 100.0)
+    lik = _toy_likelihood(np.full(5, 200.0 * 0.7), 45.0)  # s = sqrt(M/L) ~ 1.4 +- 0.2: the prior matters
+    post = grid_posterior(priors, lik, grid, m1)
+    n = 40000
+    draws = post.sample(n, np.random.default_rng(5))
+    i0 = priors.inclination_min
+    if isotropic:
+        cdf_i = lambda i: (np.cos(np.radians(i0)) - np.cos(np.radians(i))) / np.cos(np.radians(i0))  # noqa: E731
+    else:
+        cdf_i = lambda i: (i - i0) / (90.0 - i0)  # noqa: E731
+    assert stats.kstest(draws["inclination"], cdf_i).pvalue > 1e-3
+    b_max = priors.beta_max(draws["inclination"], np)
+    frac = (draws["beta_z"] - priors.beta_z_min) / (b_max - priors.beta_z_min)
+    assert np.all((frac > 0) & (frac < 1))
+    assert stats.kstest(frac, "uniform").pvalue > 1e-3
+    # M/L: exact posterior by dense quadrature in M/L itself
+    ml = np.linspace(*priors.ml_range, 200001)
+    log_post = lik.log_like(np.sqrt(ml)[:, None] * 100.0) + (-np.log(ml) if log_uniform else 0.0)
+    exact = _posterior_quantiles(ml, log_post, [0.16, 0.5, 0.84])
+    sigma = 0.5 * (exact[2] - exact[0])
+    got = np.percentile(draws["ml"], [16, 50, 84])
+    np.testing.assert_allclose(got, exact, atol=6 * 1.6 * sigma / np.sqrt(n))
+    assert post.kish_ess > 0.5 * grid.size  # flat in (i, u) up to sin i
+
+
+def test_grid_matches_brute_force_posterior():
+    """A linear-Gaussian toy with correlated (i, beta_z, M/L): the grid's moments agree with a
+    brute-force 3-D quadrature in the physical parameters."""
+    priors = Priors(q_obs=0.65, ml_range=(0.5, 20.0))
+
+    def model1(inc, beta):  # V_RMS at M/L = 1, three "bins"
+        inc, beta = np.broadcast_arrays(inc, beta)
+        return np.stack([100 + 1.0 * (inc - 70), 100 + 100 * (beta - 0.1) + 0.5 * (inc - 70), 100 + 0 * inc], -1)
+
+    truth = dict(inclination=70.0, beta_z=0.1, ml=4.0)
+    lik = _toy_likelihood(np.sqrt(truth["ml"]) * model1(70.0, 0.1) + np.array([3.0, -4.0, 2.0]), 5.0)
+    grid = Grid.over_prior(priors, 120, 100)
+    inc, beta = grid.nodes(priors)
+    post = grid_posterior(priors, lik, grid, model1(inc, beta))
+    draws = post.sample(60000, np.random.default_rng(2))
+
+    # brute force on a physical (i, beta_z, ml) grid, beta_z masked to its allowed range
+    i_ax = np.linspace(priors.inclination_min, 90, 201)[:, None, None]
+    b_ax = np.linspace(priors.beta_z_min, 0.7, 201)[None, :, None]
+    ml_ax = np.linspace(2.0, 7.0, 201)[None, None, :]
+    ok = b_ax < priors.beta_max(i_ax, np)
+    logp = np.where(ok, priors.log_prob(i_ax, b_ax, ml_ax), -np.inf)
+    logp = logp + lik.log_like(np.sqrt(ml_ax)[..., None] * model1(i_ax, b_ax))
+    w = np.exp(logp - logp.max())
+    w /= w.sum()
+    for name, axis in (("inclination", i_ax), ("beta_z", b_ax), ("ml", ml_ax)):
+        mean = np.sum(w * axis)
+        sd = np.sqrt(np.sum(w * (axis - mean) ** 2))
+        assert abs(np.mean(draws[name]) - mean) < 0.05 * sd, name
+        assert abs(np.std(draws[name]) / sd - 1) < 0.05, name
+    assert abs(post.best["inclination"] - truth["inclination"]) < 10
+
+
+def test_grid_input_errors():
+    priors = Priors(q_obs=0.65)
+    with pytest.raises(ValueError, match="at least 3 x 3"):
+        Grid.over_prior(priors, 2, 5)
+    grid = Grid.over_prior(priors, 4, 3)
+    lik = _toy_likelihood([100.0, 100.0], 5.0)
+    with pytest.raises(ValueError, match="m1 must have shape"):
+        grid_posterior(priors, lik, grid, np.ones((5, 2)))
+    bad = Likelihood(lik.vrms, lik.vrms_err, np.full(2, 0.01))
+    with pytest.raises(ValueError, match="fractional model error"):
+        grid_posterior(priors, bad, grid, np.ones((grid.size, 2)))
+    with pytest.raises(ValueError, match="no grid node"):
+        grid_posterior(priors, lik, grid, np.full((grid.size, 2), np.nan))
+
+
+def test_energy_null_is_positive_and_detects_a_shift():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4000, 3))
+    same = energy_test(rng.standard_normal((4000, 3)), a, rng, 1000, 5)
+    shifted = energy_test(rng.standard_normal((4000, 3)) + [1.0, 0, 0], a, rng, 1000, 5)
+    assert same["null_mean"] > 0 and same["null_sd"] > 0
+    assert abs(same["excess"]) < 5
+    assert shifted["excess"] > 20
+    with pytest.raises(ValueError, match=">= 10 samples"):
+        energy_test(a[:5], a, rng)
+
+
+# ----------------------------------------------------------------- JAM on the example galaxy
+
+
+@pytest.fixture(scope="module")
+def random_emulator(tmp_path_factory):
+    """An emulator with random weights and a made-up error model: for plumbing, not accuracy."""
+    import torch
+
+    from fastjam.design import ParameterSpace
+    from fastjam.emulator.model import Emulator
+    from fastjam.emulator.network import EmulatorNetwork, NetworkConfig
+    from fastjam.emulator.store import save_emulator, update_card
+    from fastjam.jam import DEFAULT_SETTINGS
+    from fastjam.simulate import dataset_meta
+
+    torch.manual_seed(0)
+    net = EmulatorNetwork(NetworkConfig(image_channels=(4, 4, 4, 4), latent=4, hidden=(16,), n_basis=4))
+    with torch.no_grad():
+        net.basis.bias.fill_(-1.0)
+    out = tmp_path_factory.mktemp("emu")
+    meta = dataset_meta(1, 0, ParameterSpace(), DEFAULT_SETTINGS)
+    save_emulator(out, net, meta["space"], meta["grid"], {})
+    update_card(out, error_model=dict(radius_re=[0.0, 1.0, 4.0], frac_rms=[0.01, 0.02]))
+    return Emulator.load(out)
+
+
+@pytest.fixture
+def jam_calls(monkeypatch):
+    """Record every jampy call made in this process (serial runs): (inclination, beta_z, ml)."""
+    import fastjam.compare as cmp
+
+    calls = []
+    real = cmp.jam_vrms
+
+    def spy(mge, inclination, beta_z, ml, *args, **kwargs):
+        calls.append((float(inclination), float(beta_z), float(ml)))
+        return real(mge, inclination, beta_z, ml, *args, **kwargs)
+
+    monkeypatch.setattr(cmp, "jam_vrms", spy)
+    return calls
+
+
+KEYS = {"jam_method", "parameters", "energy", "speed", "goals", "best", "diagnostics", "truth"}
+PARAM_KEYS = {"emulator", "jam", "shift_sigma", "shift_mc_error", "width_ratio", "width_ratio_mc_error"}
+STAT_KEYS = {"median", "p16", "p84", "sigma", "ess", "mc_error"}
+SPEED_KEYS = {"seconds_per_call", "n_calls", "cost_seconds", "wall_seconds", "ess_min",
+              "seconds_per_effective_sample"}
+OUTPUTS = ("comparison.json", "comparison.txt", "corner_overlay.png", "maps_emulator.png", "maps_jam.png",
+           "posterior_emulator.nc", "posterior_jam.nc")
+
+
+def test_grid_comparison_report_and_resume(random_emulator, jam_calls, tmp_path):
+    from fastjam.fit import build_problem
+
+    cfg = load_config(EXAMPLE, TINY)
+    kw = dict(emulator=random_emulator, jam_method="grid", workers=0, out=tmp_path, progress=False,
+              grid_size=(4, 3), jam_settings=CHEAP, n_draws=4000, energy_samples=300)
+    res = compare(cfg, **kw)
+    assert len(jam_calls) == 12 and all(ml == 1.0 for *_, ml in jam_calls)
+    d = json.loads((tmp_path / "comparison.json").read_text())
+    assert set(d) == KEYS and d == res.to_dict()
+    assert set(d["parameters"]) == {"inclination", "beta_z", "ml"}
+    for c in d["parameters"].values():
+        assert set(c) == PARAM_KEYS
+        for side in ("emulator", "jam"):
+            assert set(c[side]) == STAT_KEYS
+            assert c[side]["p16"] <= c[side]["median"] <= c[side]["p84"]
+        for key in ("shift_sigma", "shift_mc_error", "width_ratio", "width_ratio_mc_error"):
+            assert c[key] is not None and np.isfinite(c[key]), key
+        assert c["width_ratio"] > 0 and c["shift_mc_error"] > 0
+    en = d["energy"]
+    assert en["null_mean"] > 0 and en["null_sd"] > 0 and len(en["null"]) == 5 and en["distance"] > 0
+    for side in ("emulator", "jam"):
+        assert set(d["speed"][side]) == SPEED_KEYS
+        assert d["speed"][side]["seconds_per_call"] > 0
+    assert d["speed"]["speedup_per_call"] > 0 and d["speed"]["speedup_per_effective_sample"] > 0
+    assert set(d["goals"]) == {"medians", "widths", "speed", "thresholds"}
+    jam_diag = d["diagnostics"]["jam"]
+    assert (jam_diag["n_nodes"], jam_diag["n_computed"], jam_diag["n_cached"], jam_diag["n_failed"]) == (12, 12, 0, 0)
+    assert d["truth"]["ml"] == 4.0
+    for name in OUTPUTS:
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert not list(tmp_path.rglob("*.tmp*"))
+    assert "shift/sig" in res.table() and "energy distance" in res.table()
+
+    # resume: delete one cached node; only that node is recomputed, and the report is unchanged
+    node = tmp_path / "jam_grid" / "node_000005.npz"
+    node.unlink()
+    jam_calls.clear()
+    again = compare(cfg, **kw)
+    assert len(jam_calls) == 1
+    priors = build_problem(cfg, emulator=random_emulator).priors
+    inc, beta = Grid.over_prior(priors, 4, 3).nodes(priors)
+    np.testing.assert_allclose(jam_calls[0][:2], (inc[5], beta[5]))
+    dj = again.to_dict()["diagnostics"]["jam"]
+    assert (dj["n_computed"], dj["n_cached"]) == (1, 11)
+    for name in ("inclination", "beta_z", "ml"):
+        assert again.parameters[name]["jam"] == res.parameters[name]["jam"]
+    # and a different grid in the same directory is refused, not mixed
+    with pytest.raises(ValueError, match="another galaxy"):
+        compare(cfg, **dict(kw, grid_size=(5, 3)))
+
+
+class _Interrupt(BaseException):
+    """Stands in for Ctrl-C (a BaseException, as KeyboardInterrupt, so not caught as a failed node)."""
+
+
+def test_interrupted_grid_resumes_and_failed_nodes_are_retried(jam_calls, monkeypatch, tmp_path):
+    import fastjam.compare as cmp
+    from fastjam.fit import build_galaxy, load_kinematics
+
+    cfg = load_config(EXAMPLE)
+    kin = load_kinematics(cfg)
+    forward = JAMForward(build_galaxy(cfg), kin.x[:40], kin.y[:40], CHEAP)
+    priors = Priors(q_obs=0.65)
+    inc, beta = Grid.over_prior(priors, 4, 3).nodes(priors)
+    spec = dict(forward=forward.fingerprint(), grid=[4, 3])
+    spy = cmp.jam_vrms
+
+    def interrupted(*args, **kwargs):
+        if len(jam_calls) == 5:
+            raise _Interrupt
+        return spy(*args, **kwargs)
+
+    monkeypatch.setattr(cmp, "jam_vrms", interrupted)
+    with pytest.raises(_Interrupt):
+        run_grid(forward, inc, beta, GridCache(tmp_path / "jam_grid", spec), workers=0, progress=False)
+    assert len(list((tmp_path / "jam_grid").glob("node_*.npz"))) == 5
+
+    def failing(mge, inclination, *args, **kwargs):  # one node fails: reported, not cached
+        if inclination == inc[7]:
+            raise RuntimeError("no convergence")
+        return spy(mge, inclination, *args, **kwargs)
+
+    monkeypatch.setattr(cmp, "jam_vrms", failing)
+    jam_calls.clear()
+    m1, info = run_grid(forward, inc, beta, GridCache(tmp_path / "jam_grid", spec), workers=0, progress=False)
+    assert (info["n_cached"], info["n_computed"], info["failed"]) == (5, 7, [6, 7, 8])
+    assert np.all(np.isnan(m1[6:9])) and np.all(np.isfinite(np.delete(m1, [6, 7, 8], 0)))
+
+    monkeypatch.setattr(cmp, "jam_vrms", spy)
+    jam_calls.clear()
+    m1, info = run_grid(forward, inc, beta, GridCache(tmp_path / "jam_grid", spec), workers=0, progress=False)
+    assert (info["n_cached"], info["n_computed"], info["n_failed"]) == (9, 3, 0)
+    assert sorted(round(c[0], 9) for c in jam_calls) == [round(inc[7], 9)] * 3
+    assert np.all(np.isfinite(m1))
+    with pytest.raises(ValueError, match="another galaxy"):
+        GridCache(tmp_path / "jam_grid", dict(spec, grid=[5, 3]))
+
+
+def test_emcee_reference_checkpoint_and_pickling(random_emulator, jam_calls, tmp_path):
+    from fastjam.fit import build_problem
+
+    cfg = load_config(EXAMPLE, TINY)
+    problem = build_problem(cfg, emulator=random_emulator)
+    density = JAMLogDensity(problem.priors, Likelihood(problem.vrms, problem.vrms_err, np.zeros(problem.x.size)),
+                            JAMForward(problem.galaxy, problem.x, problem.y, CHEAP))
+    theta = np.zeros(3)
+    assert pickle.loads(pickle.dumps(density))(theta) == pytest.approx(density(theta))
+    assert density(np.array([np.nan, 0, 0])) == -np.inf
+
+    kw = dict(emulator=random_emulator, jam_method="emcee", workers=0, out=tmp_path, progress=False,
+              jam_walkers=6, jam_steps=12, jam_settings=CHEAP, energy_samples=20)
+    jam_calls.clear()
+    res = compare(cfg, **kw)
+    # 1 + 3 timing calls, 6 initial walkers, 6 x 12 steps, 1 best-fit model
+    assert len(jam_calls) == 4 + 6 + 72 + 1
+    assert res.speed["jam"]["n_calls"] == 72 and res.jam.idata.posterior["ml"].shape == (6, 8)
+    for name in OUTPUTS:
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert set(res.to_dict()) == KEYS and np.isfinite(res.parameters["ml"]["shift_sigma"])
+    jam_calls.clear()
+    again = compare(cfg, **kw)  # the finished chain is read back, not sampled again
+    assert len(jam_calls) == 4 + 1
+    np.testing.assert_array_equal(again.jam.samples, res.jam.samples)
+
+
+def test_compare_input_errors(random_emulator):
+    cfg = load_config(EXAMPLE, TINY)
+    with pytest.raises(ValueError, match="unknown JAM method"):
+        compare(cfg, emulator=random_emulator, jam_method="nested")
+    with pytest.raises(ValueError, match="workers must be >= 0"):
+        compare(cfg, emulator=random_emulator, workers=-1)
+    with pytest.raises(ValueError, match="grid size"):
+        compare(cfg, emulator=random_emulator, grid_size=(4,))
