@@ -26,7 +26,10 @@ def _train(args):
         torch.set_num_threads(args.threads)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                          patience=args.patience)
-    result = train(args.data, args.out, val=args.val, network=NetworkConfig(use_image=not args.mlp_only),
+    network = NetworkConfig(use_image=not args.mlp_only)
+    if args.hidden:
+        network = NetworkConfig(use_image=not args.mlp_only, hidden=tuple(args.hidden))
+    result = train(args.data, args.out, val=args.val, network=network,
                    config=config, resume=args.resume, device=args.device, progress=not args.no_progress,
                    max_maps=args.max_maps)
     print(f"trained {result.epochs} epochs in {result.seconds:.0f} s; best epoch {result.best_epoch}, "
@@ -125,6 +128,7 @@ def build_parser():
     p.add_argument("--patience", type=int, default=30, help="early-stopping patience in epochs (default 30)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--mlp-only", action="store_true", help="baseline without the photometry CNN: (n, q_obs) inputs")
+    p.add_argument("--hidden", type=int, nargs="+", default=None, help="MLP layer widths (default 256 256 256 256)")
     p.add_argument("--max-maps", type=int, default=None, help="use only the first N maps")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
