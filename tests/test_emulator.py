@@ -409,3 +409,30 @@ def test_benchmark_script_runs_on_a_tiny_emulator(trained, tmp_path, capsys, mon
     assert cases["torch_b1_cached"]["speedup_vs_jampy"] == pytest.approx(ref / cases["torch_b1_cached"]["ms_per_map"])
     assert saved["jam_settings"]["nrad"] == 6 and "torch" in saved["versions"]
     assert "jampy, map grid" in capsys.readouterr().out
+
+
+def test_mlp_only_network_torch_equals_jax(tmp_path):
+    """The MLP-only variant ((n, q_obs) inputs, no CNN) through both implementations."""
+    import jax
+
+    from fastjam.design import ParameterSpace
+    from fastjam.emulator.jax_model import make_vrms_function
+    from fastjam.emulator.model import Emulator
+    from fastjam.emulator.network import EmulatorNetwork, NetworkConfig
+    from fastjam.emulator.store import save_emulator
+    from fastjam.galaxy import Galaxy, Sersic
+    from fastjam.jam import DEFAULT_SETTINGS
+    from fastjam.simulate import dataset_meta
+
+    torch.manual_seed(3)
+    net = EmulatorNetwork(NetworkConfig(use_image=False, hidden=(32, 32), n_basis=8))
+    meta = dataset_meta(1, 0, ParameterSpace(), DEFAULT_SETTINGS)
+    save_emulator(tmp_path, net, meta["space"], meta["grid"], {})
+    emu = Emulator.load(tmp_path)
+    galaxy = Galaxy(Sersic(2.5, 6.0, 0.55, 2e10), 30.0, 0.5, 0.4)
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(-14, 14, (2, 40))
+    fn = jax.jit(make_vrms_function(emu, galaxy, x, y))
+    for inc, beta, ml in [(70.0, 0.1, 2.0), (85.0, -0.1, 5.0)]:
+        np.testing.assert_allclose(np.asarray(fn(inc, beta, ml)), emu.vrms(galaxy, inc, beta, ml, x, y)[0],
+                                   rtol=1e-5)
