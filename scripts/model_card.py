@@ -97,9 +97,9 @@ def main(argv=None):
         out += ["## Speed", "", "See `bench/results/emulator.json` (`python bench/emulator.py --threads 1`).", ""]
     out += ["## Regenerate", "", "```bash",
             "bash scripts/make_training_sets.sh ~/.cache/fastjam 2   # train (seed 1), test (seed 2), val (seed 3)",
-            "bash scripts/train_emulator.sh ~/.cache/fastjam          # trains and evaluates CNN and MLP-only",
-            "cp ~/.cache/fastjam/runs/cnn/emulator.{npz,json} data/emulator/",
-            "python scripts/model_card.py --baseline ~/.cache/fastjam/runs/mlp/metrics.json", "```", ""]
+            "bash scripts/train_emulator.sh ~/.cache/fastjam          # trains and evaluates MLP-only and CNN + MLP",
+            "cp ~/.cache/fastjam/runs/mlp512/emulator.{npz,json} data/emulator/",
+            "python scripts/model_card.py --baseline ~/.cache/fastjam/runs/cnn512/metrics.json", "```", ""]
     (model / "README.md").write_text("\n".join(out))
 
 
