@@ -89,12 +89,20 @@ def main(argv=None):
     if conv.exists():
         c = json.loads(conv.read_text()).get("convergence")
         if c:
-            out += ["## JAM's own convergence error at the training settings", "",
-                    "See `bench/results/simulate.json` (`python bench/simulate.py`): the chosen jampy settings "
-                    "against a 3x finer grid.", ""]
+            out += ["## JAM's own convergence error, for comparison", "",
+                    f"jampy at the training settings and at its defaults against a 3x finer grid "
+                    f"({c['reference']}), on {len(c['rows'])} maps of an independent Sobol design "
+                    "(`python bench/simulate.py`, `bench/results/simulate.json`):", "",
+                    "| setting | pixel median | pixel 99th pct | per-map max, median | per-map max, 95th pct |",
+                    "| --- | --- | --- | --- | --- |"]
+            for name, st in c["settings"].items():
+                out.append(f"| {name} | {pct(st['pixel_median'])} | {pct(st['pixel_p99'])} | "
+                           f"{pct(st['map_max_median'])} | {pct(st['map_max_p95'])} |")
+            out.append("")
     speed = ROOT / "bench" / "results" / "emulator.json"
     if speed.exists():
-        out += ["## Speed", "", "See `bench/results/emulator.json` (`python bench/emulator.py --threads 1`).", ""]
+        out += ["## Speed", "", "Measured side by side with jampy in one run: `bench/results/emulator.json` "
+                "(`python bench/emulator.py --threads 1`).", ""]
     out += ["## Regenerate", "", "```bash",
             "bash scripts/make_training_sets.sh ~/.cache/fastjam 2   # train (seed 1), test (seed 2), val (seed 3)",
             "bash scripts/train_emulator.sh ~/.cache/fastjam          # trains and evaluates MLP-only and CNN + MLP",

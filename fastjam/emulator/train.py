@@ -217,6 +217,7 @@ def train(data, out, val=None, network=NetworkConfig(), config=TrainConfig(), re
 
     net.load_state_dict(best["state"])
     info = dict(n_train=int(len(target)), n_val=int(len(vtarget)), train_config=config.__dict__,
+                design_indices=[int(i) for i in ds.index],
                 best_epoch=int(best["epoch"]), best_val_rms_lnf=float(np.sqrt(best["loss"])),
                 epochs_run=len(history["epoch"]), train_seconds=float(np.sum(history["seconds"])),
                 device=str(device), data_meta=ds.meta)
