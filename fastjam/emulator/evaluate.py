@@ -104,7 +104,8 @@ def evaluate(emulator, data, offgrid_maps=100, offgrid_points=64, seed=0, settin
     if ds.meta["grid"] != emulator.card["grid"]:
         raise ValueError(f"test set {data} has another map grid than the emulator")
     t0 = time.perf_counter()
-    logf = np.concatenate([emulator.log_maps(ds.params[k:k + 512]) for k in range(0, len(ds), 512)])
+    logf = np.concatenate([emulator.log_maps(ds.params[k:k + 512], images=ds.image[k:k + 512])
+                           for k in range(0, len(ds), 512)])
     t_emu = (time.perf_counter() - t0) / len(ds)
     jam = ds.f.astype(float)
     valid = np.isfinite(jam) & (jam > 0)

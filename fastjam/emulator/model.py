@@ -73,10 +73,17 @@ class Emulator(ForwardModel):
             raise ValueError(f"outside the emulator's training domain: {exc} "
                              "(use the JAM forward model, or allow_extrapolation=True)") from None
 
-    def _first_inputs(self, n, q_obs, cache=True):
-        """Latent vectors (or (n, q_obs) features) for each parameter set, shape (m, latent)."""
+    def _first_inputs(self, n, q_obs, cache=True, images=None):
+        """Latent vectors (or (n, q_obs) features) for each parameter set, shape (m, latent).
+
+        ``images`` (m, 64, 64), when given, are the photometry images to encode (e.g. those
+        stored with a training set) instead of images rebuilt from (n, q_obs)."""
         import torch
 
+        if images is not None and self.use_image:
+            feats = image_features(np.asarray(images))[:, None]
+            with torch.no_grad():
+                return self.net.encode(torch.as_tensor(feats, dtype=torch.float32, device=self.device))
         if not self.use_image:
             return torch.as_tensor(sersic_features(n, q_obs, self.card["space"]), dtype=torch.float32,
                                    device=self.device)
@@ -92,14 +99,16 @@ class Emulator(ForwardModel):
             self._latent_cache.update(new)
         return torch.stack([self._latent_cache[k] for k in keys])
 
-    def log_maps(self, params, cache=True):
-        """ln f on the map grid for parameter sets (m, 6) in ``PARAM_NAMES`` order; (m, NTHETA, NR)."""
+    def log_maps(self, params, cache=True, images=None):
+        """ln f on the map grid for parameter sets (m, 6) in ``PARAM_NAMES`` order; (m, NTHETA, NR).
+
+        ``images`` (m, 64, 64): photometry images to use instead of rebuilding them."""
         import torch
 
         params = np.atleast_2d(np.asarray(params, dtype=float))
         self.check_domain(params)
         n, q_obs, inc, beta, sig, pix = params.T
-        first = self._first_inputs(n, q_obs, cache)
+        first = self._first_inputs(n, q_obs, cache, images)
         pf = torch.as_tensor(param_features(q_obs, inc, beta, sig, pix, self.card["space"]), dtype=torch.float32,
                              device=self.device)
         with torch.no_grad():
