@@ -24,3 +24,26 @@ def _seed_everything():
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261125)
+
+
+@pytest.fixture(scope="session")
+def random_emulator(tmp_path_factory):
+    """An emulator with random weights and a made-up error model: for plumbing, not accuracy."""
+    import torch
+
+    from fastjam.design import ParameterSpace
+    from fastjam.emulator.model import Emulator
+    from fastjam.emulator.network import EmulatorNetwork, NetworkConfig
+    from fastjam.emulator.store import save_emulator, update_card
+    from fastjam.jam import DEFAULT_SETTINGS
+    from fastjam.simulate import dataset_meta
+
+    torch.manual_seed(0)
+    net = EmulatorNetwork(NetworkConfig(image_channels=(4, 4, 4, 4), latent=4, hidden=(16,), n_basis=4))
+    with torch.no_grad():
+        net.basis.bias.fill_(-1.0)
+    out = tmp_path_factory.mktemp("emu")
+    meta = dataset_meta(1, 0, ParameterSpace(), DEFAULT_SETTINGS)
+    save_emulator(out, net, meta["space"], meta["grid"], {})
+    update_card(out, error_model=dict(radius_re=[0.0, 1.0, 4.0], frac_rms=[0.01, 0.02]))
+    return Emulator.load(out)

@@ -58,29 +58,6 @@ def test_config_missing_required_and_defaults(tmp_path):
     assert cfg["galaxy"]["pa"] is None
 
 
-@pytest.fixture(scope="module")
-def random_emulator(tmp_path_factory):
-    """An emulator with random weights and a made-up error model: for plumbing, not accuracy."""
-    import torch
-
-    from fastjam.design import ParameterSpace
-    from fastjam.emulator.model import Emulator
-    from fastjam.emulator.network import EmulatorNetwork, NetworkConfig
-    from fastjam.emulator.store import save_emulator, update_card
-    from fastjam.simulate import dataset_meta
-    from fastjam.jam import DEFAULT_SETTINGS
-
-    torch.manual_seed(0)
-    net = EmulatorNetwork(NetworkConfig(image_channels=(4, 4, 4, 4), latent=4, hidden=(16,), n_basis=4))
-    with torch.no_grad():
-        net.basis.bias.fill_(-1.0)
-    out = tmp_path_factory.mktemp("emu")
-    meta = dataset_meta(1, 0, ParameterSpace(), DEFAULT_SETTINGS)
-    save_emulator(out, net, meta["space"], meta["grid"], {})
-    update_card(out, error_model=dict(radius_re=[0.0, 1.0, 4.0], frac_rms=[0.01, 0.02]))
-    return Emulator.load(out)
-
-
 def test_fit_plumbing_and_outputs(random_emulator, tmp_path):
     import arviz as az
 
