@@ -84,7 +84,7 @@ def _compare(args):
         emulator = Emulator.load(args.emulator)
     result = compare(cfg, emulator=emulator, jam_method=args.jam_method, workers=args.workers,
                      scheduler=args.scheduler, out=args.out, progress=not args.no_progress, grid_size=tuple(args.grid),
-                     jam_walkers=args.jam_walkers, jam_steps=args.jam_steps,
+                     grid_box=args.grid_box, jam_walkers=args.jam_walkers, jam_steps=args.jam_steps,
                      jam_settings=JAMSettings(nrad=args.nrad, nang=args.nang))
     print(result.table())
     if args.out:
@@ -166,6 +166,8 @@ def build_parser():
                    help="JAM reference: grid with analytic M/L (default) or emcee")
     p.add_argument("--grid", type=int, nargs=2, default=(40, 30), metavar=("NI", "NB"),
                    help="grid nodes in inclination and beta_z (default 40 30)")
+    p.add_argument("--grid-box", choices=("emulator", "prior"), default="emulator",
+                   help="grid over a box around the emulator posterior (default) or over the whole prior")
     p.add_argument("--jam-walkers", type=int, default=None, help="emcee walkers for JAM (default: the config's)")
     p.add_argument("--jam-steps", type=int, default=None, help="emcee steps for JAM (default: the config's)")
     p.add_argument("--nrad", type=int, default=40, help="jampy nrad (default 40, as the training set)")

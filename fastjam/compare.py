@@ -46,6 +46,7 @@ from .physics.geometry import qintr_from_inclination
 log = logging.getLogger(__name__)
 
 JAM_METHODS = ("grid", "emcee")
+GRID_BOXES = ("emulator", "prior")
 
 #: The project's accuracy and speed goals for the emulator posterior.
 GOALS = dict(max_median_shift_sigma=0.2, max_width_deviation=0.10, min_speedup_per_effective_sample=500.0)
@@ -61,27 +62,70 @@ WIDTH_MC_FACTOR = 0.964
 
 @dataclass(frozen=True)
 class Grid:
-    """Midpoint grid over inclination and the beta_z fraction, inside the prior support.
+    """Midpoint grid over inclination and the beta_z fraction u, inside the prior support.
 
     Attributes
     ----------
     inclination : ndarray, shape (ni,)
-        Cell centres in degrees, spanning [i_min, 90].
+        Cell centres in degrees, inside [i_min, 90].
     beta_frac : ndarray, shape (nb,)
         Cell centres of u in (0, 1).
+    open_sides : tuple of bool
+        (low inclination, high inclination, low u, high u): whether that edge of the grid
+        lies inside the prior support (a zoomed box) rather than on its boundary. Posterior
+        mass in the cells along an open edge means the box cut the posterior
+        (:meth:`GridPosterior.edge_mass`).
     """
 
     inclination: np.ndarray
     beta_frac: np.ndarray
+    open_sides: tuple = (False, False, False, False)
+
+    @classmethod
+    def box(cls, priors, inclination_range, frac_range, ni, nb):
+        """``ni`` x ``nb`` equal cells over a box in (inclination [deg], u), clipped to the prior support."""
+        ni, nb = _grid_size((ni, nb))
+        i_min = priors.inclination_min
+        i0, i1 = max(float(inclination_range[0]), i_min), min(float(inclination_range[1]), 90.0)
+        u0, u1 = max(float(frac_range[0]), 0.0), min(float(frac_range[1]), 1.0)
+        if not (i1 > i0 and u1 > u0):
+            raise ValueError(f"empty grid box: inclination [{i0:.4g}, {i1:.4g}] deg, u [{u0:.4g}, {u1:.4g}]")
+        inc = i0 + (i1 - i0) * (np.arange(ni) + 0.5) / ni
+        frac = u0 + (u1 - u0) * (np.arange(nb) + 0.5) / nb
+        tol = 1e-9
+        return cls(inc, frac, (i0 > i_min + tol, i1 < 90.0 - tol, u0 > tol, u1 < 1.0 - tol))
 
     @classmethod
     def over_prior(cls, priors, ni, nb):
         """``ni`` x ``nb`` equal cells covering the prior support of ``priors``."""
-        ni, nb = _grid_size((ni, nb))
-        i0 = priors.inclination_min
-        inc = i0 + (90.0 - i0) * (np.arange(ni) + 0.5) / ni
-        frac = (np.arange(nb) + 0.5) / nb
-        return cls(inc, frac)
+        return cls.box(priors, (priors.inclination_min, 90.0), (0.0, 1.0), ni, nb)
+
+    @classmethod
+    def around(cls, priors, inclination, beta_z, ni, nb, tail=5e-4, pad=0.5):
+        """A box around posterior samples: their ``tail`` to ``1 - tail`` quantile range in
+        (inclination, u), widened by ``pad`` times its width on each side, clipped to the prior.
+
+        Parameters
+        ----------
+        priors : Priors
+        inclination, beta_z : ndarray, shape (N,)
+            Samples (e.g. of the emulator posterior) [deg] and anisotropy.
+        ni, nb : int
+        tail : float
+            Quantile cut on each side.
+        pad : float
+            Margin on each side, in units of the quantile range.
+        """
+        inclination = np.asarray(inclination, dtype=float).ravel()
+        if inclination.size < 2 or not (0 <= tail < 0.5 and pad >= 0):
+            raise ValueError(f"need >= 2 samples, 0 <= tail < 0.5 and pad >= 0, got {inclination.size}, {tail}, {pad}")
+        frac = (np.asarray(beta_z, dtype=float).ravel() - priors.beta_z_min) / beta_width(priors, inclination)
+        ranges = []
+        for v in (inclination, frac):
+            lo, hi = np.quantile(v, [tail, 1 - tail])
+            w = max(hi - lo, 1e-6)
+            ranges.append((lo - pad * w, hi + pad * w))
+        return cls.box(priors, ranges[0], ranges[1], ni, nb)
 
     @property
     def shape(self):
@@ -95,6 +139,13 @@ class Grid:
     def steps(self):
         """Cell widths (degrees, fraction)."""
         return float(self.inclination[1] - self.inclination[0]), float(self.beta_frac[1] - self.beta_frac[0])
+
+    @property
+    def bounds(self):
+        """Box edges: (i_lo, i_hi) [deg], (u_lo, u_hi)."""
+        d_i, d_u = self.steps
+        return ((float(self.inclination[0] - d_i / 2), float(self.inclination[-1] + d_i / 2)),
+                (float(self.beta_frac[0] - d_u / 2), float(self.beta_frac[-1] + d_u / 2)))
 
     def nodes(self, priors):
         """Node coordinates, flattened with the inclination index first (node = a * nb + b).
@@ -160,6 +211,17 @@ class GridPosterior:
     def weights(self):
         """Normalised posterior mass of each node."""
         return np.exp(self.log_mass)
+
+    def edge_mass(self):
+        """Posterior mass in the cells along the open edges of a zoomed grid (0 for a full grid)."""
+        w = self.weights.reshape(self.grid.shape)
+        lo_i, hi_i, lo_u, hi_u = self.grid.open_sides
+        edge = np.zeros(w.shape, bool)
+        edge[0, :] |= lo_i
+        edge[-1, :] |= hi_i
+        edge[:, 0] |= lo_u
+        edge[:, -1] |= hi_u
+        return float(w[edge].sum())
 
     @property
     def kish_ess(self):
@@ -738,8 +800,12 @@ def _numpy_likelihood(problem):
                       float(problem.likelihood.systematic))
 
 
+#: Posterior mass along the open edges of a zoomed grid above which the box is reported as too small.
+MAX_EDGE_MASS = 1e-3
+
+
 def run_jam_grid(problem, settings, grid_size, out=None, workers=2, scheduler=None, progress=True, n_draws=20000,
-                 rng=None):
+                 rng=None, around=None):
     """The JAM reference posterior on a grid (see the module docstring) as a :class:`Side`.
 
     Parameters
@@ -755,11 +821,19 @@ def run_jam_grid(problem, settings, grid_size, out=None, workers=2, scheduler=No
     n_draws : int
         Posterior draws from the grid.
     rng : numpy.random.Generator
+    around : ndarray, shape (N, >=2), optional
+        Samples of (inclination, beta_z) (the emulator posterior's) to zoom the grid on
+        (:meth:`Grid.around`); default: the whole prior support. The JAM posterior mass in
+        the cells along the box's open edges is reported (``edge_mass``); above
+        :data:`MAX_EDGE_MASS` the box cut the JAM posterior and the whole prior should be used.
     """
     t0 = time.perf_counter()
     rng = rng if rng is not None else np.random.default_rng(0)
     priors = problem.priors
-    grid = Grid.over_prior(priors, *grid_size)
+    if around is None:
+        grid = Grid.over_prior(priors, *grid_size)
+    else:
+        grid = Grid.around(priors, around[:, 0], around[:, 1], *grid_size)
     inc, beta = grid.nodes(priors)
     forward = JAMForward(problem.galaxy, problem.x, problem.y, settings)
     cache = None
@@ -772,11 +846,17 @@ def run_jam_grid(problem, settings, grid_size, out=None, workers=2, scheduler=No
     post = grid_posterior(priors, _numpy_likelihood(problem), grid, m1)
     draws = post.sample(n_draws, rng)
     kish = post.kish_ess
+    edge = post.edge_mass()
+    if edge > MAX_EDGE_MASS:
+        log.warning("%.2g of the JAM posterior mass lies along the edge of the zoomed grid: the box around the "
+                    "emulator posterior is too small (use the whole prior, --grid-box prior)", edge)
     ess_value = min(float(n_draws), kish)
     seconds = info.pop("seconds")
     idata = make_idata(draws["inclination"], draws["beta_z"], draws["ml"], problem.galaxy, method="grid",
                        forward="jam")
     diagnostics = dict(info, grid=list(grid.shape), steps=dict(zip(("inclination", "beta_frac"), grid.steps)),
+                       box=dict(zip(("inclination", "beta_frac"), grid.bounds)), zoomed=around is not None,
+                       edge_mass=edge,
                        kish_ess=kish, n_draws=int(n_draws), ml_points=int(post.s_grid.shape[1]),
                        beta_width_at_median=float(beta_width(priors, np.median(draws["inclination"]))))
     if info["n_failed"]:
@@ -924,6 +1004,8 @@ class ComparisonResult:
             d = self.diagnostics["jam"]
             lines.append(f"JAM grid {d['grid'][0]} x {d['grid'][1]}: {d['n_computed']} nodes computed, "
                          f"{d['n_cached']} cached, {d['n_failed']} failed; effective nodes {d['kish_ess']:.1f}; "
+                         f"box i {_span(d['box']['inclination'])} deg, u {_span(d['box']['beta_frac'])}; JAM mass on "
+                         f"its open edges {d['edge_mass']:.2g}; "
                          f"cell / JAM sigma: " + ", ".join(f"{k} {v:.2f}" for k, v in d['cell_over_sigma'].items()))
         return "\n".join(lines)
 
@@ -970,6 +1052,10 @@ def corner_overlay(jam_idata, emulator_idata, truth=None, colors=("C0", "C3")):
 
 def _interval(s):
     return f"{s['median']:.4g} [{s['p16']:.4g}, {s['p84']:.4g}]"
+
+
+def _span(lo_hi):
+    return f"[{lo_hi[0]:.4g}, {lo_hi[1]:.4g}]"
 
 
 def _yes(flag):
@@ -1032,7 +1118,7 @@ def report(emulator, jam, jam_method, rng, truth=None, energy_samples=1000, ener
 
 
 def compare(cfg, emulator=None, jam_method="grid", workers=2, scheduler=None, out=None, progress=True,
-            grid_size=(40, 30), jam_walkers=None, jam_steps=None, seed=None, jam_settings=DEFAULT_SETTINGS,
+            grid_size=(40, 30), grid_box="emulator", jam_walkers=None, jam_steps=None, seed=None, jam_settings=DEFAULT_SETTINGS,
             backend=None, n_draws=20000, energy_samples=1000, energy_repeats=5):
     """Fit one galaxy with the emulator and with jampy in the likelihood, and compare the posteriors.
 
@@ -1055,6 +1141,11 @@ def compare(cfg, emulator=None, jam_method="grid", workers=2, scheduler=None, ou
     progress : bool
     grid_size : (int, int)
         Grid nodes in inclination and beta_z (``"grid"``).
+    grid_box : {"emulator", "prior"}
+        ``"emulator"``: the grid covers a box around the emulator posterior (its 0.05-99.95%
+        range widened by half its width on each side, :meth:`Grid.around`), so that the
+        cells resolve the posterior; the JAM mass along the box's edges is reported and
+        must be small. ``"prior"``: the whole prior support.
     jam_walkers, jam_steps : int, optional
         emcee walkers and steps (``"emcee"``; default: the configuration's ``[sampler]``).
     seed : int, optional
@@ -1078,6 +1169,8 @@ def compare(cfg, emulator=None, jam_method="grid", workers=2, scheduler=None, ou
         raise ValueError(f"workers must be >= 0, got {workers}")
     if jam_method == "grid":
         grid_size = _grid_size(grid_size)
+        if grid_box not in GRID_BOXES:
+            raise ValueError(f"unknown grid box {grid_box!r}: choose one of {', '.join(GRID_BOXES)}")
     seed = int(cfg["sampler"]["seed"] if seed is None else seed)
     rng = np.random.default_rng(seed)
     out = Path(out) if out is not None else None
@@ -1087,7 +1180,9 @@ def compare(cfg, emulator=None, jam_method="grid", workers=2, scheduler=None, ou
     problem = fit_result.problem
     log.info("emulator posterior in %.1f s; JAM reference by %s", emu_side.wall_seconds, jam_method)
     if jam_method == "grid":
-        jam_side = run_jam_grid(problem, jam_settings, grid_size, out, int(workers), scheduler, progress, n_draws, rng)
+        around = emu_side.samples[:, :2] if grid_box == "emulator" else None
+        jam_side = run_jam_grid(problem, jam_settings, grid_size, out, int(workers), scheduler, progress, n_draws, rng,
+                                around)
     else:
         walkers = int(jam_walkers or cfg["sampler"]["walkers"])
         steps = int(jam_steps or cfg["sampler"]["steps"])

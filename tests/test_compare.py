@@ -67,37 +67,72 @@ def test_grid_recovers_prior_and_exact_ml_posterior(isotropic, log_uniform):
     assert post.kish_ess > 0.5 * grid.size  # flat in (i, u) up to sin i
 
 
+def _toy_model1(inc, beta):
+    """V_RMS at M/L = 1 of a linear toy with correlated (i, beta_z), three "bins"."""
+    inc, beta = np.broadcast_arrays(inc, beta)
+    return np.stack([100 + 1.0 * (inc - 70), 100 + 100 * (beta - 0.1) + 0.5 * (inc - 70), 100 + 0 * inc], -1)
+
+
+def _toy_problem(err=5.0):
+    priors = Priors(q_obs=0.65, ml_range=(0.5, 20.0))
+    lik = _toy_likelihood(np.sqrt(4.0) * _toy_model1(70.0, 0.1) + np.array([3.0, -4.0, 2.0]) * err / 5, err)
+    return priors, lik
+
+
+def _brute_force_moments(priors, lik, ml_lim=(2.0, 7.0), n=201):
+    """Mean and sd of (inclination, beta_z, ml) by 3-D quadrature in the physical parameters."""
+    i_ax = np.linspace(priors.inclination_min, 90, n)[:, None, None]
+    b_ax = np.linspace(priors.beta_z_min, 0.7, n)[None, :, None]
+    ml_ax = np.linspace(*ml_lim, n)[None, None, :]
+    ok = b_ax < priors.beta_max(i_ax, np)
+    logp = np.where(ok, priors.log_prob(i_ax, b_ax, ml_ax), -np.inf)
+    logp = logp + lik.log_like(np.sqrt(ml_ax)[..., None] * _toy_model1(i_ax, b_ax))
+    w = np.exp(logp - logp.max())
+    w /= w.sum()
+    out = {}
+    for name, axis in (("inclination", i_ax), ("beta_z", b_ax), ("ml", ml_ax)):
+        mean = np.sum(w * axis)
+        out[name] = (mean, np.sqrt(np.sum(w * (axis - mean) ** 2)))
+    return out
+
+
+def _grid_draws(priors, lik, grid, n, seed):
+    inc, beta = grid.nodes(priors)
+    post = grid_posterior(priors, lik, grid, _toy_model1(inc, beta))
+    return post, post.sample(n, np.random.default_rng(seed))
+
+
 def test_grid_matches_brute_force_posterior():
     """A linear-Gaussian toy with correlated (i, beta_z, M/L): the grid's moments agree with a
     brute-force 3-D quadrature in the physical parameters."""
-    priors = Priors(q_obs=0.65, ml_range=(0.5, 20.0))
-
-    def model1(inc, beta):  # V_RMS at M/L = 1, three "bins"
-        inc, beta = np.broadcast_arrays(inc, beta)
-        return np.stack([100 + 1.0 * (inc - 70), 100 + 100 * (beta - 0.1) + 0.5 * (inc - 70), 100 + 0 * inc], -1)
-
-    truth = dict(inclination=70.0, beta_z=0.1, ml=4.0)
-    lik = _toy_likelihood(np.sqrt(truth["ml"]) * model1(70.0, 0.1) + np.array([3.0, -4.0, 2.0]), 5.0)
-    grid = Grid.over_prior(priors, 120, 100)
-    inc, beta = grid.nodes(priors)
-    post = grid_posterior(priors, lik, grid, model1(inc, beta))
-    draws = post.sample(60000, np.random.default_rng(2))
-
-    # brute force on a physical (i, beta_z, ml) grid, beta_z masked to its allowed range
-    i_ax = np.linspace(priors.inclination_min, 90, 201)[:, None, None]
-    b_ax = np.linspace(priors.beta_z_min, 0.7, 201)[None, :, None]
-    ml_ax = np.linspace(2.0, 7.0, 201)[None, None, :]
-    ok = b_ax < priors.beta_max(i_ax, np)
-    logp = np.where(ok, priors.log_prob(i_ax, b_ax, ml_ax), -np.inf)
-    logp = logp + lik.log_like(np.sqrt(ml_ax)[..., None] * model1(i_ax, b_ax))
-    w = np.exp(logp - logp.max())
-    w /= w.sum()
-    for name, axis in (("inclination", i_ax), ("beta_z", b_ax), ("ml", ml_ax)):
-        mean = np.sum(w * axis)
-        sd = np.sqrt(np.sum(w * (axis - mean) ** 2))
+    priors, lik = _toy_problem()
+    post, draws = _grid_draws(priors, lik, Grid.over_prior(priors, 120, 100), 60000, 2)
+    for name, (mean, sd) in _brute_force_moments(priors, lik).items():
         assert abs(np.mean(draws[name]) - mean) < 0.05 * sd, name
         assert abs(np.std(draws[name]) / sd - 1) < 0.05, name
-    assert abs(post.best["inclination"] - truth["inclination"]) < 10
+    assert abs(post.best["inclination"] - 70.0) < 10
+    assert post.edge_mass() == 0.0  # a full grid has no open edge
+
+
+def test_zoomed_grid_matches_brute_force_with_few_nodes():
+    """With 1 km/s errors the posterior spans a few per cent of the prior: a 30 x 24 box around
+    rough posterior samples reproduces the brute-force moments; a box that cuts the posterior
+    shows its mass on the box's edges."""
+    priors, lik = _toy_problem(err=1.0)
+    _, rough = _grid_draws(priors, lik, Grid.over_prior(priors, 60, 50), 20000, 3)
+    grid = Grid.around(priors, rough["inclination"], rough["beta_z"], 30, 24)
+    assert all(grid.open_sides) and grid.steps[0] < (90 - priors.inclination_min) / 120
+    post, draws = _grid_draws(priors, lik, grid, 60000, 4)
+    for name, (mean, sd) in _brute_force_moments(priors, lik, (3.5, 4.5), 301).items():
+        assert abs(np.mean(draws[name]) - mean) < 0.05 * sd, name
+        assert abs(np.std(draws[name]) / sd - 1) < 0.05, name
+    assert post.edge_mass() < 1e-3
+    (i0, i1), (u0, u1) = grid.bounds
+    assert np.all((draws["inclination"] >= i0) & (draws["inclination"] <= i1))
+    tight = Grid.around(priors, rough["inclination"], rough["beta_z"], 30, 24, tail=0.2, pad=0.0)
+    assert _grid_draws(priors, lik, tight, 10, 5)[0].edge_mass() > 0.05
+    with pytest.raises(ValueError, match="empty grid box"):
+        Grid.box(priors, (91.0, 95.0), (0, 1), 5, 5)
 
 
 def test_grid_input_errors():
@@ -196,7 +231,8 @@ def test_grid_comparison_report_and_resume(random_emulator, jam_calls, tmp_path)
     again = compare(cfg, **kw)
     assert len(jam_calls) == 1
     priors = build_problem(cfg, emulator=random_emulator).priors
-    inc, beta = Grid.over_prior(priors, 4, 3).nodes(priors)
+    emu = res.emulator.samples
+    inc, beta = Grid.around(priors, emu[:, 0], emu[:, 1], 4, 3).nodes(priors)
     np.testing.assert_allclose(jam_calls[0][:2], (inc[5], beta[5]))
     dj = again.to_dict()["diagnostics"]["jam"]
     assert (dj["n_computed"], dj["n_cached"]) == (1, 11)
