@@ -43,6 +43,7 @@ Example (all lengths in arcsec, distance in Mpc, luminosity in Lsun)::
     beta_z = 0.1
     ml = 3.0
 """
+import math
 import tomllib
 from pathlib import Path
 
@@ -62,6 +63,21 @@ REQUIRED = {"galaxy": ("sersic_n", "r_e", "q_obs", "distance", "pixsize"), "data
 CHOICES = {("data", "format"): ("text", "fits", "manga"), ("priors", "ml_prior"): ("log-uniform", "uniform"),
            ("priors", "inclination"): ("isotropic", "uniform"), ("sampler", "backend"): ("emcee", "numpyro"),
            ("forward", "model"): ("emulator", "jam")}
+#: Bounds of numeric values: (low, high, low_open); None = unbounded. Every float must be finite.
+BOUNDS = {
+    ("galaxy", "sersic_n"): (0, None, True), ("galaxy", "r_e"): (0, None, True), ("galaxy", "q_obs"): (0, 1, True),
+    ("galaxy", "l_tot"): (0, None, True), ("galaxy", "distance"): (0, None, True),
+    ("galaxy", "sigma_psf"): (0, None, True), ("galaxy", "fwhm_psf"): (0, None, True),
+    ("galaxy", "pixsize"): (0, None, True), ("galaxy", "extinction"): (0, None, False),
+    ("galaxy", "pa"): (-360, 360, False), ("priors", "beta_z_min"): (-1, None, False),
+    ("priors", "q_intr_min"): (0.05, 1, False), ("likelihood", "systematic"): (0, None, False),
+    ("likelihood", "clip_sigma"): (0, None, False), ("sampler", "seed"): (0, 2**32 - 1, False),
+    ("sampler", "walkers"): (6, 100000, False), ("sampler", "steps"): (2, 10**8, False),
+    ("sampler", "burn"): (0, 10**8, False), ("sampler", "chains"): (1, 1000, False),
+    ("sampler", "warmup"): (0, 10**8, False), ("sampler", "samples"): (1, 10**8, False),
+    ("truth", "inclination"): (0, 90, False), ("truth", "ml"): (0, None, True),
+}
+
 DEFAULTS = {
     "galaxy": {"pa": None, "extinction": 0.0},
     "data": {"format": "text", "drop_outside_field": False},
@@ -140,12 +156,31 @@ def validate_config(raw, base=Path(".")):
         raise ValueError("[galaxy] magnitude needs m_sun, the Sun's absolute magnitude in the same band")
     if ("sigma_psf" in g) == ("fwhm_psf" in g):
         raise ValueError("[galaxy] needs exactly one of sigma_psf or fwhm_psf (arcsec)")
+    for (section, key), bounds in BOUNDS.items():
+        if out[section].get(key) is not None:
+            _check_bounds(section, key, out[section][key], *bounds)
     ml = out["priors"]["ml"]
     if len(ml) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in ml):
         raise ValueError(f"[priors] ml must be [min, max], got {ml!r}")
+    if not (math.isfinite(ml[0]) and math.isfinite(ml[1]) and 0 < ml[0] < ml[1]):
+        raise ValueError(f"[priors] ml = {ml!r} must be finite with 0 < min < max")
     out["priors"]["ml"] = [float(v) for v in ml]
+    s = out["sampler"]
+    if "burn" in s and s["burn"] >= s["steps"]:
+        raise ValueError(f"[sampler] burn = {s['burn']} must be smaller than steps = {s['steps']}")
     out["data"]["path"] = str((Path(base) / out["data"]["path"]).resolve())
     return out
+
+
+def _check_bounds(section, key, value, low, high, low_open):
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"[{section}] {key} must be finite, got {value!r}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and value > high
+    if too_low or too_high:
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise ValueError(f"[{section}] {key} = {value!r} is outside {'(' if low_open else '['}{lo}, {hi}]")
 
 
 def _coerce(section, key, value):

@@ -132,6 +132,37 @@ class Priors:
         lp_ml = -xp.log(ml) - np.log(np.log(hi / lo)) if self.ml_log_uniform else -np.log(hi - lo) + 0 * ml
         return lp_i + lp_b + lp_ml
 
+    def sample(self, n, rng):
+        """``n`` independent draws from the prior.
+
+        Inclination by inverse transform (:math:`\\cos i` uniform on :math:`[0, \\cos i_{\\min}]`
+        when isotropic), beta_z uniform on :math:`[\\beta_{\\min}, \\beta_{\\max}(i)]`, M/L
+        uniform in log M/L (or in M/L).
+
+        Parameters
+        ----------
+        n : int
+        rng : numpy.random.Generator
+
+        Returns
+        -------
+        dict
+            ``inclination`` [deg], ``beta_z``, ``ml`` [Msun/Lsun]: arrays of shape (n,).
+        """
+        n = int(n)
+        if n < 1:
+            raise ValueError(f"number of draws must be >= 1, got {n}")
+        u = rng.random((3, n))
+        i0 = self.inclination_min
+        if self.isotropic:
+            inc = np.degrees(np.arccos(np.cos(np.radians(i0)) * (1 - u[0])))
+        else:
+            inc = i0 + (90.0 - i0) * u[0]
+        beta = self.beta_z_min + (self.beta_max(inc) - self.beta_z_min) * u[1]
+        lo, hi = self.ml_range
+        ml = np.exp(np.log(lo) + np.log(hi / lo) * u[2]) if self.ml_log_uniform else lo + (hi - lo) * u[2]
+        return dict(inclination=inc, beta_z=beta, ml=ml)
+
     def beta_max(self, inclination, xp=np):
         """Upper bound of beta_z, 0.7 (1 - q_intr(i)), at inclination [deg]."""
         rad = inclination * (np.pi / 180)

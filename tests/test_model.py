@@ -77,6 +77,19 @@ def _check_prior_recovered(priors, theta):
     assert stats.kstest((beta - priors.beta_z_min) / (b_max - priors.beta_z_min), "uniform").pvalue > 1e-3
 
 
+def test_prior_draws_follow_the_prior(priors, rng):
+    """Priors.sample against the analytic marginals, isotropic and log-uniform or uniform."""
+    d = priors.sample(20000, rng)
+    _check_prior_recovered(priors, priors.inverse(d["inclination"], d["beta_z"], d["ml"]))
+    flat = Priors(q_obs=0.6, ml_range=(0.5, 12.0), isotropic=False, ml_log_uniform=False)
+    d = flat.sample(20000, rng)
+    assert stats.kstest((d["inclination"] - flat.inclination_min) / (90 - flat.inclination_min),
+                        "uniform").pvalue > 1e-3
+    assert stats.kstest((d["ml"] - 0.5) / 11.5, "uniform").pvalue > 1e-3
+    with pytest.raises(ValueError, match="number of draws"):
+        priors.sample(0, rng)
+
+
 def test_numpyro_samples_the_prior(priors):
     import jax.numpy as jnp
 

@@ -1,0 +1,197 @@
+"""Calibration of the emulator posterior: coverage of its credible intervals on jampy mocks.
+
+    python bench/coverage.py [--n 100] [--work DIR] [--workers 2] [--seed 0]
+
+Draws ``n`` galaxies (Sérsic n in [1.5, 6], q_obs in [0.4, 0.95], R_e in [4, 12] arcsec,
+PSF sigma 0.05-0.2 R_e, spaxel 0.6-1.2 PSF sigma) and their true (inclination, beta_z,
+M/L) from the fit's own prior (isotropic inclination, beta_z uniform below
+0.7 (1 - q_intr), log-uniform M/L on [0.5, 20], clipped to the emulator's domain); makes
+each mock with one jampy call (~200 bins, 2.5-5% errors, Gaussian noise;
+:func:`fastjam.mock.make_mock`); fits it with the shipped emulator (emcee, 32 walkers x
+3000 steps, the emulator error in the likelihood as by default); and reports, per
+parameter, how often the central 68% and 95% intervals contain the truth, with the
+binomial standard error, and the rank of the truth in its posterior (uniform for a
+calibrated posterior; KS p-value). Mocks and fits are cached one file each in ``DIR``
+(default ``~/.cache/fastjam/coverage``), so an interrupted run resumes. Prints a table,
+writes JSON (default ``bench/results/coverage.json``) and a plot of the rank histograms
+(default ``bench/results/coverage.png``).
+"""
+import argparse
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import RESULTS, machine_info
+
+PARAMETERS = ("inclination", "beta_z", "ml")
+LEVELS = (0.68, 0.95)
+
+
+def draw_galaxies(n, rng, space):
+    """``n`` mock galaxies and their truths, the truths drawn from the fit prior."""
+    from fastjam.model import Priors
+
+    out = []
+    for k in range(n):
+        r_e = rng.uniform(4.0, 12.0)
+        sigma_psf = r_e * rng.uniform(0.05, 0.2)
+        g = dict(sersic_n=round(rng.uniform(1.5, 6.0), 4), r_e=round(r_e, 4), q_obs=round(rng.uniform(0.4, 0.95), 4),
+                 l_tot=float(f"{10 ** rng.uniform(10, 11):.4g}"), distance=round(rng.uniform(10, 50), 3),
+                 sigma_psf=round(sigma_psf, 4), pixsize=round(sigma_psf * rng.uniform(0.6, 1.2), 4))
+        priors = Priors(g["q_obs"], (0.5, 20.0)).within_emulator(space)
+        truth = {p: float(v[0]) for p, v in priors.sample(1, rng).items()}
+        out.append((g, truth))
+    return out
+
+
+def _make(k, galaxy, truth):
+    from fastjam.mock import make_mock
+
+    return k, make_mock(galaxy, truth, seed=1000 + k, bin_seed=k)
+
+
+def _fit(k, config, steps, walkers):
+    from fastjam.config import load_config
+    from fastjam.fit import fit
+
+    cfg = load_config(config, {"sampler.backend": "emcee", "sampler.steps": steps, "sampler.walkers": walkers,
+                               "sampler.seed": k})
+    t0 = time.perf_counter()
+    res = fit(cfg, progress=False)
+    post = res.idata.posterior
+    row = dict(index=k, seconds=time.perf_counter() - t0, truth=res.truth, n_bins=int(res.problem.x.size))
+    for p in PARAMETERS:
+        v = np.asarray(post[p]).ravel()
+        q = np.percentile(v, [2.5, 16, 50, 84, 97.5])
+        row[p] = dict(zip(("p2.5", "p16", "median", "p84", "p97.5"), map(float, q)),
+                      rank=float(np.mean(v < res.truth[p])), ess_bulk=res.summary[p]["ess_bulk"],
+                      r_hat=res.summary[p]["r_hat"])
+    return row
+
+
+def _atomic_json(path, obj):
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def _run(client, fn, jobs, desc):
+    """Yield fn(*job) as they finish, on Dask workers or serially."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(jobs), desc=desc, unit="mock")
+    try:
+        if client is None:
+            for job in jobs:
+                yield fn(*job)
+                bar.update(1)
+            return
+        from dask.distributed import as_completed
+
+        for fut in as_completed([client.submit(fn, *job, pure=False) for job in jobs]):
+            yield fut.result()
+            bar.update(1)
+    finally:
+        bar.close()
+
+
+def coverage_table(rows):
+    """Per parameter: coverage of the 68% and 95% intervals with binomial errors, and the rank KS test."""
+    from scipy import stats
+
+    n = len(rows)
+    out = {}
+    for p in PARAMETERS:
+        t = np.array([r["truth"][p] for r in rows])
+        res = {}
+        for level, (lo, hi) in zip(LEVELS, (("p16", "p84"), ("p2.5", "p97.5"))):
+            inside = np.array([r[p][lo] <= tr <= r[p][hi] for r, tr in zip(rows, t)])
+            frac = float(inside.mean())
+            sd = float(np.sqrt(level * (1 - level) / n))
+            res[f"{int(level * 100)}"] = dict(coverage=frac, nominal=level, binomial_sd=sd, z=(frac - level) / sd)
+        ranks = np.array([r[p]["rank"] for r in rows])
+        res["rank_ks_pvalue"] = float(stats.kstest(ranks, "uniform").pvalue)
+        res["mean_rank"] = float(ranks.mean())
+        out[p] = res
+    return out
+
+
+def plot(rows, table, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), constrained_layout=True)
+    n = len(rows)
+    bins = 10
+    for ax, p in zip(axes, PARAMETERS):
+        ranks = [r[p]["rank"] for r in rows]
+        ax.hist(ranks, bins=bins, range=(0, 1), color="C0", alpha=0.8)
+        mean, sd = n / bins, np.sqrt(n / bins * (1 - 1 / bins))
+        ax.axhspan(mean - 2 * sd, mean + 2 * sd, color="0.8", zorder=0, label="uniform, ±2σ")
+        ax.axhline(mean, color="0.4", lw=1)
+        c = table[p]
+        ax.set_title(f"{p}: 68% {c['68']['coverage']:.2f}, 95% {c['95']['coverage']:.2f}\n"
+                     f"rank KS p = {c['rank_ks_pvalue']:.2g}", fontsize=10)
+        ax.set_xlabel("rank of the truth in its posterior")
+    axes[0].set_ylabel(f"mocks (of {n})")
+    axes[0].legend(fontsize=8, loc="lower center")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100, help="number of mocks")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the galaxies and truths")
+    parser.add_argument("--work", default=str(Path.home() / ".cache" / "fastjam" / "coverage"))
+    parser.add_argument("--workers", type=int, default=2, help="local Dask workers; 0 = serial")
+    parser.add_argument("--walkers", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--json", default=str(RESULTS / "coverage.json"))
+    parser.add_argument("--plot", default=str(RESULTS / "coverage.png"))
+    args = parser.parse_args(argv)
+    if args.n < 10:
+        raise SystemExit("--n must be >= 10 for a coverage estimate")
+    logging.basicConfig(level=logging.WARNING)
+
+    from fastjam.compare import dask_client
+    from fastjam.emulator import Emulator
+
+    work = Path(args.work)
+    (work / "fits").mkdir(parents=True, exist_ok=True)
+    galaxies = draw_galaxies(args.n, np.random.default_rng(args.seed), Emulator.load().space)
+    configs = [work / "mocks" / f"mock_{k:03d}" / "galaxy.toml" for k in range(args.n)]
+    fits = [work / "fits" / f"mock_{k:03d}.json" for k in range(args.n)]
+    t0 = time.perf_counter()
+    with dask_client(args.workers) as client:
+        todo = [(k, *galaxies[k]) for k in range(args.n) if not configs[k].exists()]
+        for k, mock in _run(client, _make, todo, "jampy mocks"):
+            mock.write(configs[k].parent, f"Coverage mock {k} (bench/coverage.py --seed {args.seed}).")
+        todo = [(k, str(configs[k]), args.steps, args.walkers) for k in range(args.n) if not fits[k].exists()]
+        for row in _run(client, _fit, todo, "emulator fits"):
+            _atomic_json(fits[row["index"]], row)
+    rows = [json.loads(f.read_text()) for f in fits]
+    table = coverage_table(rows)
+    print(f"{'parameter':<13s}{'68% coverage':>16s}{'95% coverage':>16s}{'rank KS p':>11s}")
+    for p, c in table.items():
+        print(f"{p:<13s}{c['68']['coverage']:>9.2f} ± {c['68']['binomial_sd']:.2f}"
+              f"{c['95']['coverage']:>9.2f} ± {c['95']['binomial_sd']:.2f}{c['rank_ks_pvalue']:>11.2g}")
+    worst_rhat = max(r[p]["r_hat"] for r in rows for p in PARAMETERS)
+    min_ess = min(r[p]["ess_bulk"] for r in rows for p in PARAMETERS)
+    print(f"{len(rows)} mocks; fits: median {np.median([r['seconds'] for r in rows]):.1f} s wall each, "
+          f"worst R-hat {worst_rhat:.3f}, smallest ESS {min_ess:.0f}; run {time.perf_counter() - t0:.0f} s")
+    out = dict(args=dict(vars(args), work=None, json=None, plot=None), n_mocks=len(rows), coverage=table,
+               worst_r_hat=worst_rhat, min_ess_bulk=min_ess, mocks=rows, machine=machine_info())
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(out, indent=2))
+    plot(rows, table, args.plot)
+    return out
+
+
+if __name__ == "__main__":
+    main()
