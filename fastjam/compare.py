@@ -247,14 +247,42 @@ class GridPosterior:
         nb = self.grid.beta_frac.size
         node = rng.choice(self.log_mass.size, size=n, p=self.weights / self.weights.sum())
         d_inc, d_frac = self.grid.steps
-        inc = self.grid.inclination[node // nb] + d_inc * (rng.random(n) - 0.5)
-        frac = self.grid.beta_frac[node % nb] + d_frac * (rng.random(n) - 0.5)
+        # clipping is a no-op for a grid inside the support; a coarsened grid's edge cells reach beyond it
+        inc = np.clip(self.grid.inclination[node // nb] + d_inc * (rng.random(n) - 0.5),
+                      self.priors.inclination_min, 90.0)
+        frac = np.clip(self.grid.beta_frac[node % nb] + d_frac * (rng.random(n) - 0.5), 0.0, 1.0)
         s = np.empty(n)
         u = rng.random(n)
         for k in np.unique(node):
             pick = node == k
             s[pick] = _inverse_cdf(self.s_grid[k], self.log_cond[k], u[pick])
         return dict(inclination=inc, beta_z=beta_from_fraction(self.priors, inc, frac), ml=s**2, node=node)
+
+
+def coarsened(priors, likelihood, grid, m1):
+    """The grid posterior from every other node in each direction (cells twice as wide), or None.
+
+    Comparing its summaries with the full grid's measures the quadrature error of the grid
+    (:func:`grid_error`). Needs at least 6 x 6 nodes.
+    """
+    ni, nb = grid.shape
+    if ni < 6 or nb < 6:
+        return None
+    sub = Grid(grid.inclination[::2], grid.beta_frac[::2], grid.open_sides)
+    m1 = np.asarray(m1, dtype=float).reshape(ni, nb, -1)[::2, ::2].reshape(sub.size, -1)
+    return grid_posterior(priors, likelihood, sub, m1)
+
+
+def grid_error(fine, coarse):
+    """Quadrature error of the grid's median and sigma per parameter: the change when the cells
+    are made twice as wide, |coarse - fine| (an upper bound for an O(h^2) rule, whose error at
+    the fine resolution is a quarter of that)."""
+    out = {}
+    for k, name in enumerate(PARAMETERS):
+        f = np.percentile(fine[:, k], [16, 50, 84])
+        c = np.percentile(coarse[:, k], [16, 50, 84])
+        out[name] = dict(median=float(abs(c[1] - f[1])), sigma=float(abs((c[2] - c[0]) - (f[2] - f[0])) / 2))
+    return out
 
 
 def _inverse_cdf(x, log_density, u):
@@ -635,6 +663,9 @@ def parameter_stats(values, ess):
 def compare_parameter(emu, jam):
     """Shift of the medians in JAM sigma, the width ratio, and their MC errors.
 
+    The errors add in quadrature the Monte Carlo errors of both sides (from their ESS) and,
+    for a grid reference, its quadrature error (``jam["grid_error"]``, :func:`grid_error`).
+
     Parameters
     ----------
     emu, jam : dict
@@ -644,12 +675,14 @@ def compare_parameter(emu, jam):
     if not sigma > 0:
         raise ValueError("the JAM posterior has zero width: the reference cannot measure a shift")
     ratio = emu["sigma"] / sigma
+    grid_err = jam.get("grid_error") or dict(median=0.0, sigma=0.0)
+    width_rel = math.sqrt((WIDTH_MC_FACTOR**2) * (1 / emu["ess"] + 1 / jam["ess"]) + (grid_err["sigma"] / sigma) ** 2)
     return dict(
         emulator=emu, jam=jam,
         shift_sigma=(emu["median"] - jam["median"]) / sigma,
-        shift_mc_error=math.hypot(emu["mc_error"], jam["mc_error"]) / sigma,
+        shift_mc_error=math.hypot(emu["mc_error"], jam["mc_error"], grid_err["median"]) / sigma,
         width_ratio=ratio,
-        width_ratio_mc_error=ratio * WIDTH_MC_FACTOR * math.sqrt(1 / emu["ess"] + 1 / jam["ess"]),
+        width_ratio_mc_error=ratio * width_rel,
     )
 
 
@@ -843,8 +876,14 @@ def run_jam_grid(problem, settings, grid_size, out=None, workers=2, scheduler=No
                     jam_settings=settings.as_dict())
         cache = GridCache(Path(out) / "jam_grid", spec)
     m1, info = run_grid(forward, inc, beta, cache, workers, scheduler, progress)
-    post = grid_posterior(priors, _numpy_likelihood(problem), grid, m1)
+    lik = _numpy_likelihood(problem)
+    post = grid_posterior(priors, lik, grid, m1)
     draws = post.sample(n_draws, rng)
+    coarse = coarsened(priors, lik, grid, m1)
+    errors = None
+    if coarse is not None:
+        cd = coarse.sample(n_draws, rng)
+        errors = grid_error(np.column_stack([draws[p] for p in PARAMETERS]), np.column_stack([cd[p] for p in PARAMETERS]))
     kish = post.kish_ess
     edge = post.edge_mass()
     if edge > MAX_EDGE_MASS:
@@ -857,7 +896,7 @@ def run_jam_grid(problem, settings, grid_size, out=None, workers=2, scheduler=No
     diagnostics = dict(info, grid=list(grid.shape), steps=dict(zip(("inclination", "beta_frac"), grid.steps)),
                        box=dict(zip(("inclination", "beta_frac"), grid.bounds)), zoomed=around is not None,
                        edge_mass=edge,
-                       kish_ess=kish, n_draws=int(n_draws), ml_points=int(post.s_grid.shape[1]),
+                       kish_ess=kish, grid_error=errors, n_draws=int(n_draws), ml_points=int(post.s_grid.shape[1]),
                        beta_width_at_median=float(beta_width(priors, np.median(draws["inclination"]))))
     if info["n_failed"]:
         log.warning("%d of %d JAM grid nodes failed and are left out of the reference", info["n_failed"], grid.size)
@@ -1007,6 +1046,10 @@ class ComparisonResult:
                          f"box i {_span(d['box']['inclination'])} deg, u {_span(d['box']['beta_frac'])}; JAM mass on "
                          f"its open edges {d['edge_mass']:.2g}; "
                          f"cell / JAM sigma: " + ", ".join(f"{k} {v:.2f}" for k, v in d['cell_over_sigma'].items()))
+            if d.get("grid_error"):
+                lines.append("grid quadrature error (change at half the resolution) of the medians, in JAM sigma: "
+                             + ", ".join(f"{k} {e['median'] / self.parameters[k]['jam']['sigma']:.3f}"
+                                         for k, e in d["grid_error"].items()))
         return "\n".join(lines)
 
     def save(self, out):
@@ -1097,8 +1140,12 @@ def report(emulator, jam, jam_method, rng, truth=None, energy_samples=1000, ener
     """Build the :class:`ComparisonResult` of two :class:`Side` posteriors."""
     parameters = {}
     for k, name in enumerate(PARAMETERS):
-        parameters[name] = compare_parameter(parameter_stats(emulator.samples[:, k], emulator.ess[name]),
-                                             parameter_stats(jam.samples[:, k], jam.ess[name]))
+        if jam_method == "grid":  # independent draws from a deterministic quadrature, plus its error
+            js = parameter_stats(jam.samples[:, k], jam.diagnostics["n_draws"])
+            js["grid_error"] = (jam.diagnostics.get("grid_error") or {}).get(name)
+        else:
+            js = parameter_stats(jam.samples[:, k], jam.ess[name])
+        parameters[name] = compare_parameter(parameter_stats(emulator.samples[:, k], emulator.ess[name]), js)
     energy = energy_test(emulator.samples, jam.samples, rng, energy_samples, energy_repeats)
     se, sj = emulator.speed(), jam.speed()
     speed = dict(emulator=se, jam=sj, speedup_per_call=sj["seconds_per_call"] / se["seconds_per_call"],

@@ -25,8 +25,11 @@ def corner_plot(idata, truth=None, var_names=("inclination", "beta_z", "ml"), co
     _pyplot()
     samples = np.column_stack([np.asarray(idata.posterior[v]).ravel() for v in var_names])
     truths = [truth.get(v) for v in var_names] if truth else None
+    # unit total weight, so that posteriors with different numbers of samples overlay on one scale
+    weights = np.full(len(samples), 1.0 / len(samples))
     return corner.corner(samples, labels=[LABELS[v] for v in var_names], truths=truths, color=color, fig=fig,
-                         quantiles=[0.16, 0.5, 0.84], show_titles=True, title_fmt=".3g")
+                         weights=weights, quantiles=[0.16, 0.5, 0.84], show_titles=True, title_fmt=".3g",
+                         plot_datapoints=fig is None)
 
 
 def maps_plot(x, y, vrms, model, vrms_err=None):

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from fastjam.compare import Grid, GridCache, JAMForward, JAMLogDensity, compare, energy_test, grid_posterior, run_grid
+from fastjam.compare import (Grid, GridCache, JAMForward, JAMLogDensity, coarsened, compare, energy_test, grid_error,
+                             grid_posterior, run_grid)
 from fastjam.config import load_config
 from fastjam.jam import JAMSettings
 from fastjam.model import Likelihood, Priors
@@ -96,6 +97,10 @@ def _brute_force_moments(priors, lik, ml_lim=(2.0, 7.0), n=201):
     return out
 
 
+def _stack(draws):
+    return np.column_stack([draws[p] for p in ("inclination", "beta_z", "ml")])
+
+
 def _grid_draws(priors, lik, grid, n, seed):
     inc, beta = grid.nodes(priors)
     post = grid_posterior(priors, lik, grid, _toy_model1(inc, beta))
@@ -127,6 +132,14 @@ def test_zoomed_grid_matches_brute_force_with_few_nodes():
         assert abs(np.mean(draws[name]) - mean) < 0.05 * sd, name
         assert abs(np.std(draws[name]) / sd - 1) < 0.05, name
     assert post.edge_mass() < 1e-3
+    # the quadrature error from halving the resolution: small at 30 x 24, larger at 15 x 12
+    inc, beta = grid.nodes(priors)
+    coarse = coarsened(priors, lik, grid, _toy_model1(inc, beta))
+    assert coarse.grid.shape == (15, 12)
+    err = grid_error(_stack(draws), _stack(coarse.sample(60000, np.random.default_rng(6))))
+    for name, (mean, sd) in _brute_force_moments(priors, lik, (3.5, 4.5), 301).items():
+        assert err[name]["median"] < 0.1 * sd and err[name]["sigma"] < 0.1 * sd, (name, err[name], sd)
+    assert coarsened(priors, lik, Grid.over_prior(priors, 5, 8), np.ones((40, 3))) is None
     (i0, i1), (u0, u1) = grid.bounds
     assert np.all((draws["inclination"] >= i0) & (draws["inclination"] <= i1))
     tight = Grid.around(priors, rough["inclination"], rough["beta_z"], 30, 24, tail=0.2, pad=0.0)
@@ -203,8 +216,8 @@ def test_grid_comparison_report_and_resume(random_emulator, jam_calls, tmp_path)
     assert set(d["parameters"]) == {"inclination", "beta_z", "ml"}
     for c in d["parameters"].values():
         assert set(c) == PARAM_KEYS
+        assert set(c["emulator"]) == STAT_KEYS and set(c["jam"]) == STAT_KEYS | {"grid_error"}
         for side in ("emulator", "jam"):
-            assert set(c[side]) == STAT_KEYS
             assert c[side]["p16"] <= c[side]["median"] <= c[side]["p84"]
         for key in ("shift_sigma", "shift_mc_error", "width_ratio", "width_ratio_mc_error"):
             assert c[key] is not None and np.isfinite(c[key]), key
