@@ -12,6 +12,8 @@ Example (all lengths in arcsec, distance in Mpc, luminosity in Lsun)::
     pixsize = 0.8
     pa = 35.0              # position angle of the major axis, deg (N through E); omit when
                            # x, y are already along the major and minor axes
+    # mge = "mge.txt"      # instead of the Sérsic keys: columns surf [Lsun/pc^2],
+                           # sigma [arcsec], q_obs; needs [forward] model = "jam"
 
     [data]
     path = "vrms_bins.txt" # relative to this file
@@ -50,7 +52,7 @@ from pathlib import Path
 SCHEMA = {
     "galaxy": {"sersic_n": float, "r_e": float, "q_obs": float, "l_tot": float, "magnitude": float, "m_sun": float,
                "extinction": float, "distance": float, "sigma_psf": float, "fwhm_psf": float, "pixsize": float,
-               "pa": float},
+               "pa": float, "mge": str},
     "data": {"path": str, "format": str, "drop_outside_field": bool, "vrms_ext": (int, str), "err_ext": (int, str)},
     "priors": {"ml": list, "ml_prior": str, "beta_z_min": float, "inclination": str, "q_intr_min": float},
     "likelihood": {"emulator_error": bool, "systematic": float, "clip_sigma": float},
@@ -59,7 +61,9 @@ SCHEMA = {
     "forward": {"model": str, "emulator": str},
     "truth": {"inclination": float, "beta_z": float, "ml": float},
 }
-REQUIRED = {"galaxy": ("sersic_n", "r_e", "q_obs", "distance", "pixsize"), "data": ("path",)}
+REQUIRED = {"galaxy": ("distance", "pixsize"), "data": ("path",)}
+#: Photometry: either these Sérsic keys (with l_tot or magnitude) or ``mge``, a file of Gaussians.
+SERSIC_KEYS = ("sersic_n", "r_e", "q_obs")
 CHOICES = {("data", "format"): ("text", "fits", "manga"), ("priors", "ml_prior"): ("log-uniform", "uniform"),
            ("priors", "inclination"): ("isotropic", "uniform"), ("sampler", "backend"): ("emcee", "numpyro"),
            ("forward", "model"): ("emulator", "jam")}
@@ -150,10 +154,19 @@ def validate_config(raw, base=Path(".")):
         if key in out[section] and out[section][key] not in allowed:
             raise ValueError(f"[{section}] {key} = {out[section][key]!r}: choose one of {', '.join(allowed)}")
     g = out["galaxy"]
-    if ("l_tot" in g) == ("magnitude" in g):
-        raise ValueError("[galaxy] needs exactly one of l_tot (Lsun) or magnitude (with m_sun)")
-    if "magnitude" in g and "m_sun" not in g:
-        raise ValueError("[galaxy] magnitude needs m_sun, the Sun's absolute magnitude in the same band")
+    if "mge" in g:
+        clash = [k for k in SERSIC_KEYS + ("l_tot", "magnitude", "m_sun") if k in g]
+        if clash:
+            raise ValueError(f"[galaxy] mge replaces the Sérsic photometry: remove {', '.join(clash)}")
+        g["mge"] = str((Path(base) / g["mge"]).resolve())
+    else:
+        for key in SERSIC_KEYS:
+            if key not in g:
+                raise ValueError(f"missing required value {key!r} in [galaxy] (or give an mge file)")
+        if ("l_tot" in g) == ("magnitude" in g):
+            raise ValueError("[galaxy] needs exactly one of l_tot (Lsun) or magnitude (with m_sun)")
+        if "magnitude" in g and "m_sun" not in g:
+            raise ValueError("[galaxy] magnitude needs m_sun, the Sun's absolute magnitude in the same band")
     if ("sigma_psf" in g) == ("fwhm_psf" in g):
         raise ValueError("[galaxy] needs exactly one of sigma_psf or fwhm_psf (arcsec)")
     for (section, key), bounds in BOUNDS.items():

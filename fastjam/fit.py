@@ -20,6 +20,7 @@ import numpy as np
 from .galaxy import FWHM_PER_SIGMA, Galaxy, Sersic
 from .model import PARAMETERS, Likelihood, Priors, emulator_error_at, make_log_density
 from .physics import grid
+from .physics.mge import MGE
 from .physics.geometry import qintr_from_inclination
 
 log = logging.getLogger(__name__)
@@ -28,11 +29,31 @@ log = logging.getLogger(__name__)
 def build_galaxy(cfg):
     """The :class:`~fastjam.galaxy.Galaxy` of a validated configuration."""
     g = cfg["galaxy"]
+    sigma_psf = g.get("sigma_psf", g.get("fwhm_psf", 0.0) / FWHM_PER_SIGMA)
+    if "mge" in g:
+        return Galaxy(read_mge(g["mge"]), g["distance"], sigma_psf, g["pixsize"])
     l_tot = g.get("l_tot")
     if l_tot is None:
         l_tot = Sersic.luminosity_from_magnitude(g["magnitude"], g["distance"], g["m_sun"], g["extinction"])
-    sigma_psf = g.get("sigma_psf", g.get("fwhm_psf", 0.0) / FWHM_PER_SIGMA)
     return Galaxy(Sersic(g["sersic_n"], g["r_e"], g["q_obs"], l_tot), g["distance"], sigma_psf, g["pixsize"])
+
+
+def read_mge(path):
+    """An MGE from a text file with columns surf [Lsun/pc^2], sigma [arcsec], q_obs (``#`` comments)."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy warns about an empty file; the check below says it
+            table = np.loadtxt(path, ndmin=2)
+    except FileNotFoundError:
+        raise ValueError(f"MGE file {path} does not exist") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"MGE file {path} is not a table of numbers: {exc}") from None
+    if table.shape[1] != 3 or table.shape[0] == 0:
+        raise ValueError(f"MGE file {path} must have 3 columns (surf [Lsun/pc^2], sigma [arcsec], q_obs) and at least "
+                         f"one row, got shape {table.shape}")
+    return MGE(*table.T)
 
 
 def load_kinematics(cfg):
@@ -89,8 +110,14 @@ def build_problem(cfg, forward=None, emulator=None, keep=None):
     kin = load_kinematics(cfg)
     x, y, vrms, err = kin.x, kin.y, kin.vrms, kin.vrms_err
     forward = forward or cfg["forward"]["model"]
-    r_e = galaxy.photometry.r_e
-    inside = grid.inside_field(x / r_e, y / r_e)
+    if isinstance(galaxy.photometry, MGE):
+        if forward == "emulator":
+            raise ValueError("the emulator is trained on Sérsic photometry only: an MGE galaxy needs the JAM forward "
+                             "model ([forward] model = \"jam\", sampled with emcee)")
+        inside = np.ones(x.size, bool)
+    else:
+        r_e = galaxy.photometry.r_e
+        inside = grid.inside_field(x / r_e, y / r_e)
     n_out = int(np.sum(~inside))
     if forward == "emulator" and n_out:
         if not cfg["data"]["drop_outside_field"]:

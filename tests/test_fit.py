@@ -130,3 +130,69 @@ def test_recovery_of_a_jampy_mock_with_both_backends():
         for b in results:
             assert abs(med[b] - truth[name]) < 2 * sig[b], (b, name, med[b], sig[b], truth[name])
         assert abs(med["emcee"] - med["numpyro"]) < 0.3 * min(sig.values()), (name, med, sig)
+
+
+def _outputs_readable(out):
+    import arviz as az
+
+    json.loads((out / "summary.json").read_text())
+    assert "median" in (out / "summary.txt").read_text()
+    assert az.from_netcdf(str(out / "posterior.nc")).posterior["ml"].size > 0
+    assert np.loadtxt(out / "best_model.txt").shape[1] == 5
+
+
+def test_killed_fit_leaves_the_earlier_outputs_intact(tmp_path, kill_after=6.0):
+    """A finished fit's outputs survive a second run into the same directory that is killed
+    (SIGKILL) part-way, before or during its save: every file still parses, and a rerun
+    completes."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "fastjam.cli", "fit", str(EXAMPLE), "--backend", "emcee", "--out", str(out),
+           "--set", "sampler.steps=200", "--set", "sampler.walkers=8"]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+    _outputs_readable(out)
+    proc = subprocess.Popen(cmd + ["--set", "sampler.seed=7"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(kill_after)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    _outputs_readable(out)
+    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+    _outputs_readable(out)
+
+
+def test_mge_galaxy_goes_with_jam_only(tmp_path, random_emulator):
+    """An MGE file equal to the example's Sérsic MGE gives the same JAM log-density as the
+    Sérsic galaxy; with the emulator it is a domain error; bad MGE files are named."""
+    from fastjam.fit import build_galaxy, build_problem
+
+    cfg = load_config(EXAMPLE)
+    mge = build_galaxy(cfg).mge
+    np.savetxt(tmp_path / "mge.txt", np.column_stack([mge.surf, mge.sigma, mge.qobs]),
+               header="surf[Lsun/pc2] sigma[arcsec] q_obs")
+    text = EXAMPLE.read_text().replace('path = "vrms_bins.txt"', f'path = "{EXAMPLE.parent / "vrms_bins.txt"}"')
+    for key in ("sersic_n", "r_e", "q_obs", "l_tot"):
+        text = "\n".join(line for line in text.splitlines() if not line.startswith(key))
+    text = text.replace("[galaxy]", '[galaxy]\nmge = "mge.txt"')
+    path = _write(tmp_path, text)
+    with pytest.raises(ValueError, match="Sérsic photometry only"):
+        build_problem(load_config(path), emulator=random_emulator)
+    mge_problem = build_problem(load_config(path, {"forward.model": "jam"}))
+    sersic_problem = build_problem(cfg, forward="jam")
+    theta = sersic_problem.priors.inverse(65.0, 0.15, 4.0)
+    assert np.isfinite(sersic_problem.log_density(theta))
+    assert mge_problem.log_density(theta) == pytest.approx(sersic_problem.log_density(theta), rel=1e-10)
+    with pytest.raises(ValueError, match="mge replaces the Sérsic photometry: remove sersic_n"):
+        load_config(path, {"galaxy.sersic_n": 3.0})
+    (tmp_path / "mge.txt").write_text("1 2\n3 4\n")
+    with pytest.raises(ValueError, match="3 columns"):
+        build_galaxy(load_config(path))
+    (tmp_path / "mge.txt").write_text("1 2 x\n")
+    with pytest.raises(ValueError, match="not a table of numbers"):
+        build_galaxy(load_config(path))
+    (tmp_path / "mge.txt").unlink()
+    with pytest.raises(ValueError, match="does not exist"):
+        build_galaxy(load_config(path))
