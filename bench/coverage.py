@@ -10,8 +10,9 @@ each mock with one jampy call (~200 bins, 2.5-5% errors, Gaussian noise;
 :func:`fastjam.mock.make_mock`); fits it with the shipped emulator (emcee, 32 walkers x
 3000 steps, the emulator error in the likelihood as by default); and reports, per
 parameter, how often the central 68% and 95% intervals contain the truth, with the
-binomial standard error, and the rank of the truth in its posterior (uniform for a
-calibrated posterior; KS p-value). Mocks and fits are cached one file each in ``DIR``
+binomial standard error, the rank of the truth in its posterior (uniform for a
+calibrated posterior; KS p-value), and the mean offset of the posterior median from the
+truth in posterior sigmas. Mocks and fits are cached one file each in ``DIR``
 (default ``~/.cache/fastjam/coverage``), so an interrupted run resumes. Prints a table,
 writes JSON (default ``bench/results/coverage.json``) and a plot of the rank histograms
 (default ``bench/results/coverage.png``).
@@ -115,6 +116,10 @@ def coverage_table(rows):
         ranks = np.array([r[p]["rank"] for r in rows])
         res["rank_ks_pvalue"] = float(stats.kstest(ranks, "uniform").pvalue)
         res["mean_rank"] = float(ranks.mean())
+        # mean offset of the median from the truth in posterior sigmas (0 for an unbiased posterior)
+        z = np.array([(r[p]["median"] - tr) / (0.5 * (r[p]["p84"] - r[p]["p16"])) for r, tr in zip(rows, t)])
+        res["mean_offset_sigma"] = float(z.mean())
+        res["mean_offset_sigma_error"] = float(z.std(ddof=1) / np.sqrt(n))
         out[p] = res
     return out
 
@@ -130,16 +135,18 @@ def plot(rows, table, path):
     bins = 10
     for ax, p in zip(axes, PARAMETERS):
         ranks = [r[p]["rank"] for r in rows]
-        ax.hist(ranks, bins=bins, range=(0, 1), color="C0", alpha=0.8)
         mean, sd = n / bins, np.sqrt(n / bins * (1 - 1 / bins))
-        ax.axhspan(mean - 2 * sd, mean + 2 * sd, color="0.8", zorder=0, label="uniform, ±2σ")
+        ax.axhspan(mean - 2 * sd, mean + 2 * sd, color="0.9", zorder=0, label="uniform, ±2σ")
+        ax.hist(ranks, bins=bins, range=(0, 1), histtype="step", lw=2, color="C0")
         ax.axhline(mean, color="0.4", lw=1)
         c = table[p]
         ax.set_title(f"{p}: 68% {c['68']['coverage']:.2f}, 95% {c['95']['coverage']:.2f}\n"
                      f"rank KS p = {c['rank_ks_pvalue']:.2g}", fontsize=10)
         ax.set_xlabel("rank of the truth in its posterior")
     axes[0].set_ylabel(f"mocks (of {n})")
-    axes[0].legend(fontsize=8, loc="lower center")
+    axes[0].legend(fontsize=8, loc="upper left")
+    for ax in axes:
+        ax.set_ylim(0, 2.2 * n / bins)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -177,10 +184,12 @@ def main(argv=None):
             _atomic_json(fits[row["index"]], row)
     rows = [json.loads(f.read_text()) for f in fits]
     table = coverage_table(rows)
-    print(f"{'parameter':<13s}{'68% coverage':>16s}{'95% coverage':>16s}{'rank KS p':>11s}")
+    print(f"{'parameter':<13s}{'68% coverage':>16s}{'95% coverage':>16s}{'rank KS p':>11s}"
+          f"{'(median - truth)/sigma':>26s}")
     for p, c in table.items():
-        print(f"{p:<13s}{c['68']['coverage']:>9.2f} ± {c['68']['binomial_sd']:.2f}"
-              f"{c['95']['coverage']:>9.2f} ± {c['95']['binomial_sd']:.2f}{c['rank_ks_pvalue']:>11.2g}")
+        print(f"{p:<13s}{c['68']['coverage']:>9.3f} ± {c['68']['binomial_sd']:.3f}"
+              f"{c['95']['coverage']:>9.3f} ± {c['95']['binomial_sd']:.3f}{c['rank_ks_pvalue']:>11.2g}"
+              f"{c['mean_offset_sigma']:>17.3f} ± {c['mean_offset_sigma_error']:.3f}")
     worst_rhat = max(r[p]["r_hat"] for r in rows for p in PARAMETERS)
     min_ess = min(r[p]["ess_bulk"] for r in rows for p in PARAMETERS)
     print(f"{len(rows)} mocks; fits: median {np.median([r['seconds'] for r in rows]):.1f} s wall each, "
