@@ -1,0 +1,73 @@
+"""The coverage statistics of ``bench/coverage.py`` on posteriors of known calibration."""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+PATH = Path(__file__).resolve().parents[1] / "bench" / "coverage.py"
+
+
+@pytest.fixture(scope="module")
+def coverage():
+    import sys
+
+    sys.path.insert(0, str(PATH.parent))  # as when run as `python bench/coverage.py`
+    try:
+        spec = importlib.util.spec_from_file_location("bench_coverage", PATH)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(PATH.parent))
+    return module
+
+
+def _rows(rng, n, width=1.0, offset=0.0):
+    """Gaussian posteriors N(truth + e, 1) with e ~ N(offset, 1), reported with sigma ``width``:
+    calibrated when width = 1 and offset = 0."""
+    rows = []
+    for _ in range(n):
+        row = dict(truth={})
+        for p in ("inclination", "beta_z", "ml"):
+            truth = rng.normal()
+            centre = truth + rng.normal(offset, 1.0)
+            q = centre + width * stats.norm.ppf([0.025, 0.16, 0.5, 0.84, 0.975])
+            row["truth"][p] = truth
+            row[p] = dict(zip(("p2.5", "p16", "median", "p84", "p97.5"), q),
+                          rank=float(stats.norm.cdf((truth - centre) / width)))
+        rows.append(row)
+    return rows
+
+
+def test_calibrated_posteriors_cover_at_the_nominal_level(coverage, rng):
+    table = coverage.coverage_table(_rows(rng, 2000))
+    for c in table.values():
+        for level in ("68", "95"):
+            assert abs(c[level]["z"]) < 4, c[level]
+        assert c["rank_ks_pvalue"] > 1e-3
+        assert abs(c["mean_offset_sigma"]) < 4 * c["mean_offset_sigma_error"]
+
+
+def test_overconfident_and_biased_posteriors_are_flagged(coverage, rng):
+    narrow = coverage.coverage_table(_rows(rng, 2000, width=0.6))
+    for c in narrow.values():
+        assert c["68"]["z"] < -5 and c["rank_ks_pvalue"] < 1e-6
+    biased = coverage.coverage_table(_rows(rng, 2000, offset=0.5))
+    for c in biased.values():
+        assert c["mean_offset_sigma"] == pytest.approx(0.5, abs=5 * c["mean_offset_sigma_error"])
+        assert c["mean_rank"] < 0.45
+
+
+def test_galaxies_and_truths_lie_in_the_prior_and_domain(coverage, rng):
+    from fastjam.design import ParameterSpace
+    from fastjam.model import Priors
+
+    space = ParameterSpace()
+    for g, truth in coverage.draw_galaxies(50, rng, space):
+        priors = Priors(g["q_obs"], (0.5, 20.0)).within_emulator(space)
+        assert priors.inclination_min <= truth["inclination"] <= 90
+        assert priors.beta_z_min <= truth["beta_z"] <= priors.beta_max(truth["inclination"])
+        assert 0.5 <= truth["ml"] <= 20
+        space.check([[g["sersic_n"], g["q_obs"], truth["inclination"], truth["beta_z"], g["sigma_psf"] / g["r_e"],
+                      g["pixsize"] / g["r_e"]]])
