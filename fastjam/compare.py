@@ -524,7 +524,7 @@ class GridCache:
             old = json.loads(spec_path.read_text())
             if old.get("key") != self.key:
                 raise ValueError(f"{self.dir} holds JAM grid nodes of another galaxy, data positions, JAM settings "
-                                 "or grid: use another output directory or delete it")
+                                 "or grid (size or box): use another output directory or delete it")
         else:
             _atomic_text(spec_path, json.dumps(dict(spec, key=self.key), indent=2))
 
@@ -863,18 +863,29 @@ def run_jam_grid(problem, settings, grid_size, out=None, workers=2, scheduler=No
     t0 = time.perf_counter()
     rng = rng if rng is not None else np.random.default_rng(0)
     priors = problem.priors
+    forward = JAMForward(problem.galaxy, problem.x, problem.y, settings)
+    box_path = Path(out) / "jam_grid" / "box.json" if out is not None else None
+    box_meta = dict(forward=forward.fingerprint(), grid=list(_grid_size(grid_size)), jam_settings=settings.as_dict())
+    reused = False
     if around is None:
         grid = Grid.over_prior(priors, *grid_size)
     else:
         grid = Grid.around(priors, around[:, 0], around[:, 1], *grid_size)
+        core = Grid.around(priors, around[:, 0], around[:, 1], *grid_size, pad=0.0).bounds
+        cached = _cached_box(box_path, box_meta, core) if box_path is not None else None
+        if cached is not None:
+            grid, reused = Grid.box(priors, *cached, *grid_size), True
+            log.info("JAM grid: reusing the cached box, which contains the emulator posterior")
     inc, beta = grid.nodes(priors)
-    forward = JAMForward(problem.galaxy, problem.x, problem.y, settings)
     cache = None
     if out is not None:
-        spec = dict(forward=forward.fingerprint(), grid=list(grid.shape),
+        spec = dict(forward=box_meta["forward"], grid=list(grid.shape),
                     nodes=hashlib.sha256(np.round(np.column_stack([inc, beta]), 12).tobytes()).hexdigest(),
                     jam_settings=settings.as_dict())
         cache = GridCache(Path(out) / "jam_grid", spec)
+        if around is not None and not reused:
+            _atomic_text(box_path, json.dumps(dict(box_meta, **dict(zip(("inclination", "beta_frac"), grid.bounds))),
+                                              indent=2))
     m1, info = run_grid(forward, inc, beta, cache, workers, scheduler, progress)
     lik = _numpy_likelihood(problem)
     post = grid_posterior(priors, lik, grid, m1)
@@ -895,6 +906,7 @@ def run_jam_grid(problem, settings, grid_size, out=None, workers=2, scheduler=No
                        forward="jam")
     diagnostics = dict(info, grid=list(grid.shape), steps=dict(zip(("inclination", "beta_frac"), grid.steps)),
                        box=dict(zip(("inclination", "beta_frac"), grid.bounds)), zoomed=around is not None,
+                       box_reused=reused,
                        edge_mass=edge,
                        kish_ess=kish, grid_error=errors, n_draws=int(n_draws), ml_points=int(post.s_grid.shape[1]),
                        beta_width_at_median=float(beta_width(priors, np.median(draws["inclination"]))))
@@ -903,6 +915,24 @@ def run_jam_grid(problem, settings, grid_size, out=None, workers=2, scheduler=No
     return Side(np.column_stack([draws[p] for p in PARAMETERS]), idata, {p: ess_value for p in PARAMETERS},
                 float(np.nanmedian(seconds)), grid.size, float(np.nansum(seconds)), time.perf_counter() - t0,
                 {k: post.best[k] for k in PARAMETERS}, post.best_model, diagnostics)
+
+
+def _cached_box(path, meta, core):
+    """The box of a cached grid, ((i_lo, i_hi), (u_lo, u_hi)), when it was made for the same
+    galaxy, data positions, JAM settings and grid size and contains ``core`` (the emulator
+    posterior's quantile range); else None. A rerun, with another sampler or a retrained
+    emulator whose posterior still lies inside the box, then reuses every cached node."""
+    if not path.exists():
+        return None
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if any(old.get(k) != v for k, v in meta.items()):
+        return None
+    (i0, i1), (u0, u1) = old["inclination"], old["beta_frac"]
+    (c0, c1), (d0, d1) = core
+    return ((i0, i1), (u0, u1)) if i0 <= c0 and c1 <= i1 and u0 <= d0 and d1 <= u1 else None
 
 
 def run_jam_emcee(problem, settings, theta0, walkers, steps, out=None, workers=2, scheduler=None, progress=True,

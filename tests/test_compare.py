@@ -251,9 +251,29 @@ def test_grid_comparison_report_and_resume(random_emulator, jam_calls, tmp_path)
     assert (dj["n_computed"], dj["n_cached"]) == (1, 11)
     for name in ("inclination", "beta_z", "ml"):
         assert again.parameters[name]["jam"] == res.parameters[name]["jam"]
+    # another emulator sampler (another seed): its posterior lies inside the cached box, so
+    # every node is reused
+    jam_calls.clear()
+    other = compare(load_config(EXAMPLE, dict(TINY, **{"sampler.seed": 5})), **kw)
+    assert jam_calls == [] and other.to_dict()["diagnostics"]["jam"]["box_reused"]
     # and a different grid in the same directory is refused, not mixed
     with pytest.raises(ValueError, match="another galaxy"):
         compare(cfg, **dict(kw, grid_size=(5, 3)))
+
+
+def test_cached_box_is_reused_only_when_it_fits(tmp_path):
+    from fastjam.compare import _cached_box
+
+    meta = dict(forward="abc", grid=[40, 30], jam_settings=dict(nrad=40))
+    path = tmp_path / "box.json"
+    assert _cached_box(path, meta, ((60, 70), (0.3, 0.6))) is None
+    path.write_text(json.dumps(dict(meta, inclination=[55.0, 80.0], beta_frac=[0.2, 0.9])))
+    assert _cached_box(path, meta, ((60, 70), (0.3, 0.6))) == ((55.0, 80.0), (0.2, 0.9))
+    assert _cached_box(path, meta, ((50, 70), (0.3, 0.6))) is None          # posterior beyond the box
+    assert _cached_box(path, meta, ((60, 70), (0.3, 0.95))) is None
+    assert _cached_box(path, dict(meta, forward="xyz"), ((60, 70), (0.3, 0.6))) is None  # other data
+    path.write_text("{not json")
+    assert _cached_box(path, meta, ((60, 70), (0.3, 0.6))) is None
 
 
 class _Interrupt(BaseException):
