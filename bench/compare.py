@@ -37,6 +37,7 @@ def main(argv=None):
     parser.add_argument("--backend", choices=("emcee", "numpyro"), default=None,
                         help="emulator sampler (default: each config's)")
     parser.add_argument("--only", action="append", choices=sorted(GALAXIES), help="run only this galaxy (repeatable)")
+    parser.add_argument("--emulator", default=None, help="emulator directory (default: the shipped one)")
     parser.add_argument("--json", default=str(RESULTS / "compare.json"))
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -45,15 +46,21 @@ def main(argv=None):
     from fastjam.compare import GOALS, compare
     from fastjam.config import load_config
 
+    emulator = None
+    if args.emulator:
+        from fastjam.emulator import Emulator
+
+        emulator = Emulator.load(args.emulator)
     rows = {}
     for name in args.only or GALAXIES:
         cfg = load_config(GALAXIES[name])
-        res = compare(cfg, backend=args.backend, workers=args.workers, out=Path(args.work) / name,
+        res = compare(cfg, emulator=emulator, backend=args.backend, workers=args.workers, out=Path(args.work) / name,
                       grid_size=tuple(args.grid), progress=not args.no_progress)
         rows[name] = dict(config=shown_path(GALAXIES[name]), n_bins=int(res.data["x"].size), **res.to_dict())
         logging.info("%s done:\n%s", name, res.table())
     print(table(rows))
-    out = dict(args=dict(vars(args), work=None, json=None), goals=GOALS, galaxies=rows, machine=machine_info())
+    out = dict(args=dict(vars(args), work=None, json=None, emulator=shown_path(args.emulator) if args.emulator else None),
+               goals=GOALS, galaxies=rows, machine=machine_info())
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(out, indent=2))
     return out
