@@ -59,8 +59,9 @@ def main(argv=None):
         rows[name] = dict(config=shown_path(GALAXIES[name]), n_bins=int(res.data["x"].size), **res.to_dict())
         logging.info("%s done:\n%s", name, res.table())
     print(table(rows))
-    out = dict(args=dict(vars(args), work=None, json=None, emulator=Path(args.emulator).name if args.emulator else None),
-               goals=GOALS, galaxies=rows, machine=machine_info())
+    emulator_name = Path(args.emulator).name if args.emulator else None
+    out = dict(args=dict(vars(args), work=None, json=None, emulator=emulator_name), goals=GOALS, galaxies=rows,
+               machine=machine_info())
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(out, indent=2))
     return out
