@@ -894,7 +894,8 @@ def run_jam_grid(problem, settings, grid_size, out=None, workers=2, scheduler=No
     errors = None
     if coarse is not None:
         cd = coarse.sample(n_draws, rng)
-        errors = grid_error(np.column_stack([draws[p] for p in PARAMETERS]), np.column_stack([cd[p] for p in PARAMETERS]))
+        errors = grid_error(np.column_stack([draws[p] for p in PARAMETERS]),
+                            np.column_stack([cd[p] for p in PARAMETERS]))
     kish = post.kish_ess
     edge = post.edge_mass()
     if edge > MAX_EDGE_MASS:
@@ -1195,7 +1196,8 @@ def report(emulator, jam, jam_method, rng, truth=None, energy_samples=1000, ener
 
 
 def compare(cfg, emulator=None, jam_method="grid", workers=2, scheduler=None, out=None, progress=True,
-            grid_size=(40, 30), grid_box="emulator", jam_walkers=None, jam_steps=None, seed=None, jam_settings=DEFAULT_SETTINGS,
+            grid_size=(40, 30), grid_box="emulator", jam_walkers=None, jam_steps=None, seed=None,
+            jam_settings=DEFAULT_SETTINGS,
             backend=None, n_draws=20000, energy_samples=1000, energy_repeats=5):
     """Fit one galaxy with the emulator and with jampy in the likelihood, and compare the posteriors.
 
