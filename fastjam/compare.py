@@ -1197,8 +1197,7 @@ def report(emulator, jam, jam_method, rng, truth=None, energy_samples=1000, ener
 
 def compare(cfg, emulator=None, jam_method="grid", workers=2, scheduler=None, out=None, progress=True,
             grid_size=(40, 30), grid_box="emulator", jam_walkers=None, jam_steps=None, seed=None,
-            jam_settings=DEFAULT_SETTINGS,
-            backend=None, n_draws=20000, energy_samples=1000, energy_repeats=5):
+            jam_settings=DEFAULT_SETTINGS, backend=None, n_draws=20000, energy_samples=1000, energy_repeats=5):
     """Fit one galaxy with the emulator and with jampy in the likelihood, and compare the posteriors.
 
     Parameters
