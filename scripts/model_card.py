@@ -34,10 +34,19 @@ def metrics_table(m, label):
     return "\n".join(lines)
 
 
+def _validation(tr):
+    """How the validation maps were chosen: a random fraction of the set or a separate set."""
+    frac = tr["train_config"]["val_fraction"]
+    if abs(tr["n_val"] - frac * (tr["n_train"] + tr["n_val"])) <= 1:
+        return f"validation = a random {frac:.0%} of the set"
+    return "validation = a separate design (`scripts/make_training_sets.sh`: Sobol seed 3)"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=str(ROOT / "data" / "emulator"))
-    p.add_argument("--baseline", default=None, help="metrics.json of the MLP-only baseline")
+    p.add_argument("--baseline", default=None, help="metrics.json of the baseline (the other architecture)")
+    p.add_argument("--baseline-label", default=None, help="label of the baseline's table")
     args = p.parse_args(argv)
     model = Path(args.model)
     card = json.loads((model / "emulator.json").read_text())
@@ -49,7 +58,7 @@ def main(argv=None):
            "every figure below was measured by the commands listed at the end.", "",
            "## Training set", "",
            f"- {tr['n_train']} training and {tr['n_val']} validation maps (Sobol design, seed {meta['seed']}, "
-           f"validation = a random {tr['train_config']['val_fraction']:.0%} of the set), made by jampy "
+           f"{_validation(tr)}), made by jampy "
            f"{meta['versions']['jampy']} with nrad = {meta['jam_settings']['nrad']}, "
            f"nang = {meta['jam_settings']['nang']}, align='cyl', moment='zz', self-consistent, no black hole.",
            f"- Ranges: n in {space['n']}, q_obs in {space['q_obs']}, inclination from i_min (q_intr >= "
@@ -69,7 +78,8 @@ def main(argv=None):
         out += [metrics_table(m, "CNN + MLP (shipped)" if net["use_image"] else "MLP-only (shipped)"), ""]
         if args.baseline:
             b = json.loads(Path(args.baseline).read_text())
-            out += ["Baseline:", "", metrics_table(b, "MLP-only" if net["use_image"] else "CNN + MLP"), ""]
+            label = args.baseline_label or ("MLP-only" if net["use_image"] else "CNN + MLP")
+            out += ["Baseline:", "", metrics_table(b, label), ""]
         out += ["Where it falls short (95th percentile of the per-map maximum error in thirds of each parameter):", "",
                 "| parameter | low third | middle third | high third |", "| --- | --- | --- | --- |"]
         for name, parts in m["by_region"].items():
@@ -107,7 +117,10 @@ def main(argv=None):
             "bash scripts/make_training_sets.sh ~/.cache/fastjam 2   # train (seed 1), test (seed 2), val (seed 3)",
             "bash scripts/train_emulator.sh ~/.cache/fastjam          # trains and evaluates MLP-only and CNN + MLP",
             "cp ~/.cache/fastjam/runs/mlp512/emulator.{npz,json} data/emulator/",
-            "python scripts/model_card.py --baseline ~/.cache/fastjam/runs/cnn512/metrics.json", "```", ""]
+            "python scripts/model_card.py --baseline ~/.cache/fastjam/runs/cnn512/metrics.json", "```", "",
+            "`fastjam train` records the design indices of its training maps in `emulator.json` "
+            "(`training.design_indices`): the shipped emulator's are 0 to "
+            f"{max(tr['design_indices']) if tr.get('design_indices') else '?'} of the seed-1 design.", ""]
     (model / "README.md").write_text("\n".join(out))
 
 

@@ -7,7 +7,7 @@ set -euo pipefail
 sets=${1:-${FASTJAM_CACHE:-$HOME/.cache/fastjam}}
 runs=${2:-$sets/runs}
 mkdir -p "$runs"
-common=(--data "$sets/train" --threads 1 --seed 0 --hidden 512 512 512 512 --resume --no-progress)
+common=(--data "$sets/train" --val "$sets/val" --threads 1 --seed 0 --hidden 512 512 512 512 --resume --no-progress)
 fastjam train "${common[@]}" --out "$runs/mlp512" --mlp-only > "$runs/mlp512.log" 2>&1 &
 fastjam train "${common[@]}" --out "$runs/cnn512" > "$runs/cnn512.log" 2>&1 &
 wait
