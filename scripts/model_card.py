@@ -117,7 +117,8 @@ def main(argv=None):
             "bash scripts/make_training_sets.sh ~/.cache/fastjam 2   # train (seed 1), test (seed 2), val (seed 3)",
             "bash scripts/train_emulator.sh ~/.cache/fastjam          # trains and evaluates MLP-only and CNN + MLP",
             "cp ~/.cache/fastjam/runs/mlp512/emulator.{npz,json} data/emulator/",
-            "python scripts/model_card.py --baseline ~/.cache/fastjam/runs/cnn512/metrics.json", "```", "",
+            "python scripts/model_card.py --baseline ~/.cache/fastjam/runs/cnn512/metrics.json "
+            "--baseline-label 'CNN + MLP (4 x 512), same training and validation maps'", "```", "",
             "`fastjam train` records the design indices of its training maps in `emulator.json` "
             "(`training.design_indices`): the shipped emulator's are 0 to "
             f"{max(tr['design_indices']) if tr.get('design_indices') else '?'} of the seed-1 design.", ""]
