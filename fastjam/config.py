@@ -49,6 +49,8 @@ import math
 import tomllib
 from pathlib import Path
 
+from .validation import check_range
+
 SCHEMA = {
     "galaxy": {"sersic_n": float, "r_e": float, "q_obs": float, "l_tot": float, "magnitude": float, "m_sun": float,
                "extinction": float, "distance": float, "sigma_psf": float, "fwhm_psf": float, "pixsize": float,
@@ -186,14 +188,8 @@ def validate_config(raw, base=Path(".")):
 
 
 def _check_bounds(section, key, value, low, high, low_open):
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"[{section}] {key} must be finite, got {value!r}")
-    too_low = low is not None and (value <= low if low_open else value < low)
-    too_high = high is not None and value > high
-    if too_low or too_high:
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"[{section}] {key} = {value!r} is outside {'(' if low_open else '['}{lo}, {hi}]")
+    check_range(f"[{section}] {key}", value, -math.inf if low is None else low, math.inf if high is None else high,
+                low_open=low_open)
 
 
 def _coerce(section, key, value):

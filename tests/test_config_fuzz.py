@@ -110,7 +110,7 @@ def test_fuzz_config_text(text):
 
 
 @pytest.mark.parametrize("section, key, value, match", [
-    ("galaxy", "r_e", -8.0, r"r_e = -8.0 is outside \(0, inf\]"),
+    ("galaxy", "r_e", -8.0, r"r_e = -8 is outside the allowed range \(0, inf\]"),
     ("galaxy", "q_obs", 1.5, r"q_obs = 1.5 is outside"),
     ("galaxy", "distance", float("nan"), "distance must be finite"),
     ("sampler", "walkers", 2, "walkers = 2 is outside"),
