@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .fit import _atomic_text
 from .jam import DEFAULT_SETTINGS, jam_vrms
 from .model import PARAMETERS, Likelihood
 from .physics.geometry import qintr_from_inclination
@@ -1148,13 +1149,6 @@ def _jsonable(obj):
     if isinstance(obj, (float, np.floating)):
         return float(obj) if math.isfinite(obj) else None
     return obj
-
-
-def _atomic_text(path, text):
-    path = Path(path)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def evaluate_goals(parameters, speed):
