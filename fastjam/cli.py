@@ -12,7 +12,7 @@ def _simulate(args):
 
     summary = simulate(args.out, args.n, args.seed, workers=args.workers, scheduler=args.scheduler,
                        resume=args.resume, settings=JAMSettings(nrad=args.nrad, nang=args.nang),
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, family=args.family)
     print(summary)
 
 
@@ -115,6 +115,8 @@ def build_parser():
     p.add_argument("--resume", action="store_true", help="continue (or extend) an existing output directory")
     p.add_argument("--nrad", type=int, default=40, help="jampy nrad (default 40)")
     p.add_argument("--nang", type=int, default=20, help="jampy nang (default 20)")
+    p.add_argument("--family", choices=("sersic", "mge"), default="sersic",
+                   help="single-Sérsic V_RMS maps (default) or the multi-component MGE family (A, B maps)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_simulate)
 

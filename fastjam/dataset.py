@@ -6,7 +6,11 @@
       meta.json                 design, parameter space, grids, seed, versions, JAM settings
       parts/map_0000042.h5      one finished map each, written atomically (tmp + rename)
       parts/fail_0000043.json   one failed map each (index, parameters, error message)
-      shards/shard_00000.h5     consolidated maps (index, params, f, image), gzip-compressed
+      shards/shard_00000.h5     consolidated maps (index, seconds and the set's fields), gzip-compressed
+
+The fields of a map are named in ``meta.json`` (``fields``): ``params``, ``f`` and ``image``
+for the Sérsic design (the default), ``params``, ``mge``, ``a`` and ``b`` for the
+multi-component MGE family (:mod:`fastjam.family`).
 
 Every file appears by ``os.replace`` of a finished temporary file, so a killed run leaves
 no partial file; consolidation writes the shard before it deletes the parts it holds, and
@@ -23,6 +27,13 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+#: Fields of a map of the Sérsic design (sets written before ``meta["fields"]`` existed).
+SERSIC_FIELDS = ("params", "f", "image")
+
+
+def dataset_fields(meta):
+    """Names of the per-map arrays of a training set."""
+    return tuple(meta.get("fields", SERSIC_FIELDS))
 
 
 def _atomic_replace(tmp, final):
@@ -97,14 +108,32 @@ class DatasetWriter:
         done.update(int(p.stem.split("_")[1]) for p in (self.path / "parts").glob("fail_*.json"))
         return done
 
-    def write_map(self, index, params, f, image, seconds):
-        """Store one finished map (atomically)."""
-        if not np.all(np.isfinite(f)):
-            raise ValueError(f"map {index} has non-finite values")
-        _write_h5(self.path / "parts" / f"map_{index:07d}.h5",
-                  dict(index=np.int64(index), params=np.asarray(params, dtype=np.float64),
-                       f=np.asarray(f, dtype=np.float32), image=np.asarray(image, dtype=np.float32),
-                       seconds=np.float64(seconds)))
+    @property
+    def fields(self):
+        return dataset_fields(json.loads(self.meta_path.read_text()))
+
+    def write_map(self, index, arrays, seconds):
+        """Store one finished map (atomically).
+
+        Parameters
+        ----------
+        index : int
+            Design index.
+        arrays : dict
+            One array per field of the set (``params`` as float64, the others as float32).
+        seconds : float
+            JAM wall time.
+        """
+        missing = set(self.fields) - set(arrays)
+        if missing:
+            raise ValueError(f"map {index} lacks the field(s) {sorted(missing)}")
+        out = dict(index=np.int64(index), seconds=np.float64(seconds))
+        for key in self.fields:
+            value = np.asarray(arrays[key], dtype=np.float64 if key == "params" else np.float32)
+            if not np.all(np.isfinite(value)):
+                raise ValueError(f"map {index} has non-finite values in {key}")
+            out[key] = value
+        _write_h5(self.path / "parts" / f"map_{index:07d}.h5", out)
 
     def write_failure(self, index, params, message):
         """Record a map JAM could not compute; it is skipped, never stored."""
@@ -120,33 +149,32 @@ class DatasetWriter:
         if len(parts) + len(fails) < min_parts:
             return 0
         stored = set(int(i) for i in _shard_indices(self.path))
+        fields = self.fields
         recs = []
         for p in parts:
             with h5py.File(p, "r") as fh:
                 if int(fh["index"][()]) not in stored:
-                    recs.append({k: fh[k][()] for k in ("index", "params", "f", "image", "seconds")})
+                    recs.append({k: fh[k][()] for k in ("index", "seconds") + fields})
         failed = [json.loads(p.read_text()) for p in fails]
         failed = [d for d in failed if d["index"] not in stored]
         if recs or failed:
             k = len(list((self.path / "shards").glob("shard_*.h5")))
+            n_params = len(json.loads(self.meta_path.read_text())["param_names"])
             arrays = dict(
                 index=np.array([r["index"] for r in recs], dtype=np.int64),
-                params=np.array([r["params"] for r in recs], dtype=np.float64).reshape(len(recs), 6),
-                f=np.array([r["f"] for r in recs], dtype=np.float32).reshape(len(recs), *_map_shape(recs, "f")),
-                image=np.array([r["image"] for r in recs], dtype=np.float32).reshape(len(recs), *_map_shape(recs, "image")),
                 seconds=np.array([r["seconds"] for r in recs], dtype=np.float64),
                 failed_index=np.array([d["index"] for d in failed], dtype=np.int64),
-                failed_params=np.array([d["params"] for d in failed], dtype=np.float64).reshape(len(failed), 6),
+                failed_params=np.array([d["params"] for d in failed], dtype=np.float64).reshape(len(failed), n_params),
                 failed_message=np.array([d["message"].encode() for d in failed], dtype="S"),
             )
+            for key in fields:
+                dtype = np.float64 if key == "params" else np.float32
+                shape = recs[0][key].shape if recs else ((n_params,) if key == "params" else (0, 0))
+                arrays[key] = np.array([r[key] for r in recs], dtype=dtype).reshape(len(recs), *shape)
             _write_h5(self.path / "shards" / f"shard_{k:05d}.h5", arrays, compress=True)
         for p in parts + fails:
             p.unlink()
         return len(recs) + len(failed)
-
-
-def _map_shape(recs, key):
-    return recs[0][key].shape if recs else (0, 0)
 
 
 def _shard_indices(path):
@@ -168,12 +196,13 @@ class Dataset:
     ----------
     index : ndarray, shape (N,)
         Design index of each map.
-    params : ndarray, shape (N, 6)
-        (n, q_obs, inclination [deg], beta_z, sigma_psf/R_e, pixsize/R_e).
-    f : ndarray, shape (N, NTHETA, NR)
-        Dimensionless V_RMS maps (scaling law) on the polar quadrant grid.
-    image : ndarray, shape (N, 64, 64)
-        log10 photometry images.
+    arrays : dict
+        Per-map arrays, each with leading axis N. Sérsic design: ``params`` (N, 6) =
+        (n, q_obs, inclination [deg], beta_z, sigma_psf/R_e, pixsize/R_e), ``f`` (N, NTHETA, NR)
+        dimensionless V_RMS maps, ``image`` (N, 64, 64) log10 photometry images. MGE family:
+        ``params`` (N, 14) design parameters (:mod:`fastjam.family`), ``mge`` (N, K, 3) the unit
+        MGE (zero-padded), ``a`` and ``b`` (N, NTHETA, NR), with
+        :math:`f^2 = a + b/(1 - \\beta_z)`.
     seconds : ndarray, shape (N,)
         JAM wall time per map.
     failed_index : ndarray
@@ -182,15 +211,24 @@ class Dataset:
     """
 
     index: np.ndarray
-    params: np.ndarray
-    f: np.ndarray
-    image: np.ndarray
+    arrays: dict
     seconds: np.ndarray
     failed_index: np.ndarray
     meta: dict
 
     def __len__(self):
         return self.index.size
+
+    def __getattr__(self, name):
+        arrays = self.__dict__.get("arrays", {})
+        if name in arrays:
+            return arrays[name]
+        raise AttributeError(name)
+
+    def subset(self, idx):
+        """The maps at positions ``idx`` (failures and metadata kept)."""
+        return Dataset(self.index[idx], {k: v[idx] for k, v in self.arrays.items()}, self.seconds[idx],
+                       self.failed_index, self.meta)
 
 
 def load_dataset(path):
@@ -207,7 +245,8 @@ def load_dataset(path):
     if not (path / "meta.json").exists():
         raise ValueError(f"{path} is not a fastjam training set (no meta.json)")
     meta = json.loads((path / "meta.json").read_text())
-    cols = {k: [] for k in ("index", "params", "f", "image", "seconds")}
+    fields = dataset_fields(meta)
+    cols = {k: [] for k in ("index", "seconds") + fields}
     failed = []
     for shard in sorted(path.glob("shards/shard_*.h5")):
         with h5py.File(shard, "r") as fh:
@@ -225,4 +264,4 @@ def load_dataset(path):
     _, keep = np.unique(arrays["index"], return_index=True)
     arrays = {k: v[keep] for k, v in arrays.items()}
     failed_index = np.unique(np.concatenate(failed)) if failed else np.empty(0, dtype=np.int64)
-    return Dataset(failed_index=failed_index, meta=meta, **arrays)
+    return Dataset(arrays.pop("index"), {k: arrays[k] for k in fields}, arrays["seconds"], failed_index, meta)

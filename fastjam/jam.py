@@ -79,6 +79,50 @@ def jam_vrms(mge, inclination, beta_z, ml, distance, sigma_psf, pixsize, x, y, s
     return np.asarray(out.model, dtype=float)
 
 
+#: Anisotropies of the two jampy calls of :func:`jam_linear_terms`: isotropic and tangential, where
+#: V_RMS^2 stays positive (jampy clips V_RMS^2 at 0 before its square root, which would break
+#: the linearity; large positive beta_z can make V_RMS^2 negative in flat galaxies).
+ANCHOR_BETAS = (0.0, -0.5)
+
+
+def jam_linear_terms(mge, inclination, distance, sigma_psf, pixsize, x, y, settings=DEFAULT_SETTINGS):
+    """The two maps of JAM's linear decomposition, from two jampy calls.
+
+    With a constant :math:`\\beta_z` and cylindrical alignment, the PSF- and pixel-convolved
+    second moment is exactly linear in M/L and in :math:`v_R^2 = v_z^2/(1 - \\beta_z)`
+    (Cappellari 2008, MNRAS 390, 71, eqs. 8-9 are linear in the potential and in
+    :math:`\\overline{v_R^2}`; the convolution acts linearly on :math:`\\Sigma V_{\\rm rms}^2`):
+
+    .. math:: V_{\\rm rms}^2 = (M/L)\\,[A(x, y; i) + B(x, y; i)/(1 - \\beta_z)].
+
+    Parameters
+    ----------
+    mge : MGE
+        Lsun/pc^2 and arcsec.
+    inclination : float
+        Degrees.
+    distance : float
+        Mpc.
+    sigma_psf, pixsize : float
+        arcsec, both > 0 (validated by the caller).
+    x, y : ndarray, shape (p,)
+        arcsec.
+    settings : JAMSettings
+
+    Returns
+    -------
+    a, b : ndarray, shape (p,)
+        (km/s)^2 per unit M/L. :math:`A + B/(1 - \\beta_z) \\le 0` somewhere marks an
+        unphysical model (jampy would clip it to V_RMS = 0).
+    """
+    b0, b1 = ANCHOR_BETAS
+    v0 = jam_vrms(mge, inclination, b0, 1.0, distance, sigma_psf, pixsize, x, y, settings) ** 2
+    v1 = jam_vrms(mge, inclination, b1, 1.0, distance, sigma_psf, pixsize, x, y, settings) ** 2
+    u0, u1 = 1 / (1 - b0), 1 / (1 - b1)
+    b = (v0 - v1) / (u0 - u1)
+    return v0 - b * u0, b
+
+
 class JAMModel(ForwardModel):
     """:class:`~fastjam.forward.ForwardModel` that calls jampy once per parameter set.
 
@@ -141,3 +185,44 @@ def dimensionless_map(n, q_obs, inclination, beta_z, sigma_psf_re, pixsize_re, s
                     galaxy.sigma_psf, galaxy.pixsize, xs, ys, settings)
     scale = velocity_scale(ref["ml"], ref["l_tot"], ref["r_e"], ref["distance"])
     return (vrms / scale).reshape(shape)
+
+
+def dimensionless_linear_maps(mge_unit, inclination, sigma_psf_re, pixsize_re, settings=DEFAULT_SETTINGS,
+                              x=None, y=None):
+    """The dimensionless maps a, b of :func:`jam_linear_terms` for an MGE in units of R_e and L_tot.
+
+    :math:`f^2 = a + b/(1 - \\beta_z)` is the squared dimensionless map of the scaling law, with
+    the MGE's own half-light radius and total light as R_e and L_tot.
+
+    Parameters
+    ----------
+    mge_unit : tuple of ndarray
+        (surf [L_tot/R_e^2], sigma [R_e], qobs), e.g. :func:`fastjam.family.family_mge`.
+    inclination : float
+        Degrees.
+    sigma_psf_re, pixsize_re : float
+        PSF dispersion and pixel size in R_e (both > 0).
+    settings : JAMSettings
+    x, y : ndarray, optional
+        Positions in R_e; the polar map grid by default.
+
+    Returns
+    -------
+    a, b : ndarray
+        Shape ``(NTHETA, NR)`` on the map grid, or the shape of ``x``.
+    """
+    from .physics.mge import MGE
+    from .physics.scaling import PC_PER_ARCSEC_PER_MPC
+
+    ref = REFERENCE
+    surf, sigma, qobs = (np.asarray(v, dtype=float) for v in mge_unit)
+    r_e_pc = ref["r_e"] * ref["distance"] * PC_PER_ARCSEC_PER_MPC
+    mge = MGE(surf * ref["l_tot"] / r_e_pc**2, sigma * ref["r_e"], qobs)
+    if x is None:
+        x, y = grid.polar_grid()
+    shape = np.shape(x)
+    xs, ys = check_positions(np.ravel(x) * ref["r_e"], np.ravel(y) * ref["r_e"])
+    a, b = jam_linear_terms(mge, inclination, ref["distance"], sigma_psf_re * ref["r_e"], pixsize_re * ref["r_e"],
+                            xs, ys, settings)
+    scale2 = velocity_scale(ref["ml"], ref["l_tot"], ref["r_e"], ref["distance"]) ** 2
+    return (a / scale2).reshape(shape), (b / scale2).reshape(shape)

@@ -29,40 +29,65 @@ WORKER_ENVIRON = {
 }
 
 
-def compute_map(index, params, settings):
+def compute_map(index, params, settings, family="sersic"):
     """Compute one training map (runs on a worker).
 
     Parameters
     ----------
     index : int
         Design index.
-    params : ndarray, shape (6,)
-        (n, q_obs, inclination, beta_z, sigma_psf_re, pixsize_re).
+    params : ndarray
+        Sérsic design: (n, q_obs, inclination, beta_z, sigma_psf_re, pixsize_re); MGE family:
+        the 14 parameters of :data:`fastjam.family.FAMILY_PARAM_NAMES`.
     settings : JAMSettings
+    family : {"sersic", "mge"}
 
     Returns
     -------
     dict
-        ``index``, ``params``, ``f`` (NTHETA, NR), ``image`` (64, 64), ``seconds`` and
-        ``error`` (None, or the message when JAM failed or returned non-finite values).
+        ``index``, ``params``, ``arrays`` (the set's fields: ``f`` (NTHETA, NR) and ``image``
+        (64, 64) for the Sérsic design; ``mge`` (30, 3), ``a`` and ``b`` (NTHETA, NR) for the
+        MGE family), ``seconds`` and ``error`` (None, or the message when JAM failed or
+        returned non-finite or non-positive values).
     """
-    from .physics.mge import _unit_sersic_mge
-
     t0 = time.perf_counter()
-    n, q_obs, inc, beta, sig, pix = (float(p) for p in params)
-    out = dict(index=int(index), params=np.asarray(params, dtype=float), f=None, image=None, error=None)
+    params = np.asarray(params, dtype=float)
+    out = dict(index=int(index), params=params, arrays=None, error=None)
     try:
-        f = dimensionless_map(n, q_obs, inc, beta, sig, pix, settings)
-        if not np.all(np.isfinite(f)) or np.any(f <= 0):
-            raise FloatingPointError(f"JAM returned {np.sum(~np.isfinite(f) | (f <= 0))} non-finite or non-positive values")
-        surf, sigma = _unit_sersic_mge(n)
-        out["image"] = grid.photometry_image(surf / q_obs, sigma, np.full(sigma.size, q_obs))
-        out["f"] = f.astype(np.float32)
+        arrays = _sersic_arrays(params, settings) if family == "sersic" else _family_arrays(params, settings)
+        out["arrays"] = dict(params=params, **arrays)
     except Exception as exc:  # recorded and skipped, never stored
         out["error"] = f"{type(exc).__name__}: {exc}".strip()[:500]
         log.debug("map %d failed: %s", index, traceback.format_exc())
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def _check_positive_map(name, values):
+    bad = ~np.isfinite(values) | (values <= 0)
+    if np.any(bad):
+        raise FloatingPointError(f"JAM returned {int(np.sum(bad))} non-finite or non-positive values of {name}")
+
+
+def _sersic_arrays(params, settings):
+    from .physics.mge import unit_sersic_mge
+
+    n, q_obs, inc, beta, sig, pix = (float(p) for p in params)
+    f = dimensionless_map(n, q_obs, inc, beta, sig, pix, settings)
+    _check_positive_map("f", f)
+    surf, sigma = unit_sersic_mge(n)
+    return dict(f=f, image=grid.photometry_image(surf / q_obs, sigma, np.full(sigma.size, q_obs)))
+
+
+def _family_arrays(params, settings):
+    from .family import family_mge, pad_mge
+    from .jam import ANCHOR_BETAS, dimensionless_linear_maps
+
+    mge = family_mge(params)
+    a, b = dimensionless_linear_maps(mge, params[1], params[2], params[3], settings)
+    for beta in ANCHOR_BETAS:  # the two jampy maps themselves
+        _check_positive_map(f"f^2 at beta_z = {beta}", a + b / (1 - beta))
+    return dict(mge=pad_mge(*mge), a=a, b=b)
 
 
 @dataclass
@@ -104,7 +129,7 @@ class SimulationSummary:
                 f"({self.workers} workers), mean JAM time {self.jam_seconds / max(self.n_computed, 1):.3g} s/map")
 
 
-def dataset_meta(n_maps, seed, space, settings):
+def dataset_meta(n_maps, seed, space, settings, family="sersic"):
     """Metadata stored with a training set."""
     import h5py
     import jampy
@@ -112,12 +137,19 @@ def dataset_meta(n_maps, seed, space, settings):
 
     from . import __version__
 
+    from .family import FAMILY_PARAM_NAMES, NGAUSS_COMPONENT
+    from .jam import ANCHOR_BETAS
+
+    extra = {}
+    if family == "mge":
+        extra = dict(family="mge", fields=["params", "mge", "a", "b"], ngauss_component=NGAUSS_COMPONENT,
+                     anchor_betas=list(ANCHOR_BETAS), maps="f^2 = a + b / (1 - beta_z)")
     return dict(
         format_version=1,
         design="sobol",
         n_maps=int(n_maps),
         seed=int(seed),
-        param_names=list(PARAM_NAMES),
+        param_names=list(FAMILY_PARAM_NAMES if family == "mge" else PARAM_NAMES),
         space=space.as_dict(),
         grid=dict(field_half_re=grid.FIELD_HALF, nr=grid.NR, ntheta=grid.NTHETA, r_min_re=grid.R_MIN,
                   image_size=grid.IMAGE_SIZE),
@@ -125,11 +157,12 @@ def dataset_meta(n_maps, seed, space, settings):
         versions=dict(fastjam=__version__, jampy=jampy.__version__, mgefit=mgefit.__version__,
                       h5py=h5py.__version__),
         jam_options=dict(align="cyl", moment="zz", self_consistent=True, mbh=0.0),
+        **extra,
     )
 
 
-def simulate(out, n_maps, seed, workers=2, scheduler=None, resume=False, space=ParameterSpace(),
-             settings=DEFAULT_SETTINGS, progress=True, consolidate_every=256):
+def simulate(out, n_maps, seed, workers=2, scheduler=None, resume=False, space=None,
+             settings=DEFAULT_SETTINGS, progress=True, consolidate_every=256, family="sersic"):
     """Generate (or continue) a training set of JAM maps.
 
     Parameters
@@ -146,12 +179,17 @@ def simulate(out, n_maps, seed, workers=2, scheduler=None, resume=False, space=P
         Address of an existing Dask scheduler (``tcp://host:8786``); overrides ``workers``.
     resume : bool
         Continue an existing output directory.
-    space : ParameterSpace
+    space : ParameterSpace or FamilySpace, optional
+        The design's ranges (default: those of ``family``).
     settings : JAMSettings
     progress : bool
         Show a tqdm progress bar.
     consolidate_every : int
         Parts gathered into a shard after this many finished maps.
+    family : {"sersic", "mge"}
+        Single-Sérsic maps of V_RMS at one beta_z (:mod:`fastjam.design`), or the
+        multi-component MGE family with the two maps of JAM's linear decomposition
+        (:mod:`fastjam.family`, two jampy calls per map).
 
     Returns
     -------
@@ -166,8 +204,17 @@ def simulate(out, n_maps, seed, workers=2, scheduler=None, resume=False, space=P
         raise ValueError(f"--n must be >= 1, got {n_maps}")
     if workers < 0:
         raise ValueError(f"--workers must be >= 0, got {workers}")
-    writer = DatasetWriter(out, dataset_meta(n_maps, seed, space, settings), resume=resume)
-    design = sobol_design(n_maps, seed, space)
+    if family not in ("sersic", "mge"):
+        raise ValueError(f"--family must be 'sersic' or 'mge', got {family!r}")
+    if family == "mge":
+        from .family import FamilySpace, family_design
+
+        space = space or FamilySpace()
+        design = family_design(n_maps, seed, space)
+    else:
+        space = space or ParameterSpace()
+        design = sobol_design(n_maps, seed, space)
+    writer = DatasetWriter(out, dataset_meta(n_maps, seed, space, settings, family), resume=resume)
     done = writer.done_indices()
     todo = [i for i in range(n_maps) if i not in done]
     log.info("%d maps in the design, %d done, %d to compute", n_maps, len(done), len(todo))
@@ -178,10 +225,10 @@ def simulate(out, n_maps, seed, workers=2, scheduler=None, resume=False, space=P
     bar = tqdm(total=n_maps, initial=n_maps - len(todo), disable=not progress, unit="map", smoothing=0.05)
     n_workers = 1
     try:
-        for res in _run(todo, design, settings, workers, scheduler):
+        for res in _run(todo, design, settings, workers, scheduler, family):
             jam_seconds += res["seconds"]
             if res["error"] is None:
-                writer.write_map(res["index"], res["params"], res["f"], res["image"], res["seconds"])
+                writer.write_map(res["index"], res["arrays"], res["seconds"])
             else:
                 n_failed += 1
                 writer.write_failure(res["index"], res["params"], res["error"])
@@ -200,11 +247,11 @@ def simulate(out, n_maps, seed, workers=2, scheduler=None, resume=False, space=P
                              n_workers)
 
 
-def _run(todo, design, settings, workers, scheduler):
+def _run(todo, design, settings, workers, scheduler, family):
     """Yield results of compute_map as they finish."""
     if scheduler is None and workers == 0:
         for i in todo:
-            yield compute_map(i, design[i], settings)
+            yield compute_map(i, design[i], settings, family)
         return
     import dask
     from dask.distributed import Client, LocalCluster, as_completed
@@ -224,14 +271,14 @@ def _run(todo, design, settings, workers, scheduler):
         n_workers = max(len(client.scheduler_info()["workers"]), 1)
         queue = iter(todo)
         in_flight = 4 * n_workers
-        futures = as_completed([client.submit(compute_map, i, design[i], settings, pure=False)
+        futures = as_completed([client.submit(compute_map, i, design[i], settings, family, pure=False)
                                 for i in _take(queue, in_flight)])
         for fut in futures:
             res = fut.result()
             res["workers"] = n_workers
             fut.release()
             for i in _take(queue, 1):
-                futures.add(client.submit(compute_map, i, design[i], settings, pure=False))
+                futures.add(client.submit(compute_map, i, design[i], settings, family, pure=False))
             yield res
     finally:
         client.close()

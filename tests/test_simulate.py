@@ -47,12 +47,12 @@ def test_parameter_space_rejects_violations():
 def test_compute_map_matches_direct_call_and_image():
     p = sobol_design(3, 5)[2]
     res = sim.compute_map(2, p, FAST)
-    assert res["error"] is None and res["f"].shape == (grid.NTHETA, grid.NR)
+    assert res["error"] is None and res["arrays"]["f"].shape == (grid.NTHETA, grid.NR)
     from fastjam.jam import dimensionless_map
 
-    np.testing.assert_allclose(res["f"], dimensionless_map(*p, FAST), rtol=1e-6)
+    np.testing.assert_allclose(res["arrays"]["f"], dimensionless_map(*p, FAST), rtol=1e-6)
     # photometry image: brightest at the centre, flattened like q_obs
-    img = res["image"]
+    img = res["arrays"]["image"]
     c = grid.IMAGE_SIZE // 2
     assert img.argmax() in {np.ravel_multi_index((i, j), img.shape) for i in (c - 1, c) for j in (c - 1, c)}
     assert img[c, -1] > img[-1, c]  # brighter along the major axis than along the minor axis
@@ -107,7 +107,7 @@ def test_kill_minus_nine_then_resume_keeps_every_map_once(tmp_path):
     assert not list(out.rglob("*.tmp*")) and not list(out.glob("parts/*"))
     # the stored maps are the maps of the design
     np.testing.assert_allclose(ds.params, sobol_design(10, 11))
-    ref = sim.compute_map(7, ds.params[7], FAST)["f"]
+    ref = sim.compute_map(7, ds.params[7], FAST)["arrays"]["f"]
     np.testing.assert_allclose(ds.f[7], ref, rtol=1e-6)
 
 
@@ -135,4 +135,38 @@ def test_runs_on_an_existing_dask_scheduler(tmp_path):
                                progress=False)
     assert summary.n_computed == 2 and summary.n_failed == 0
     ds = load_dataset(tmp_path / "set")
-    np.testing.assert_allclose(ds.f[1], sim.compute_map(1, ds.params[1], FAST)["f"], rtol=1e-6)
+    np.testing.assert_allclose(ds.f[1], sim.compute_map(1, ds.params[1], FAST)["arrays"]["f"], rtol=1e-6)
+
+
+def test_family_map_is_jams_linear_decomposition():
+    """The stored a, b of the MGE family give jampy's V_RMS at a third beta_z (and both anchors)."""
+    from fastjam.family import family_design, unpad_mge
+    from fastjam.jam import REFERENCE, jam_vrms
+    from fastjam.physics.mge import MGE
+    from fastjam.physics.scaling import PC_PER_ARCSEC_PER_MPC, velocity_scale
+
+    p = family_design(4, 21)[3]
+    res = sim.compute_map(3, p, FAST, family="mge")
+    assert res["error"] is None
+    a, b = res["arrays"]["a"], res["arrays"]["b"]
+    surf, sigma, qobs = unpad_mge(res["arrays"]["mge"])
+    assert surf.size == 10 * int(p[0])
+    np.testing.assert_allclose(np.sum(2 * np.pi * surf * qobs * sigma**2), 1.0, rtol=1e-10)
+    ref = REFERENCE
+    r_pc = ref["r_e"] * ref["distance"] * PC_PER_ARCSEC_PER_MPC
+    mge = MGE(surf * ref["l_tot"] / r_pc**2, sigma * ref["r_e"], qobs)
+    x, y = grid.polar_grid()
+    beta = 0.2
+    v = jam_vrms(mge, p[1], beta, 1.0, ref["distance"], p[2], p[3], x.ravel(), y.ravel(), FAST)
+    f2 = (v / velocity_scale(1.0, ref["l_tot"], ref["r_e"], ref["distance"])) ** 2
+    np.testing.assert_allclose((a + b / (1 - beta)).ravel(), f2, rtol=1e-7)
+
+
+def test_family_simulate_writes_mge_fields(tmp_path):
+    summary = sim.simulate(tmp_path / "fam", 2, 5, workers=0, settings=FAST, progress=False, family="mge")
+    assert summary.n_computed == 2
+    ds = load_dataset(tmp_path / "fam")
+    assert ds.meta["fields"] == ["params", "mge", "a", "b"]
+    assert ds.params.shape == (2, 14) and ds.mge.shape == (2, 30, 3) and ds.a.shape == (2, grid.NTHETA, grid.NR)
+    with pytest.raises(ValueError, match="family"):
+        sim.simulate(tmp_path / "bad", 2, 5, workers=0, progress=False, family="sersics")

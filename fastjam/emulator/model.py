@@ -16,9 +16,9 @@ log = logging.getLogger(__name__)
 
 def sersic_image(n, q_obs):
     """log10 photometry image (64, 64) of a unit Sérsic galaxy (units of L_tot/R_e^2)."""
-    from ..physics.mge import _unit_sersic_mge
+    from ..physics.mge import unit_sersic_mge
 
-    surf, sigma = _unit_sersic_mge(float(n))
+    surf, sigma = unit_sersic_mge(float(n))
     return grid.photometry_image(surf / q_obs, sigma, np.full(sigma.size, q_obs))
 
 

@@ -241,10 +241,7 @@ def _evaluate_loss(net, tensors, batch):
 
 
 def _subset(ds, idx):
-    from ..dataset import Dataset
-
-    return Dataset(ds.index[idx], ds.params[idx], ds.f[idx], ds.image[idx], ds.seconds[idx], ds.failed_index,
-                   ds.meta)
+    return ds.subset(idx)
 
 
 def plot_loss(history, path):

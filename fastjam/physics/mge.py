@@ -74,9 +74,22 @@ class MGE:
 
 
 @lru_cache(maxsize=4096)
-def _unit_sersic_mge(n):
+def unit_sersic_mge(n, ngauss=MGE_NGAUSS):
     """(surf, sigma) of the Sérsic MGE in units of R_e, normalised to unit analytic total light
-    for q = 1."""
+    for q = 1.
+
+    Parameters
+    ----------
+    n : float
+        Sérsic index.
+    ngauss : int
+        Number of Gaussians (20 matches the profile to < 1% over 0.01-10 R_e for 1 <= n <= 8).
+
+    Returns
+    -------
+    surf, sigma : ndarray, shape (ngauss,) or fewer
+        Read-only; units of L_tot / R_e^2 and R_e.
+    """
     import mgefit
 
     b = sersic_b(n)
@@ -85,7 +98,7 @@ def _unit_sersic_mge(n):
     fit = mgefit.fit_1d(
         radius,
         sersic_profile(n, radius),
-        ngauss=MGE_NGAUSS,
+        ngauss=int(ngauss),
         plot=False,
         quiet=True,
         rbounds=[radius[0] / 2, radius[-1]],
@@ -127,7 +140,7 @@ def sersic_mge(n, q_obs, r_e=1.0, l_tot=1.0, distance=1.0):
     r_e = float(check_positive("R_e [arcsec]", r_e))
     l_tot = float(check_positive("L_tot [Lsun]", l_tot))
     distance = float(check_positive("distance [Mpc]", distance))
-    surf_unit, sigma_unit = _unit_sersic_mge(n)
+    surf_unit, sigma_unit = unit_sersic_mge(n)
     r_e_pc = r_e * distance * PC_PER_ARCSEC_PER_MPC
     surf = surf_unit * l_tot / (q_obs * r_e_pc**2)
     return MGE(surf=surf, sigma=sigma_unit * r_e, qobs=np.full(sigma_unit.size, q_obs))
@@ -159,7 +172,7 @@ def mge_fidelity(n, rmin=0.01, rmax=10.0, npts=500):
     -------
     MGEFidelity
     """
-    surf, sigma = _unit_sersic_mge(float(n))
+    surf, sigma = unit_sersic_mge(float(n))
     radius = np.geomspace(rmin, rmax, npts)
     model = np.sum(surf * np.exp(-0.5 * (radius[:, None] / sigma) ** 2), axis=1)
     truth = sersic_profile(n, radius) / sersic_total_luminosity(n)

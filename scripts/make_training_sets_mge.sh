@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Regenerate the training, test and validation sets of the general-photometry (MGE) emulator:
+# the multi-component family of fastjam.family, two jampy calls per map (JAM's linear terms A, B).
+# Resumable: rerun the same command after an interruption; a larger N_TRAIN extends the design.
+# Sets live outside the repository.
+#   usage: bash scripts/make_training_sets_mge.sh [DIR] [WORKERS]
+# Order: a first 4,096 training maps, the 2,048-map test set, the 512-map validation set, then
+# the training design extended to N_TRAIN (default 32,768) for the learning curve.
+set -euo pipefail
+dir=${1:-${FASTJAM_CACHE:-$HOME/.cache/fastjam}}
+workers=${2:-2}
+mkdir -p "$dir"
+sim() { fastjam simulate --family mge --workers "$workers" --resume --no-progress "$@"; }
+# train: Sobol seed 11; test: seed 12; validation: seed 13 (disjoint designs).
+sim --n 4096 --seed 11 --out "$dir/mge_train"
+sim --n "${N_TEST:-2048}" --seed 12 --out "$dir/mge_test"
+sim --n "${N_VAL:-512}" --seed 13 --out "$dir/mge_val"
+sim --n "${N_TRAIN:-32768}" --seed 11 --out "$dir/mge_train"
