@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-#: What a source copy leaves out: version control, build products, outputs.
-IGNORE = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "out", "runs",
-                                "dask-worker-space", "plots")
+#: What a source copy leaves out: version control, virtual environments, caches, build products, outputs.
+IGNORE = shutil.ignore_patterns(".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
+                                ".hypothesis", "out", "runs", "dask-worker-space", "plots")
 
 FIT = """
 import json, sys
-from pathlib import Path
 
 import fastjam
 from fastjam.config import load_config
