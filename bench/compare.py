@@ -14,7 +14,6 @@ the speed-up per likelihood call and per effective sample) and writes JSON (defa
 ``bench/results/compare.json``) and the per-galaxy reports and figures under ``DIR``.
 """
 import argparse
-import json
 import logging
 from pathlib import Path
 
@@ -43,6 +42,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
+    from fastjam.atomic import write_json
     from fastjam.compare import GOALS, compare
     from fastjam.config import load_config
 
@@ -63,7 +63,7 @@ def main(argv=None):
     out = dict(args=dict(vars(args), work=None, json=None, emulator=emulator_name), goals=GOALS, galaxies=rows,
                machine=machine_info())
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(out, indent=2))
+    write_json(args.json, out)
     return out
 
 

@@ -20,15 +20,13 @@ writes JSON (default ``bench/results/coverage.json``) and a plot of the rank his
 import argparse
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 from _common import RESULTS, machine_info
 
-PARAMETERS = ("inclination", "beta_z", "ml")
-LEVELS = (0.68, 0.95)
+from fastjam.model import PARAMETERS
 
 
 def draw_galaxies(n, rng, space):
@@ -55,6 +53,7 @@ def _make(k, galaxy, truth):
 
 
 def _fit(k, config, steps, walkers):
+    from fastjam.compare.stats import posterior_row
     from fastjam.config import load_config
     from fastjam.fit import fit
 
@@ -62,75 +61,18 @@ def _fit(k, config, steps, walkers):
                                "sampler.seed": k})
     t0 = time.perf_counter()
     res = fit(cfg, progress=False)
-    post = res.idata.posterior
     row = dict(index=k, seconds=time.perf_counter() - t0, truth=res.truth, n_bins=int(res.problem.x.size))
     for p in PARAMETERS:
-        v = np.asarray(post[p]).ravel()
-        q = np.percentile(v, [2.5, 16, 50, 84, 97.5])
-        row[p] = dict(zip(("p2.5", "p16", "median", "p84", "p97.5"), map(float, q)),
-                      rank=float(np.mean(v < res.truth[p])), ess_bulk=res.summary[p]["ess_bulk"],
+        row[p] = dict(posterior_row(res.idata.posterior[p], res.truth[p]), ess_bulk=res.summary[p]["ess_bulk"],
                       r_hat=res.summary[p]["r_hat"])
     return row
 
 
-def _atomic_json(path, obj):
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
-
-
-def _run(client, fn, jobs, desc):
-    """Yield fn(*job) as they finish, on Dask workers or serially."""
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(jobs), desc=desc, unit="mock")
-    try:
-        if client is None:
-            for job in jobs:
-                yield fn(*job)
-                bar.update(1)
-            return
-        from dask.distributed import as_completed
-
-        for fut in as_completed([client.submit(fn, *job, pure=False) for job in jobs]):
-            yield fut.result()
-            bar.update(1)
-    finally:
-        bar.close()
-
-
-def coverage_table(rows):
-    """Per parameter: coverage of the 68% and 95% intervals with binomial errors, and the rank KS test."""
-    from scipy import stats
-
-    n = len(rows)
-    out = {}
-    for p in PARAMETERS:
-        t = np.array([r["truth"][p] for r in rows])
-        res = {}
-        for level, (lo, hi) in zip(LEVELS, (("p16", "p84"), ("p2.5", "p97.5"))):
-            inside = np.array([r[p][lo] <= tr <= r[p][hi] for r, tr in zip(rows, t)])
-            frac = float(inside.mean())
-            sd = float(np.sqrt(level * (1 - level) / n))
-            res[f"{int(level * 100)}"] = dict(coverage=frac, nominal=level, binomial_sd=sd, z=(frac - level) / sd)
-        ranks = np.array([r[p]["rank"] for r in rows])
-        res["rank_ks_pvalue"] = float(stats.kstest(ranks, "uniform").pvalue)
-        res["mean_rank"] = float(ranks.mean())
-        # mean offset of the median from the truth in posterior sigmas (0 for an unbiased posterior)
-        z = np.array([(r[p]["median"] - tr) / (0.5 * (r[p]["p84"] - r[p]["p16"])) for r, tr in zip(rows, t)])
-        res["mean_offset_sigma"] = float(z.mean())
-        res["mean_offset_sigma_error"] = float(z.std(ddof=1) / np.sqrt(n))
-        out[p] = res
-    return out
-
-
 def plot(rows, table, path):
-    import matplotlib
+    from fastjam.plots import figure, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), constrained_layout=True)
+    fig = figure(figsize=(12, 3.6), layout="constrained")
+    axes = fig.subplots(1, 3)
     n = len(rows)
     bins = 10
     for ax, p in zip(axes, PARAMETERS):
@@ -147,8 +89,7 @@ def plot(rows, table, path):
     axes[0].legend(fontsize=8, loc="upper left")
     for ax in axes:
         ax.set_ylim(0, 2.2 * n / bins)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path, dpi=120)
 
 
 def main(argv=None):
@@ -166,8 +107,10 @@ def main(argv=None):
         raise SystemExit("--n must be >= 10 for a coverage estimate")
     logging.basicConfig(level=logging.WARNING)
 
-    from fastjam.compare import dask_client
+    from fastjam.atomic import write_json
+    from fastjam.compare.stats import coverage_table
     from fastjam.emulator import Emulator
+    from fastjam.parallel import WorkerPool
 
     work = Path(args.work)
     (work / "fits").mkdir(parents=True, exist_ok=True)
@@ -175,13 +118,13 @@ def main(argv=None):
     configs = [work / "mocks" / f"mock_{k:03d}" / "galaxy.toml" for k in range(args.n)]
     fits = [work / "fits" / f"mock_{k:03d}.json" for k in range(args.n)]
     t0 = time.perf_counter()
-    with dask_client(args.workers) as client:
+    with WorkerPool(args.workers) as pool:
         todo = [(k, *galaxies[k]) for k in range(args.n) if not configs[k].exists()]
-        for k, mock in _run(client, _make, todo, "jampy mocks"):
+        for k, mock in pool.as_completed(_make, todo, desc="jampy mocks", unit="mock"):
             mock.write(configs[k].parent, f"Coverage mock {k} (bench/coverage.py --seed {args.seed}).")
         todo = [(k, str(configs[k]), args.steps, args.walkers) for k in range(args.n) if not fits[k].exists()]
-        for row in _run(client, _fit, todo, "emulator fits"):
-            _atomic_json(fits[row["index"]], row)
+        for row in pool.as_completed(_fit, todo, desc="emulator fits", unit="mock"):
+            write_json(fits[row["index"]], row)
     rows = [json.loads(f.read_text()) for f in fits]
     table = coverage_table(rows)
     print(f"{'parameter':<13s}{'68% coverage':>16s}{'95% coverage':>16s}{'rank KS p':>11s}"
@@ -197,7 +140,7 @@ def main(argv=None):
     out = dict(args=dict(vars(args), work=None, json=None, plot=None), n_mocks=len(rows), coverage=table,
                worst_r_hat=worst_rhat, min_ess_bulk=min_ess, mocks=rows, machine=machine_info())
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(out, indent=2))
+    write_json(args.json, out)
     plot(rows, table, args.plot)
     return out
 

@@ -52,7 +52,6 @@ Full run (the shipped emulator)::
 """
 import argparse
 import datetime
-import json
 import os
 import platform
 import subprocess
@@ -487,8 +486,10 @@ def main(argv=None):
                        map(float, bench.point(sigma)))),
         sigma_psf_re=sigma, main=main_rows, sweep=sweep, wall_seconds=time.perf_counter() - t_start,
     )
+    from fastjam.atomic import write_json
+
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
+    write_json(args.json, result)
     print(table_main(main_rows, sigma, args.npos))
     if sweep:
         print()

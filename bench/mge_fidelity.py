@@ -94,7 +94,7 @@ def main(argv=None):
     import mgefit
 
     import fastjam
-    from fastjam.dataset import write_json
+    from fastjam.atomic import write_json
 
     rows = measure(sersic_indices(args.n_min, args.n_max, args.step), args.rmin, args.rmax)
     worst_err = max(rows, key=lambda r: r["max_rel_error"])

@@ -325,7 +325,7 @@ def table(results):
 
 
 def write_results(path, results):
-    from fastjam.dataset import write_json
+    from fastjam.atomic import write_json
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

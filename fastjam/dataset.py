@@ -12,17 +12,18 @@ The fields of a map are named in ``meta.json`` (``fields``): ``params``, ``f`` a
 for the Sérsic design (the default), ``params``, ``mge``, ``a`` and ``b`` for the
 multi-component MGE family (:mod:`fastjam.family`).
 
-Every file appears by ``os.replace`` of a finished temporary file, so a killed run leaves
-no partial file; consolidation writes the shard before it deletes the parts it holds, and
-readers drop duplicates by index. A map is stored only if all its values are finite.
+Every file appears by an atomic rename of a finished temporary file (:mod:`fastjam.atomic`),
+so a killed run leaves no partial file; consolidation writes the shard before it deletes the
+parts it holds, and readers drop duplicates by index. A map is stored only if all its values are finite.
 """
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
@@ -36,31 +37,15 @@ def dataset_fields(meta):
     return tuple(meta.get("fields", SERSIC_FIELDS))
 
 
-def _atomic_replace(tmp, final):
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
-
-
 def _write_h5(path, arrays, attrs=None, compress=False):
     import h5py
 
-    tmp = f"{path}.tmp{os.getpid()}"
-    with h5py.File(tmp, "w") as fh:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as fh:
         for key, value in arrays.items():
             kw = dict(compression="gzip", compression_opts=4, shuffle=True) if compress and np.ndim(value) > 1 else {}
             fh.create_dataset(key, data=value, **kw)
         for key, value in (attrs or {}).items():
             fh.attrs[key] = value
-    _atomic_replace(tmp, path)
-
-
-def write_json(path, obj):
-    """Write JSON atomically (temporary file, then rename)."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=2, sort_keys=True)
-    _atomic_replace(tmp, path)
 
 
 class DatasetWriter:

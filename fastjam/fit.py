@@ -8,15 +8,14 @@ The Python API in five lines::
     print(result.table())
     result.save("out/")        # summary, NetCDF, corner plot, maps, traces
 """
-import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path, write_json, write_text
 from .galaxy import FWHM_PER_SIGMA, Galaxy, Sersic
 from .model import PARAMETERS, Likelihood, Priors, emulator_error_at, make_log_density
 from .physics import grid
@@ -294,29 +293,21 @@ class FitResult:
 
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        _atomic_text(out / "summary.txt", self.table() + "\n")
-        _atomic_text(out / "summary.json", json.dumps(dict(
+        write_text(out / "summary.txt", self.table() + "\n")
+        write_json(out / "summary.json", dict(
             backend=self.backend, seconds=self.seconds, n_evaluations=self.n_evaluations,
             diagnostics=self.diagnostics, summary=self.summary, best=self.best_params, truth=self.truth,
-            forward=self.problem.forward, n_bins=int(self.problem.x.size)), indent=2))
-        tmp = out / f"posterior.nc.tmp{os.getpid()}"
-        self.idata.to_netcdf(str(tmp))
-        os.replace(tmp, out / "posterior.nc")
+            forward=self.problem.forward, n_bins=int(self.problem.x.size)))
+        with atomic_path(out / "posterior.nc") as tmp:
+            self.idata.to_netcdf(str(tmp))
         model = self.best_model()
         table = np.column_stack([self.problem.x, self.problem.y, self.problem.vrms, self.problem.vrms_err, model])
-        tmpm = out / f"best_model.txt.tmp{os.getpid()}"
-        np.savetxt(tmpm, table, header="x[arcsec] y[arcsec] Vrms[km/s] eVrms[km/s] model[km/s]", fmt="%.6g")
-        os.replace(tmpm, out / "best_model.txt")
+        with atomic_path(out / "best_model.txt") as tmp:
+            np.savetxt(tmp, table, header="x[arcsec] y[arcsec] Vrms[km/s] eVrms[km/s] model[km/s]", fmt="%.6g")
         plots.save(plots.corner_plot(self.idata, self.truth), out / "corner.png")
         plots.save(plots.maps_plot(self.problem.x, self.problem.y, self.problem.vrms, model, self.problem.vrms_err),
                    out / "maps.png")
         plots.save(plots.trace_plot(self.idata), out / "trace.png")
-
-
-def _atomic_text(path, text):
-    tmp = Path(f"{path}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _arviz():
@@ -329,16 +320,33 @@ def _arviz():
     return arviz
 
 
+def physical_idata(galaxy, inclination, beta_z, ml, lp=None, **attrs):
+    """arviz InferenceData of posterior samples in the physical parameters, with the derived
+    q_intr and log10 dynamical mass [Msun].
+
+    Parameters
+    ----------
+    galaxy : Galaxy
+    inclination, beta_z, ml : ndarray, shape (chains, draws) or (draws,)
+        Degrees, anisotropy, Msun/Lsun.
+    lp : ndarray, optional
+        Log posterior density of each sample (``sample_stats.lp``).
+    **attrs
+        Attributes of the InferenceData (e.g. ``backend``, ``forward``).
+    """
+    az = _arviz()
+    inc, beta, ml = (np.atleast_2d(np.asarray(v, dtype=float)) for v in (inclination, beta_z, ml))
+    posterior = dict(inclination=inc, beta_z=beta, ml=ml, q_intr=qintr_from_inclination(galaxy.q_obs, inc),
+                     log10_mass=np.log10(ml * galaxy.total_luminosity))
+    stats = dict(lp=np.atleast_2d(lp)) if lp is not None else None
+    return az.from_dict(posterior=posterior, sample_stats=stats, attrs=attrs)
+
+
 def posterior_idata(problem, result, backend):
     """arviz InferenceData of the physical and derived parameters."""
-    az = _arviz()
-
     inc, beta, ml, _ = problem.priors.transform(result.theta)
-    q_obs = problem.galaxy.q_obs
-    posterior = dict(inclination=inc, beta_z=beta, ml=ml, q_intr=qintr_from_inclination(q_obs, inc),
-                     log10_mass=np.log10(ml * problem.galaxy.total_luminosity))
-    return az.from_dict(posterior=posterior, sample_stats=dict(lp=result.log_density),
-                        attrs=dict(backend=backend, forward=problem.forward))
+    return physical_idata(problem.galaxy, inc, beta, ml, result.log_density, backend=backend,
+                          forward=problem.forward)
 
 
 def summarize(idata):
@@ -377,7 +385,7 @@ def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_k
     -------
     FitResult
     """
-    from samplers import get_sampler
+    from .samplers import get_sampler
 
     backend = backend or cfg["sampler"]["backend"]
     problem = build_problem(cfg, forward, emulator)
@@ -407,4 +415,5 @@ def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_k
                      problem, best, truth)
 
 
-__all__ = ["FitResult", "PARAMETERS", "build_galaxy", "build_problem", "fit", "load_kinematics"]
+__all__ = ["FitResult", "PARAMETERS", "build_galaxy", "build_problem", "fit", "load_kinematics", "physical_idata",
+           "summarize"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path, write_text
 from .galaxy import Galaxy, Sersic
 from .validation import check_positive, check_range
 
@@ -99,9 +100,9 @@ class Mock:
         out.mkdir(parents=True, exist_ok=True)
         header = (f"{note or 'A jampy mock at known parameters (fastjam.mock).'} Noise seed {self.seed}.\n"
                   "x[arcsec] y[arcsec] Vrms[km/s] eVrms[km/s]; x along the major axis")
-        np.savetxt(out / "vrms_bins.txt", np.column_stack([self.x, self.y, self.vrms, self.vrms_err]),
-                   fmt="%10.4f", header=header)
-        (out / "galaxy.toml").write_text(config_text(self.galaxy, self.truth, note, sampler, priors))
+        with atomic_path(out / "vrms_bins.txt") as tmp:
+            np.savetxt(tmp, np.column_stack([self.x, self.y, self.vrms, self.vrms_err]), fmt="%10.4f", header=header)
+        write_text(out / "galaxy.toml", config_text(self.galaxy, self.truth, note, sampler, priors))
         return out / "galaxy.toml"
 
 

@@ -14,19 +14,10 @@ import numpy as np
 
 from .design import PARAM_NAMES, ParameterSpace, sobol_design
 from .jam import DEFAULT_SETTINGS, dimensionless_map
+from .parallel import WorkerPool, has_error
 from .physics import grid
 
 log = logging.getLogger(__name__)
-
-
-#: Environment of local Dask workers: one BLAS thread, glibc malloc thresholds suited to jampy.
-WORKER_ENVIRON = {
-    "MALLOC_TRIM_THRESHOLD_": 128 * 2**20,
-    "MALLOC_MMAP_THRESHOLD_": 32 * 2**20,
-    "OMP_NUM_THREADS": 1,
-    "MKL_NUM_THREADS": 1,
-    "OPENBLAS_NUM_THREADS": 1,
-}
 
 
 def compute_map(index, params, settings, family="sersic"):
@@ -195,8 +186,6 @@ def simulate(out, n_maps, seed, workers=2, scheduler=None, resume=False, space=N
     -------
     SimulationSummary
     """
-    from tqdm.auto import tqdm
-
     from .dataset import DatasetWriter
 
     n_maps = int(n_maps)
@@ -222,75 +211,24 @@ def simulate(out, n_maps, seed, workers=2, scheduler=None, resume=False, space=N
     n_failed = 0
     jam_seconds = 0.0
     since = 0
-    bar = tqdm(total=n_maps, initial=n_maps - len(todo), disable=not progress, unit="map", smoothing=0.05)
-    n_workers = 1
+    jobs = [(i, design[i], settings, family) for i in todo]
     try:
-        for res in _run(todo, design, settings, workers, scheduler, family):
-            jam_seconds += res["seconds"]
-            if res["error"] is None:
-                writer.write_map(res["index"], res["arrays"], res["seconds"])
-            else:
-                n_failed += 1
-                writer.write_failure(res["index"], res["params"], res["error"])
-                log.warning("map %d failed and is skipped: %s", res["index"], res["error"])
-            bar.update(1)
-            bar.set_postfix(failed=n_failed)
-            since += 1
-            if since >= consolidate_every:
-                writer.consolidate()
-                since = 0
-            n_workers = res.get("workers", n_workers)
+        with WorkerPool(workers if todo else 0, scheduler if todo else None) as pool:
+            n_workers = pool.workers
+            for res in pool.as_completed(compute_map, jobs, progress=progress, unit="map", total=n_maps,
+                                         initial=n_maps - len(todo), failed=has_error):
+                jam_seconds += res["seconds"]
+                if res["error"] is None:
+                    writer.write_map(res["index"], res["arrays"], res["seconds"])
+                else:
+                    n_failed += 1
+                    writer.write_failure(res["index"], res["params"], res["error"])
+                    log.warning("map %d failed and is skipped: %s", res["index"], res["error"])
+                since += 1
+                if since >= consolidate_every:
+                    writer.consolidate()
+                    since = 0
     finally:
-        bar.close()
         writer.consolidate()
     return SimulationSummary(n_maps, len(done), len(todo), n_failed, time.perf_counter() - t0, jam_seconds,
                              n_workers)
-
-
-def _run(todo, design, settings, workers, scheduler, family):
-    """Yield results of compute_map as they finish."""
-    if scheduler is None and workers == 0:
-        for i in todo:
-            yield compute_map(i, design[i], settings, family)
-        return
-    import dask
-    from dask.distributed import Client, LocalCluster, as_completed
-
-    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ in its workers, which switches off glibc's dynamic
-    # mmap threshold: jampy's large temporary arrays then go through mmap/munmap and JAM runs
-    # 4-5x slower. A high fixed mmap threshold restores the speed (a remote cluster should set
-    # distributed.nanny.pre-spawn-environ likewise).
-    dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRON})
-    if scheduler is not None:
-        client, cluster = Client(scheduler), None
-    else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=logging.WARNING)
-        client = Client(cluster)
-    try:
-        n_workers = max(len(client.scheduler_info()["workers"]), 1)
-        queue = iter(todo)
-        in_flight = 4 * n_workers
-        futures = as_completed([client.submit(compute_map, i, design[i], settings, family, pure=False)
-                                for i in _take(queue, in_flight)])
-        for fut in futures:
-            res = fut.result()
-            res["workers"] = n_workers
-            fut.release()
-            for i in _take(queue, 1):
-                futures.add(client.submit(compute_map, i, design[i], settings, family, pure=False))
-            yield res
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-
-
-def _take(iterator, k):
-    out = []
-    for _ in range(k):
-        try:
-            out.append(next(iterator))
-        except StopIteration:
-            break
-    return out

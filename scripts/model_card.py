@@ -122,7 +122,9 @@ def main(argv=None):
             "`fastjam train` records the design indices of its training maps in `emulator.json` "
             "(`training.design_indices`): the shipped emulator's are 0 to "
             f"{max(tr['design_indices']) if tr.get('design_indices') else '?'} of the seed-1 design.", ""]
-    (model / "README.md").write_text("\n".join(out))
+    from fastjam.atomic import write_text
+
+    write_text(model / "README.md", "\n".join(out))
 
 
 if __name__ == "__main__":

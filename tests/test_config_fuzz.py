@@ -56,7 +56,7 @@ def _accepted_config_is_usable(cfg):
     """What validate_config accepts must build a galaxy, priors and sampler, or fail with ValueError."""
     from fastjam.fit import build_galaxy
     from fastjam.model import Priors
-    from samplers import get_sampler
+    from fastjam.samplers import get_sampler
 
     for table in cfg.values():
         for value in table.values():

@@ -60,6 +60,8 @@ def test_config_missing_required_and_defaults(tmp_path):
 
 def test_fit_plumbing_and_outputs(random_emulator, tmp_path):
     import arviz as az
+    import matplotlib
+    import matplotlib.pyplot as plt
 
     from fastjam.fit import fit
 
@@ -68,7 +70,15 @@ def test_fit_plumbing_and_outputs(random_emulator, tmp_path):
     assert set(res.summary) == {"inclination", "beta_z", "ml", "q_intr", "log10_mass"}
     for s in res.summary.values():
         assert s["p16"] <= s["median"] <= s["p84"]
-    res.save(tmp_path / "out")
+    # the user's matplotlib backend (here svg, not the tests' Agg) is left alone, and no
+    # figure is left open in pyplot
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        res.save(tmp_path / "out")
+        assert matplotlib.get_backend() == "svg" and plt.get_fignums() == []
+    finally:
+        matplotlib.use(before)
     for name in ("summary.txt", "summary.json", "posterior.nc", "best_model.txt", "corner.png", "maps.png",
                  "trace.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0

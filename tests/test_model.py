@@ -93,7 +93,7 @@ def test_prior_draws_follow_the_prior(priors, rng):
 def test_numpyro_samples_the_prior(priors):
     import jax.numpy as jnp
 
-    from samplers import get_sampler
+    from fastjam.samplers import get_sampler
 
     sampler = get_sampler("numpyro", chains=2, warmup=500, samples=2000, seed=3, progress=False)
     res = sampler.run(_prior_only_density(priors, jnp), np.zeros(3))
@@ -105,7 +105,7 @@ def test_numpyro_samples_the_prior(priors):
 def test_emcee_samples_the_prior(priors):
     import jax.numpy as jnp
 
-    from samplers import get_sampler
+    from fastjam.samplers import get_sampler
 
     sampler = get_sampler("emcee", walkers=16, steps=4000, burn=1000, seed=5, progress=False)
     res = sampler.run(_prior_only_density(priors, jnp), np.zeros(3))
@@ -117,7 +117,7 @@ def test_backends_recover_a_gaussian_posterior():
     """theta ~ N(mu, diag(s^2)) directly: mean within 5 Monte Carlo sigma (ESS from the chain length)."""
     import jax.numpy as jnp
 
-    from samplers import get_sampler
+    from fastjam.samplers import get_sampler
 
     mu, s = np.array([0.5, -1.0, 2.0]), np.array([0.3, 0.5, 1.0])
 
@@ -134,7 +134,7 @@ def test_backends_recover_a_gaussian_posterior():
 
 
 def test_sampler_bad_options():
-    from samplers import get_sampler
+    from fastjam.samplers import get_sampler
 
     with pytest.raises(ValueError, match="unknown sampler"):
         get_sampler("metropolis")

@@ -13,13 +13,14 @@ Definitions (``valid`` = finite JAM value inside the field; relative error
 * an error model: RMS of :math:`e` in bins of radius (R_e), which the likelihood can add in
   quadrature.
 """
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .. import atomic
+from ..atomic import atomic_path
 from ..dataset import load_dataset
 from ..design import PARAM_NAMES
 from ..physics import grid
@@ -166,17 +167,15 @@ def _by_region(params, per_max):
 
 def plot_maps(ds, logf, picks, out):
     """JAM, emulator and residual maps (Cartesian view of the quadrant) for chosen test maps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     out.mkdir(parents=True, exist_ok=True)
     xg, yg = np.meshgrid(np.linspace(-2.5, 2.5, 101), np.linspace(-2.5, 2.5, 101))
     for label, k in zip(("worst", "typical"), picks):
         jam = np.exp(grid.interpolate_map(np.log(ds.f[k]), xg.ravel(), yg.ravel())).reshape(xg.shape)
         emu = np.exp(grid.interpolate_map(logf[k], xg.ravel(), yg.ravel())).reshape(xg.shape)
-        fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+        fig = Figure(figsize=(13, 4))
+        axes = fig.subplots(1, 3)
         lim = (jam.min(), jam.max())
         for ax, img, title in zip(axes[:2], (jam, emu), ("JAM", "emulator")):
             im = ax.imshow(img, origin="lower", extent=(-2.5, 2.5, -2.5, 2.5), vmin=lim[0], vmax=lim[1])
@@ -194,9 +193,10 @@ def plot_maps(ds, logf, picks, out):
         fig.suptitle(f"{label} map (index {ds.index[k]}): n={p[0]:.2f} q_obs={p[1]:.2f} i={p[2]:.1f} "
                      f"beta_z={p[3]:.2f} sigma_psf/R_e={p[4]:.3f} pixsize/R_e={p[5]:.3f}")
         fig.tight_layout()
-        fig.savefig(out / f"map_{label}.png", dpi=90)
-        plt.close(fig)
+        with atomic_path(out / f"map_{label}.png") as tmp:
+            fig.savefig(tmp, dpi=90)
 
 
 def write_json(result, path):
-    Path(path).write_text(json.dumps(result.to_dict(), indent=2))
+    """Write ``result.to_dict()`` as JSON to ``path`` atomically."""
+    atomic.write_json(path, result.to_dict())

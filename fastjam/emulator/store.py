@@ -2,31 +2,32 @@
 ``emulator.json`` (architecture, training domain, grid, training record, metrics)."""
 import json
 import os
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-#: Weights shipped with fastjam (override with the FASTJAM_EMULATOR environment variable).
-SHIPPED = Path(__file__).resolve().parents[2] / "data" / "emulator"
+from ..atomic import write_json, write_npz
+
+
+def shipped_path():
+    """Directory of the emulator shipped with fastjam: ``fastjam/data/emulator`` of the installed
+    package (the repository's ``data/emulator``, see ``setup.cfg``)."""
+    return Path(resources.files("fastjam") / "data" / "emulator")
 
 
 def default_path():
-    """Directory of the shipped emulator."""
-    return Path(os.environ.get("FASTJAM_EMULATOR", SHIPPED))
+    """Directory of the default emulator: ``$FASTJAM_EMULATOR`` if set, else the shipped one."""
+    return Path(os.environ.get("FASTJAM_EMULATOR") or shipped_path())
 
 
 def save_emulator(out, net, space, grid_meta, info):
     """Write ``emulator.npz`` and ``emulator.json`` atomically into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f"emulator.npz.tmp{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **net.arrays())
-    os.replace(tmp, out / "emulator.npz")
+    write_npz(out / "emulator.npz", **net.arrays())
     card = dict(format_version=1, network=net.config.as_dict(), space=space, grid=grid_meta, training=info)
-    tmpj = out / f"emulator.json.tmp{os.getpid()}"
-    tmpj.write_text(json.dumps(card, indent=2, default=_jsonable))
-    os.replace(tmpj, out / "emulator.json")
+    write_json(out / "emulator.json", card, default=_jsonable)
 
 
 def update_card(path, **entries):
@@ -34,9 +35,7 @@ def update_card(path, **entries):
     path = Path(path) / "emulator.json"
     card = json.loads(path.read_text())
     card.update(entries)
-    tmp = path.with_name(f"emulator.json.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(card, indent=2, default=_jsonable))
-    os.replace(tmp, path)
+    write_json(path, card, default=_jsonable)
 
 
 def load_arrays(path=None):

@@ -4,15 +4,14 @@ checkpoints that resume after an interruption, a loss-curve plot.
 The loss is the mean squared error of :math:`\\ln f` over the map grid, i.e. the mean
 squared *relative* error of V_RMS, which is what the accuracy metrics measure.
 """
-import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path, write_json
 from ..dataset import load_dataset
 from .features import image_features, param_features, sersic_features
 from .network import NetworkConfig
@@ -94,9 +93,8 @@ def _split(n, fraction, seed):
 def _atomic_torch_save(obj, path):
     import torch
 
-    tmp = f"{path}.tmp{os.getpid()}"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def train(data, out, val=None, network=NetworkConfig(), config=TrainConfig(), resume=False, device=None,
@@ -222,7 +220,7 @@ def train(data, out, val=None, network=NetworkConfig(), config=TrainConfig(), re
                 epochs_run=len(history["epoch"]), train_seconds=float(np.sum(history["seconds"])),
                 device=str(device), data_meta=ds.meta)
     save_emulator(out, net, space, ds.meta["grid"], info)
-    (out / "history.json").write_text(json.dumps(history))
+    write_json(out / "history.json", history, indent=None)
     plot_loss(history, out / "loss.png")
     return TrainResult(out, len(history["epoch"]), int(best["epoch"]), float(best["loss"]),
                        time.perf_counter() - t_start, history)
@@ -246,12 +244,10 @@ def _subset(ds, idx):
 
 def plot_loss(history, path):
     """Save the training and validation loss curves (RMS of ln f) to ``path``."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     ax.semilogy(history["epoch"], np.sqrt(history["train_loss"]), label="train")
     ax.semilogy(history["epoch"], np.sqrt(history["val_loss"]), label="validation")
     ax.set_xlabel("epoch")
@@ -259,5 +255,5 @@ def plot_loss(history, path):
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
