@@ -64,7 +64,7 @@ def trace_plot(idata, var_names=("inclination", "beta_z", "ml")):
         warnings.simplefilter("ignore")  # arviz's own deprecation noise
         import arviz as az
 
-        axes = az.plot_trace(idata, var_names=list(var_names), compact=False)
+        axes = az.plot_trace(idata, var_names=list(var_names), compact=False, combined=True)
     fig = np.ravel(axes)[0].figure
     fig.tight_layout()
     return fig

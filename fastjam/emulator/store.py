@@ -1,5 +1,7 @@
 """Saved emulators: ``emulator.npz`` (float32 weights, readable by torch and JAX alike) and
-``emulator.json`` (architecture, training domain, grid, training record, metrics)."""
+``emulator.json`` (architecture, training domain, input-feature definition, grid, training
+record, metrics). :class:`~fastjam.emulator.Emulator` refuses weights whose stored feature
+definition differs from the code's."""
 import json
 import os
 from pathlib import Path
@@ -23,7 +25,10 @@ def save_emulator(out, net, space, grid_meta, info):
     with open(tmp, "wb") as fh:
         np.savez(fh, **net.arrays())
     os.replace(tmp, out / "emulator.npz")
-    card = dict(format_version=1, network=net.config.as_dict(), space=space, grid=grid_meta, training=info)
+    from .features import feature_definition
+
+    card = dict(format_version=1, network=net.config.as_dict(), space=space, features=feature_definition(space),
+                grid=grid_meta, training=info)
     tmpj = out / f"emulator.json.tmp{os.getpid()}"
     tmpj.write_text(json.dumps(card, indent=2, default=_jsonable))
     os.replace(tmpj, out / "emulator.json")
