@@ -24,7 +24,7 @@ torch, batch ``--batch``
     ``Emulator.log_maps`` on ``--batch`` parameter sets with distinct photometries (n takes 32
     values, so that the MGE fits stay cached; q_obs differs for every map), cached and uncached.
 JAX, batch 1
-    ``jax.jit(make_vrms_function(...))`` at the data positions, and the full-grid
+    ``jax.jit(Emulator.bind(...))`` at the data positions, and the full-grid
     :func:`fastjam.emulator.jax_model.log_maps` jitted with the latent precomputed.
 JAX, batch ``--batch``
     ``jax.vmap`` of the two functions above: the data-position function over (inclination,
@@ -338,12 +338,12 @@ class Bench:
                         lambda: emu.vrms(g, inc, beta, ml, x, y)))
 
         # JAX, batch 1
-        vrms = jax_model.make_vrms_function(emu, g, x, y)
+        vrms = emu.bind(g, x, y)
         vrms_jit = jax.jit(vrms)
         a_inc, a_beta, a_ml = (jnp.float32(v) for v in (inc, beta, ml))
         out.append(("jax_vrms_b1", f"JAX jit vrms, {args.npos} positions", "jax", 1, "data",
                     lambda: vrms_jit(a_inc, a_beta, a_ml).block_until_ready()))
-        weights = jax_model.to_jax({k: v.detach().cpu().numpy() for k, v in emu.net.state_dict().items()})
+        weights = jax_model.to_jax(emu.arrays)
         config, space = self.card["network"], self.card["space"]
 
         def one_map(first, q_obs, inclination, beta_z, sig, pix):

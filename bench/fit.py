@@ -1,84 +1,127 @@
-"""Speed of a full posterior on the example galaxy, emulator vs jampy likelihood, side by side.
+"""Time to posterior on the example galaxy from the command line, per stage, emcee and NUTS.
 
-    python bench/fit.py [--config examples/example_galaxy/galaxy.toml] [--jam-calls 5]
+    python bench/fit.py [--config examples/example_galaxy/galaxy.toml] [--runs 5] [--jam-calls 3]
 
-Measures, in one run on one machine: wall time of emcee (32 walkers x 3000 steps) and
-NumPyro NUTS (4 chains x 1000 samples after 1000 warm-up) with the shipped emulator; their
-log-density evaluations per second; and the seconds per call of the same log-density with
-jampy as the forward model (at the MAP point), hence the speed-up per likelihood call.
-Prints a table and writes JSON (default ``bench/results/fit.json``).
+Each run is ``fastjam fit CONFIG --backend B --out DIR --no-progress`` in a fresh process,
+timed from its start to its files written. The stages come from the run's ``summary.json``
+(``timings``: set-up, MAP, sampling, summary, writing; compilation is JAX tracing and
+compiling inside those stages); start-up (interpreter, imports, configuration) is the rest
+of the wall time. The first run of each backend uses an empty JAX compilation cache (cold);
+the median is over ``--runs`` further runs with the cache filled by it (warm), as every later
+fit of the same galaxy (and bin count) would. Per effective sample: sampling seconds over the
+minimum bulk ESS, and for a jampy likelihood with the same emcee sampler, the measured
+seconds of one jampy log-density call times the emulator emcee run's evaluations per
+effective sample (a full jampy emcee run takes hours; the evaluations per effective sample
+are the sampler's, the same for either forward model). Prints a table and writes JSON
+(default ``bench/results/fit.json``).
 """
 import argparse
 import json
-import logging
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
-from _common import REPO as ROOT, RESULTS, machine_info
+import numpy as np
+from _common import REPO as ROOT, RESULTS, machine_info, shown_path
+
+STAGES = ("startup", "setup", "compilation", "map", "sampling", "summary", "writing")
 
 
+def run_cli(config, backend, out, cache):
+    """One command-line fit in a fresh process: wall seconds and its summary.json."""
+    env = dict(os.environ, FASTJAM_JAX_CACHE=str(cache), PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "fastjam.cli", "fit", str(config), "--backend", backend, "--out", str(out),
+           "--no-progress"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    summary = json.loads((Path(out) / "summary.json").read_text())
+    t = summary["timings"]
+    stages = dict(t, startup=wall - sum(t[k] for k in ("setup", "map", "sampling", "summary", "writing")))
+    ess = min(summary["summary"][p]["ess_bulk"] for p in ("inclination", "beta_z", "ml"))
+    return dict(wall_s=wall, stages=stages, evaluations=summary["n_evaluations"], min_ess_bulk=ess,
+                s_per_effective_sample=t["sampling"] / ess, evaluations_per_effective_sample=summary["n_evaluations"]
+                / ess, diagnostics=summary["diagnostics"])
+
+
+def jampy_call_seconds(config, calls):
+    """Seconds per jampy log-density call at the emulator MAP point (same bins, priors, likelihood)."""
+    from fastjam.config import load_config
+    from fastjam.fit import build_problem, find_map
+
+    cfg = load_config(config)
+    theta = find_map(build_problem(cfg, "emulator"))
+    jam = build_problem(cfg, "jam")
+    jam.log_density(theta)
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        jam.log_density(theta)
+    return (time.perf_counter() - t0) / calls
+
+
+def _median(rows, key):
+    return float(np.median([r[key] for r in rows]))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(ROOT / "examples/example_galaxy/galaxy.toml"))
-    parser.add_argument("--jam-calls", type=int, default=5, help="jampy log-density calls to time")
-    parser.add_argument("--walkers", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--chains", type=int, default=4)
-    parser.add_argument("--warmup", type=int, default=1000)
-    parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=5, help="warm runs per backend (median)")
+    parser.add_argument("--backends", nargs="+", default=["emcee", "numpyro"])
+    parser.add_argument("--jam-calls", type=int, default=3, help="jampy log-density calls to time (0: skip)")
     parser.add_argument("--json", default=str(RESULTS / "fit.json"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-
-    from fastjam.config import load_config
-    from fastjam.fit import build_problem, find_map, fit
-
-    overrides = {"sampler.walkers": args.walkers, "sampler.steps": args.steps, "sampler.chains": args.chains,
-                 "sampler.warmup": args.warmup, "sampler.samples": args.samples}
-    cfg = load_config(args.config, overrides)
-    rows = {}
-    for backend in ("emcee", "numpyro"):
-        t0 = time.perf_counter()
-        res = fit(cfg, backend=backend, progress=False)
-        wall = time.perf_counter() - t0
-        ess = min(s["ess_bulk"] for k, s in res.summary.items() if k in ("inclination", "beta_z", "ml"))
-        rows[backend] = dict(wall_s=wall, sampling_s=res.seconds, evaluations=res.n_evaluations,
-                             evals_per_s=res.n_evaluations / res.seconds, min_ess_bulk=ess,
-                             s_per_effective_sample=res.seconds / ess,
-                             summary={k: res.summary[k] for k in ("inclination", "beta_z", "ml")})
-    # the same log-density with the emulator and with jampy, one call each at the MAP point
-    emu = build_problem(cfg, "emulator")
-    theta = find_map(emu)
-    import jax
-
-    f = jax.jit(emu.log_density)
-    f(theta).block_until_ready()
-    n = 200
-    t0 = time.perf_counter()
-    for _ in range(n):
-        f(theta).block_until_ready()
-    emu_call = (time.perf_counter() - t0) / n
-    jam = build_problem(cfg, "jam")
-    jam.log_density(theta)
-    t0 = time.perf_counter()
-    for _ in range(args.jam_calls):
-        jam.log_density(theta)
-    jam_call = (time.perf_counter() - t0) / args.jam_calls
-    out = dict(config=os.path.relpath(args.config, ROOT), args=vars(args) | {"json": None}, backends=rows,
-               log_density_call_s=dict(emulator_jit=emu_call, jampy=jam_call, speedup=jam_call / emu_call),
-               machine=machine_info())
-    print(f"{'backend':<10s}{'wall [s]':>10s}{'sampling [s]':>14s}{'evals':>10s}{'evals/s':>11s}{'min ESS':>9s}"
-          f"{'s/ESS':>9s}")
-    for name, r in rows.items():
-        print(f"{name:<10s}{r['wall_s']:>10.1f}{r['sampling_s']:>14.1f}{r['evaluations']:>10d}"
-              f"{r['evals_per_s']:>11.3g}{r['min_ess_bulk']:>9.0f}{r['s_per_effective_sample']:>9.2g}")
-    print(f"one log-density call: emulator (JAX jit) {emu_call * 1e3:.3f} ms, jampy {jam_call:.3f} s, "
-          f"ratio {jam_call / emu_call:.0f}x")
+    machine = machine_info()
+    result = dict(config=shown_path(args.config), runs=args.runs, backends={})
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in args.backends:
+            cache = Path(tmp) / f"jax_cache_{backend}"
+            cold = run_cli(args.config, backend, Path(tmp) / "out", cache)
+            warm = [run_cli(args.config, backend, Path(tmp) / "out", cache) for _ in range(args.runs)]
+            median = {k: float(np.median([w["stages"][k] for w in warm])) for k in STAGES}
+            result["backends"][backend] = dict(
+                cold=cold, warm=warm, median_wall_s=_median(warm, "wall_s"), median_stages=median,
+                median_s_per_effective_sample=_median(warm, "s_per_effective_sample"),
+                median_evaluations_per_effective_sample=_median(warm, "evaluations_per_effective_sample"),
+                median_min_ess_bulk=_median(warm, "min_ess_bulk"))
+    if args.jam_calls > 0 and "emcee" in result["backends"]:
+        sys.path.insert(0, str(ROOT))
+        call = jampy_call_seconds(args.config, args.jam_calls)
+        per_ess = call * result["backends"]["emcee"]["median_evaluations_per_effective_sample"]
+        result["jampy_emcee"] = dict(seconds_per_call=call, s_per_effective_sample=per_ess)
+    result["machine"] = machine | dict(loadavg_at_end=os.getloadavg())
+    print(table(result))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(out, indent=2))
+    Path(args.json).write_text(json.dumps(result, indent=2))
+    return result
+
+
+def table(result):
+    """The per-stage table (seconds; medians of the warm runs, and the cold first run)."""
+    head = f"{'backend':<16s}{'wall':>7s}" + "".join(f"{s:>12s}" for s in STAGES) + f"{'ESS':>7s}{'s/ESS':>10s}"
+    lines = [head]
+    for name, b in result["backends"].items():
+        for label, stages, wall, ess, per in (
+                (f"{name} (median)", b["median_stages"], b["median_wall_s"], b["median_min_ess_bulk"],
+                 b["median_s_per_effective_sample"]),
+                (f"{name} (cold)", b["cold"]["stages"], b["cold"]["wall_s"], b["cold"]["min_ess_bulk"],
+                 b["cold"]["s_per_effective_sample"])):
+            lines.append(f"{label:<16s}{wall:>7.2f}" + "".join(f"{stages[s]:>12.2f}" for s in STAGES)
+                         + f"{ess:>7.0f}{per:>10.2e}")
+    if "jampy_emcee" in result:
+        j = result["jampy_emcee"]
+        e = result["backends"]["emcee"]["median_s_per_effective_sample"]
+        lines.append(f"jampy in the same emcee: {j['seconds_per_call']:.3f} s per call, "
+                     f"{j['s_per_effective_sample']:.1f} s per effective sample ({j['s_per_effective_sample'] / e:.3g} x the emulator's)")
+    m = result["machine"]
+    lines.append(f"{m['cpu_count']} CPUs, load average {m['loadavg_at_start'][0]:.1f} at start, "
+                 f"{m['loadavg_at_end'][0]:.1f} at end")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

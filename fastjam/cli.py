@@ -153,9 +153,10 @@ def build_parser():
     p.add_argument("config", help="TOML configuration of the fit")
     p.add_argument("--backend", choices=("emcee", "numpyro"), default=None, help="sampler (default: the config's)")
     p.add_argument("--out", default=None, help="directory for the summary, NetCDF posterior and plots")
-    p.add_argument("--emulator", default=None, help="emulator directory (default: the shipped one)")
+    p.add_argument("--emulator", default=None,
+                   help="emulator directory (default: the config's [forward] emulator, else the shipped one)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
-                   help="override a config value, e.g. --set sampler.steps=5000 (repeatable)")
+                   help="override a config value, e.g. --set sampler.ess=2000 (repeatable)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_fit)
 

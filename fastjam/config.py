@@ -34,11 +34,17 @@ Example (all lengths in arcsec, distance in Mpc, luminosity in Lsun)::
     [sampler]
     backend = "emcee"      # or "numpyro"
     seed = 42
-    walkers = 32
-    steps = 3000
-    chains = 4
-    warmup = 1000
-    samples = 1000
+    ess = 1000             # stop when every parameter has bulk ESS >= ess ...
+    r_hat = 1.01           # ... and R-hat < r_hat (ess = 0: run to the caps below)
+    walkers = 32           # emcee
+    steps = 20000          # emcee: maximum steps per walker (burn-in: a third, or `burn`)
+    chains = 4             # NUTS
+    warmup = 500           # NUTS: adaptation iterations per chain (dense mass matrix)
+    samples = 5000         # NUTS: maximum kept iterations per chain
+
+    [forward]
+    model = "emulator"     # or "jam" (jampy in the likelihood; emcee only)
+    # emulator = "my_emulator/"  # a directory with emulator.npz and emulator.json (default: shipped)
 
     [truth]                # optional, for mocks: drawn on the corner plot
     inclination = 60.0
@@ -58,8 +64,8 @@ SCHEMA = {
     "data": {"path": str, "format": str, "drop_outside_field": bool, "vrms_ext": (int, str), "err_ext": (int, str)},
     "priors": {"ml": list, "ml_prior": str, "beta_z_min": float, "inclination": str, "q_intr_min": float},
     "likelihood": {"emulator_error": bool, "systematic": float, "clip_sigma": float},
-    "sampler": {"backend": str, "seed": int, "walkers": int, "steps": int, "burn": int, "chains": int,
-                "warmup": int, "samples": int},
+    "sampler": {"backend": str, "seed": int, "ess": float, "r_hat": float, "walkers": int, "steps": int, "burn": int,
+                "chains": int, "warmup": int, "samples": int},
     "forward": {"model": str, "emulator": str},
     "truth": {"inclination": float, "beta_z": float, "ml": float},
 }
@@ -81,6 +87,7 @@ BOUNDS = {
     ("sampler", "walkers"): (6, 100000, False), ("sampler", "steps"): (2, 10**8, False),
     ("sampler", "burn"): (0, 10**8, False), ("sampler", "chains"): (1, 1000, False),
     ("sampler", "warmup"): (0, 10**8, False), ("sampler", "samples"): (1, 10**8, False),
+    ("sampler", "ess"): (0, None, False), ("sampler", "r_hat"): (1, None, True),
     ("truth", "inclination"): (0, 90, False), ("truth", "ml"): (0, None, True),
 }
 
@@ -90,8 +97,8 @@ DEFAULTS = {
     "priors": {"ml": [0.1, 20.0], "ml_prior": "log-uniform", "beta_z_min": -0.2, "inclination": "isotropic",
                "q_intr_min": 0.05},
     "likelihood": {"emulator_error": True, "systematic": 0.0, "clip_sigma": 0.0},
-    "sampler": {"backend": "emcee", "seed": 0, "walkers": 32, "steps": 3000, "chains": 4, "warmup": 1000,
-                "samples": 1000},
+    "sampler": {"backend": "emcee", "seed": 0, "ess": 1000.0, "r_hat": 1.01, "walkers": 32, "steps": 20000,
+                "chains": 4, "warmup": 500, "samples": 5000},
     "forward": {"model": "emulator"},
     "truth": {},
 }
@@ -184,6 +191,8 @@ def validate_config(raw, base=Path(".")):
     if "burn" in s and s["burn"] >= s["steps"]:
         raise ValueError(f"[sampler] burn = {s['burn']} must be smaller than steps = {s['steps']}")
     out["data"]["path"] = str((Path(base) / out["data"]["path"]).resolve())
+    if "emulator" in out["forward"]:
+        out["forward"]["emulator"] = str((Path(base) / out["forward"]["emulator"]).resolve())
     return out
 
 

@@ -17,10 +17,10 @@ import numpy as np
 
 from .atomic import atomic_path, write_json, write_text
 from .galaxy import FWHM_PER_SIGMA, Galaxy, Sersic
-from .model import PARAMETERS, Likelihood, Priors, emulator_error_at, make_log_density
+from .model import PARAMETERS, Likelihood, Priors, emulator_error_at
 from .physics import grid
 from .physics.mge import MGE
-from .physics.geometry import qintr_from_inclination
+from .posterior import Posterior
 
 log = logging.getLogger(__name__)
 
@@ -70,21 +70,53 @@ def load_kinematics(cfg):
 
 @dataclass
 class Problem:
-    """Everything the samplers need, for one galaxy and one forward model."""
+    """One galaxy's data and its :class:`~fastjam.posterior.Posterior` (what the samplers need).
+
+    Attributes
+    ----------
+    galaxy : Galaxy
+    x, y : ndarray, shape (p,)
+        Positions of the bins used [arcsec].
+    vrms, vrms_err : ndarray, shape (p,)
+        Data [km/s].
+    posterior : Posterior
+    forward : str
+        "emulator" or "jam".
+    selected : ndarray of int
+        Indices of the bins used among the ``n_input`` bins read.
+    n_input : int
+    """
 
     galaxy: Galaxy
     x: np.ndarray
     y: np.ndarray
     vrms: np.ndarray
     vrms_err: np.ndarray
-    priors: Priors
-    likelihood: Likelihood
-    vrms_fn: object
-    log_density: object
-    xp: object
+    posterior: Posterior
     forward: str
     selected: np.ndarray
     n_input: int
+
+    @property
+    def priors(self):
+        return self.posterior.priors
+
+    @property
+    def likelihood(self):
+        return self.posterior.likelihood
+
+    @property
+    def log_density(self):
+        return self.posterior.log_density
+
+    @property
+    def vrms_fn(self):
+        """The bound forward model."""
+        return self.posterior.model
+
+    @property
+    def xp(self):
+        return self.posterior.xp
 
 
 def build_problem(cfg, forward=None, emulator=None, keep=None):
@@ -97,7 +129,7 @@ def build_problem(cfg, forward=None, emulator=None, keep=None):
     forward : {"emulator", "jam"}, optional
         Forward model (default: the configuration's, "emulator").
     emulator : Emulator, optional
-        Default: the shipped one.
+        Default: ``[forward] emulator`` of the configuration, else the shipped one.
     keep : ndarray of bool, optional
         Bins to use (after outlier clipping).
 
@@ -109,23 +141,7 @@ def build_problem(cfg, forward=None, emulator=None, keep=None):
     kin = load_kinematics(cfg)
     x, y, vrms, err = kin.x, kin.y, kin.vrms, kin.vrms_err
     forward = forward or cfg["forward"]["model"]
-    if isinstance(galaxy.photometry, MGE):
-        if forward == "emulator":
-            raise ValueError("the emulator is trained on Sérsic photometry only: an MGE galaxy needs the JAM forward "
-                             "model ([forward] model = \"jam\", sampled with emcee)")
-        inside = np.ones(x.size, bool)
-    else:
-        r_e = galaxy.photometry.r_e
-        inside = grid.inside_field(x / r_e, y / r_e)
-    n_out = int(np.sum(~inside))
-    if forward == "emulator" and n_out:
-        if not cfg["data"]["drop_outside_field"]:
-            raise ValueError(f"{n_out} of {x.size} bins lie beyond the emulated field |x|, |y| <= "
-                             f"{grid.FIELD_HALF} R_e = {grid.FIELD_HALF * r_e:.3g} arcsec: set "
-                             "[data] drop_outside_field = true to drop them, or use the JAM forward model")
-        log.warning("dropping %d bins beyond the emulated field (|x|, |y| > %.3g arcsec)", n_out,
-                    grid.FIELD_HALF * r_e)
-    sel = inside if forward == "emulator" else np.ones(x.size, bool)
+    sel = _selected_bins(cfg, galaxy, x, y, forward)
     if keep is not None:
         sel = sel & keep
     x, y, vrms, err = x[sel], y[sel], vrms[sel], err[sel]
@@ -133,66 +149,47 @@ def build_problem(cfg, forward=None, emulator=None, keep=None):
     priors = Priors(galaxy.q_obs, tuple(pr["ml"]), pr["ml_prior"] == "log-uniform", pr["beta_z_min"],
                     pr["q_intr_min"], pr["inclination"] == "isotropic")
     if forward == "emulator":
-        import jax.numpy as jnp
-
-        from .emulator.jax_model import make_vrms_function
         from .emulator.model import Emulator
 
-        emulator = emulator or Emulator.load()
+        emulator = emulator or Emulator.load(cfg["forward"].get("emulator"))
         priors = priors.within_emulator(emulator.space)
-        vrms_fn = make_vrms_function(emulator, galaxy, x, y)
-        frac = (emulator_error_at(emulator.card, np.hypot(x, y) / r_e) if cfg["likelihood"]["emulator_error"]
-                else np.zeros(x.size))
-        xp = jnp
+        model = emulator.bind(galaxy, x, y)
+        frac = (emulator_error_at(emulator.card, np.hypot(x, y) / galaxy.photometry.r_e)
+                if cfg["likelihood"]["emulator_error"] else np.zeros(x.size))
     else:
         from .jam import JAMModel
 
-        jam = JAMModel()
-
-        def vrms_fn(inclination, beta_z, ml):
-            return jam.vrms(galaxy, float(inclination), float(beta_z), float(ml), x, y)[0]
-
+        model = JAMModel().bind(galaxy, x, y)
         frac = np.zeros(x.size)
-        xp = np
+    xp = model.xp
     lik = Likelihood(xp.asarray(vrms), xp.asarray(err), xp.asarray(frac), cfg["likelihood"]["systematic"])
-    return Problem(galaxy, x, y, vrms, err, priors, lik, vrms_fn, make_log_density(priors, lik, vrms_fn, xp), xp,
-                   forward, np.flatnonzero(sel), int(sel.size))
+    return Problem(galaxy, x, y, vrms, err, Posterior(priors, lik, model, galaxy.total_luminosity), forward,
+                   np.flatnonzero(sel), int(sel.size))
+
+
+def _selected_bins(cfg, galaxy, x, y, forward):
+    """Bins inside the emulated field (all for JAM); raises unless dropping is allowed."""
+    if forward != "emulator":
+        return np.ones(x.size, bool)
+    if isinstance(galaxy.photometry, MGE):
+        raise ValueError("the emulator is trained on Sérsic photometry only: an MGE galaxy needs the JAM forward "
+                         "model ([forward] model = \"jam\", sampled with emcee)")
+    r_e = galaxy.photometry.r_e
+    inside = grid.inside_field(x / r_e, y / r_e)
+    n_out = int(np.sum(~inside))
+    if n_out:
+        if not cfg["data"]["drop_outside_field"]:
+            raise ValueError(f"{n_out} of {x.size} bins lie beyond the emulated field |x|, |y| <= "
+                             f"{grid.FIELD_HALF} R_e = {grid.FIELD_HALF * r_e:.3g} arcsec: set "
+                             "[data] drop_outside_field = true to drop them, or use the JAM forward model")
+        log.warning("dropping %d bins beyond the emulated field (|x|, |y| > %.3g arcsec)", n_out,
+                    grid.FIELD_HALF * r_e)
+    return inside
 
 
 def find_map(problem, n_starts=4, seed=0):
-    """Maximum a posteriori theta by L-BFGS from a few starts (M/L started at its analytic best fit)."""
-    from scipy.optimize import minimize
-
-    pri = problem.priors
-    rng = np.random.default_rng(seed)
-    if problem.xp is np:
-        fun = lambda t: -float(problem.log_density(t))  # noqa: E731
-        jac = None
-    else:
-        import jax
-
-        vg = jax.jit(jax.value_and_grad(lambda t: -problem.log_density(t)))
-
-        def fun(t):
-            v, g = vg(t)
-            return float(v), np.asarray(g, dtype=float)
-
-        jac = True
-    best = None
-    i0 = pri.inclination_min
-    for k in range(n_starts):
-        inc = i0 + (90 - i0) * (0.5 if k == 0 else rng.uniform(0.1, 0.95))
-        beta = 0.0 if k == 0 else rng.uniform(pri.beta_z_min, float(pri.beta_max(inc, np)))
-        beta = min(max(beta, pri.beta_z_min + 1e-3), float(pri.beta_max(inc, np)) - 1e-3)
-        m1 = np.asarray(problem.vrms_fn(inc, beta, 1.0), dtype=float)
-        w = 1 / problem.vrms_err**2
-        ml = float(np.clip((np.sum(w * problem.vrms * m1) / np.sum(w * m1**2)) ** 2, *np.array(pri.ml_range) *
-                           [1.0001, 0.9999]))
-        t0 = pri.inverse(inc, beta, ml)
-        res = minimize(fun, t0, jac=jac, method="L-BFGS-B" if jac else "Nelder-Mead")
-        if best is None or res.fun < best.fun:
-            best = res
-    return np.asarray(best.x, dtype=float)
+    """Maximum a posteriori theta (:meth:`fastjam.posterior.Posterior.find_map`)."""
+    return problem.posterior.find_map(problem.vrms, problem.vrms_err, n_starts, seed)
 
 
 def clip_outliers(cfg, problem, emulator=None, max_iter=10):
@@ -209,8 +206,7 @@ def clip_outliers(cfg, problem, emulator=None, max_iter=10):
     k = cfg["likelihood"]["clip_sigma"]
     theta = find_map(problem, seed=cfg["sampler"]["seed"])
     for _ in range(max_iter):
-        inc, beta, ml, _ = problem.priors.transform(theta)
-        model = np.asarray(problem.vrms_fn(inc, beta, ml), dtype=float)
+        model = problem.posterior.model_vrms(theta)
         sigma = np.sqrt(problem.vrms_err**2 + problem.likelihood.systematic**2)
         good = np.abs(problem.vrms - model) <= k * sigma
         if np.all(good):
@@ -244,6 +240,10 @@ class FitResult:
     best_theta : ndarray
         Highest-posterior sample (unconstrained).
     truth : dict
+    timings : dict
+        Wall seconds of the stages: ``setup``, ``map``, ``sampling``, ``summary`` (arviz
+        tables), ``compilation`` (JAX tracing and compiling, inside the other stages),
+        ``writing`` (after :meth:`save`).
     """
 
     idata: object
@@ -255,16 +255,20 @@ class FitResult:
     problem: Problem = field(repr=False)
     best_theta: np.ndarray = field(repr=False)
     truth: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def posterior(self):
+        return self.problem.posterior
 
     @property
     def best_params(self):
-        inc, beta, ml, _ = self.problem.priors.transform(self.best_theta)
-        return dict(inclination=float(inc), beta_z=float(beta), ml=float(ml))
+        p = self.posterior.to_physical(self.best_theta)
+        return {k: float(p[k]) for k in PARAMETERS}
 
     def best_model(self):
         """Model V_RMS (km/s) at the data bins for the highest-posterior sample."""
-        p = self.best_params
-        return np.asarray(self.problem.vrms_fn(p["inclination"], p["beta_z"], p["ml"]), dtype=float)
+        return self.posterior.model_vrms(self.best_theta)
 
     def table(self):
         """Plain-text summary: median, 16th/84th percentiles, R-hat, ESS."""
@@ -291,13 +295,10 @@ class FitResult:
         """
         from . import plots
 
+        t0 = time.perf_counter()
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         write_text(out / "summary.txt", self.table() + "\n")
-        write_json(out / "summary.json", dict(
-            backend=self.backend, seconds=self.seconds, n_evaluations=self.n_evaluations,
-            diagnostics=self.diagnostics, summary=self.summary, best=self.best_params, truth=self.truth,
-            forward=self.problem.forward, n_bins=int(self.problem.x.size)))
         with atomic_path(out / "posterior.nc") as tmp:
             self.idata.to_netcdf(str(tmp))
         model = self.best_model()
@@ -308,6 +309,11 @@ class FitResult:
         plots.save(plots.maps_plot(self.problem.x, self.problem.y, self.problem.vrms, model, self.problem.vrms_err),
                    out / "maps.png")
         plots.save(plots.trace_plot(self.idata), out / "trace.png")
+        self.timings["writing"] = time.perf_counter() - t0
+        write_json(out / "summary.json", dict(
+            backend=self.backend, seconds=self.seconds, n_evaluations=self.n_evaluations,
+            diagnostics=self.diagnostics, summary=self.summary, best=self.best_params, truth=self.truth,
+            forward=self.problem.forward, n_bins=int(self.problem.x.size), timings=self.timings))
 
 
 def _arviz():
@@ -334,19 +340,20 @@ def physical_idata(galaxy, inclination, beta_z, ml, lp=None, **attrs):
     **attrs
         Attributes of the InferenceData (e.g. ``backend``, ``forward``).
     """
+    from .posterior import physical_parameters
+
     az = _arviz()
     inc, beta, ml = (np.atleast_2d(np.asarray(v, dtype=float)) for v in (inclination, beta_z, ml))
-    posterior = dict(inclination=inc, beta_z=beta, ml=ml, q_intr=qintr_from_inclination(galaxy.q_obs, inc),
-                     log10_mass=np.log10(ml * galaxy.total_luminosity))
+    posterior = physical_parameters(galaxy.q_obs, galaxy.total_luminosity, inc, beta, ml)
     stats = dict(lp=np.atleast_2d(lp)) if lp is not None else None
     return az.from_dict(posterior=posterior, sample_stats=stats, attrs=attrs)
 
 
 def posterior_idata(problem, result, backend):
     """arviz InferenceData of the physical and derived parameters."""
-    inc, beta, ml, _ = problem.priors.transform(result.theta)
-    return physical_idata(problem.galaxy, inc, beta, ml, result.log_density, backend=backend,
-                          forward=problem.forward)
+    post = problem.posterior.to_physical(result.theta)
+    return physical_idata(problem.galaxy, post["inclination"], post["beta_z"], post["ml"], result.log_density,
+                          backend=backend, forward=problem.forward)
 
 
 def summarize(idata):
@@ -367,6 +374,9 @@ def summarize(idata):
 def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_kwargs=None):
     """Sample the posterior of (inclination, beta_z, M/L) for one galaxy.
 
+    Sampling stops when every parameter reaches the target bulk ESS and R-hat
+    (``[sampler] ess``, ``r_hat``) or at the cap (``steps`` for emcee, ``samples`` for NUTS).
+
     Parameters
     ----------
     cfg : dict
@@ -374,45 +384,67 @@ def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_k
     backend : {"emcee", "numpyro"}, optional
         Overrides ``[sampler] backend``.
     emulator : Emulator, optional
-        Default: the shipped emulator.
+        Default: ``[forward] emulator`` of the configuration, else the shipped emulator.
     forward : {"emulator", "jam"}, optional
         Forward model; "jam" runs jampy in the likelihood (slow; emcee only, not vectorised).
     progress : bool
     sampler_kwargs : dict, optional
-        Extra backend options (e.g. ``pool``, ``checkpoint`` for emcee).
+        Extra backend options (e.g. ``pool``, ``checkpoint`` for emcee, ``dense_mass`` for NUTS).
 
     Returns
     -------
     FitResult
     """
-    from .samplers import get_sampler
+    from .samplers import Target, get_sampler
 
     backend = backend or cfg["sampler"]["backend"]
+    timings, t0 = {}, time.perf_counter()
+    forward = forward or cfg["forward"]["model"]
+    if forward == "jam" and backend != "emcee":
+        raise ValueError("the numpyro backend needs a JAX forward model (the emulator), not jampy: use emcee")
+    compile_seconds = _compile_clock(forward)
+    c0 = compile_seconds()
     problem = build_problem(cfg, forward, emulator)
+    timings["setup"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
     if cfg["likelihood"]["clip_sigma"] > 0:
         problem, theta0 = clip_outliers(cfg, problem, emulator)
     else:
         theta0 = find_map(problem, seed=cfg["sampler"]["seed"])
+    timings["map"] = time.perf_counter() - t1
     s = cfg["sampler"]
-    kw = dict(seed=s["seed"], progress=progress)
+    kw = dict(seed=s["seed"], progress=progress, target=Target(s["ess"], s["r_hat"]),
+              monitor=lambda theta: np.stack([problem.posterior.to_physical(theta)[k] for k in PARAMETERS], -1))
     if backend == "emcee":
-        kw.update(walkers=s["walkers"], steps=s["steps"], burn=s.get("burn"),
-                  vectorize=problem.xp is not np)
+        kw.update(walkers=s["walkers"], steps=s["steps"], burn=s.get("burn"), vectorize=problem.posterior.is_jax)
     else:
-        if problem.xp is np:
-            raise ValueError("the numpyro backend needs a JAX forward model (the emulator), not jampy")
         kw.update(chains=s["chains"], warmup=s["warmup"], samples=s["samples"])
     kw.update(sampler_kwargs or {})
     sampler = get_sampler(backend, **kw)
-    t0 = time.perf_counter()
-    result = sampler.run(problem.log_density, theta0)
-    log.info("%s sampled in %.1f s", backend, time.perf_counter() - t0)
+    t1 = time.perf_counter()
+    result = sampler.run(problem.posterior, theta0)
+    timings["sampling"] = time.perf_counter() - t1
+    timings["compilation"] = compile_seconds() - c0
+    log.info("%s sampled in %.1f s", backend, timings["sampling"])
+    t1 = time.perf_counter()
     idata = posterior_idata(problem, result, backend)
+    summary = summarize(idata)
+    timings["summary"] = time.perf_counter() - t1
     flat = result.log_density.reshape(-1)
     best = result.theta.reshape(-1, 3)[int(np.argmax(flat))]
     truth = {k: float(v) for k, v in cfg.get("truth", {}).items()}
-    return FitResult(idata, summarize(idata), backend, result.seconds, result.n_evaluations, result.diagnostics,
-                     problem, best, truth)
+    return FitResult(idata, summary, backend, result.seconds, result.n_evaluations, result.diagnostics,
+                     problem, best, truth, timings)
+
+
+def _compile_clock(forward):
+    """Enable JAX's persistent compilation cache and return the compile-time clock (JAX fits only)."""
+    if forward != "emulator":
+        return lambda: 0.0
+    from .compilation import compile_seconds, enable_cache
+
+    enable_cache()
+    return compile_seconds
 
 
 __all__ = ["FitResult", "PARAMETERS", "build_galaxy", "build_problem", "fit", "load_kinematics", "physical_idata",

@@ -1,7 +1,11 @@
 """One forward-model interface for JAM and the emulator.
 
 A forward model maps a :class:`~fastjam.galaxy.Galaxy`, a batch of ``m`` parameter sets
-(inclination, beta_z, ml) and ``p`` sky positions to V_RMS in km/s, shape ``(m, p)``.
+(inclination, beta_z, ml) and ``p`` sky positions to V_RMS in km/s, shape ``(m, p)``
+(:meth:`ForwardModel.vrms`). For a likelihood, :meth:`ForwardModel.bind` fixes the galaxy and
+the positions, validated once, and returns a *bound forward model*: a picklable callable
+``model(inclination, beta_z, ml) -> (p,)`` V_RMS in km/s with an attribute ``xp``, its array
+namespace (``numpy`` for jampy, ``jax.numpy`` for the emulator).
 """
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -82,6 +86,16 @@ class ForwardModel(ABC):
         params = Parameters.validate(galaxy.q_obs, inclination, beta_z, ml)
         x, y = check_positions(x, y)
         return self._vrms(galaxy, params, x, y)
+
+    @abstractmethod
+    def bind(self, galaxy, x, y):
+        """The bound forward model of ``galaxy`` at positions ``x, y`` [arcsec] (see the module docstring).
+
+        Raises
+        ------
+        ValueError
+            If the galaxy or the positions cannot be modelled (checked here, once).
+        """
 
     @abstractmethod
     def _vrms(self, galaxy, params, x, y):

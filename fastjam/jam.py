@@ -4,6 +4,8 @@ Self-consistent (mass follows light), cylindrically aligned velocity ellipsoid
 (``align='cyl'``), line-of-sight second moment (``moment='zz'``), constant
 :math:`\\beta_z`, no black hole, PSF and pixel convolution always on.
 """
+import hashlib
+import json
 import logging
 from dataclasses import asdict, dataclass
 
@@ -135,6 +137,19 @@ class JAMModel(ForwardModel):
     def __init__(self, settings=DEFAULT_SETTINGS):
         self.settings = settings
 
+    def bind(self, galaxy, x, y):
+        """jampy bound to ``galaxy`` (validated by :class:`~fastjam.galaxy.Galaxy`) at ``x, y`` [arcsec].
+
+        Returns
+        -------
+        BoundJAM
+        """
+        if not isinstance(galaxy, Galaxy):
+            raise ValueError(f"galaxy must be a fastjam.galaxy.Galaxy, got {type(galaxy).__name__}")
+        x, y = check_positions(x, y)
+        return BoundJAM(galaxy.mge, galaxy.q_obs, galaxy.distance, galaxy.sigma_psf, galaxy.pixsize, x, y,
+                        self.settings)
+
     def _vrms(self, galaxy, params, x, y):
         mge = galaxy.mge
         out = np.empty((params.inclination.size, x.size))
@@ -144,6 +159,59 @@ class JAMModel(ForwardModel):
                 galaxy.distance, galaxy.sigma_psf, galaxy.pixsize, x, y, self.settings,
             )
         return out
+
+
+@dataclass(frozen=True, eq=False)
+class BoundJAM:
+    """jampy for one galaxy at fixed positions: ``model(inclination, beta_z, ml) -> (p,)`` km/s.
+
+    Picklable (runs on Dask workers); build it with :meth:`JAMModel.bind`, which validates the
+    galaxy and positions. Each call checks the parameters (:class:`~fastjam.forward.Parameters`)
+    and makes one jampy call.
+
+    Attributes
+    ----------
+    mge : MGE
+    q_obs : float
+        Sets the minimum inclination.
+    distance, sigma_psf, pixsize : float
+        Mpc, arcsec, arcsec.
+    x, y : ndarray, shape (p,)
+        arcsec.
+    settings : JAMSettings
+    """
+
+    mge: object
+    q_obs: float
+    distance: float
+    sigma_psf: float
+    pixsize: float
+    x: np.ndarray
+    y: np.ndarray
+    settings: JAMSettings = DEFAULT_SETTINGS
+
+    xp = np  #: array namespace
+
+    @property
+    def n_bins(self):
+        return int(self.x.size)
+
+    def __call__(self, inclination, beta_z, ml):
+        """V_RMS [km/s], shape (p,), for scalar inclination [deg], beta_z and M/L [Msun/Lsun]."""
+        p = Parameters.validate(self.q_obs, inclination, beta_z, ml)
+        if p.inclination.size != 1:
+            raise ValueError(f"a bound JAM model takes one parameter set, got {p.inclination.size}")
+        return jam_vrms(self.mge, p.inclination[0], p.beta_z[0], p.ml[0], self.distance, self.sigma_psf,
+                        self.pixsize, self.x, self.y, self.settings)
+
+    def fingerprint(self):
+        """SHA-256 of everything jampy sees except the parameters (for caches)."""
+        h = hashlib.sha256()
+        for a in (self.mge.surf, self.mge.sigma, self.mge.qobs, self.x, self.y,
+                  [self.distance, self.sigma_psf, self.pixsize]):
+            h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+        h.update(json.dumps(self.settings.as_dict(), sort_keys=True).encode())
+        return h.hexdigest()
 
 
 #: Reference galaxy used to compute dimensionless maps (any values give the same f).

@@ -1,8 +1,9 @@
 """The statistical model of a V_RMS map: priors, constraints and a Gaussian likelihood.
 
-One log-density serves every backend. It is written for an array namespace ``xp``
-(``jax.numpy`` for NUTS and the jit-compiled emcee path, ``numpy`` for a JAM forward model)
-and is defined on an unconstrained vector :math:`\\theta \\in \\mathbb{R}^3`:
+The priors and the likelihood are written for an array namespace ``xp`` (``jax.numpy`` for
+NUTS and the jit-compiled emcee path, ``numpy`` for a JAM forward model; every number of
+:class:`Priors` may be traced); :class:`fastjam.posterior.Posterior` joins them with a bound
+forward model on an unconstrained vector :math:`\\theta \\in \\mathbb{R}^3`:
 
 .. math::
 
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .physics.geometry import BETA_EPS_SLOPE, QINTR_MIN, min_inclination
+from .physics.geometry import BETA_EPS_SLOPE, QINTR_MIN, beta_z_max, min_inclination, q_intr
 from .validation import check_positive
 
 PARAMETERS = ("inclination", "beta_z", "ml")
@@ -53,7 +54,7 @@ class Priors:
     ml_log_uniform : bool
         Log-uniform (default) or uniform prior on M/L.
     beta_z_min : float
-        Lower bound of beta_z; the upper bound is 0.7 (1 - q_intr).
+        Lower bound of beta_z; the upper bound is ``BETA_EPS_SLOPE`` (1 - q_intr).
     q_intr_min : float
         Floor on q_intr (0.05 in jampy); raises the minimum inclination.
     isotropic : bool
@@ -72,7 +73,7 @@ class Priors:
         if not lo < hi:
             raise ValueError(f"M/L prior range must have min < max, got {self.ml_range}")
         if not -1.0 <= self.beta_z_min < 0.0 + BETA_EPS_SLOPE * (1 - max(self.q_intr_min, 0)):
-            raise ValueError(f"beta_z_min = {self.beta_z_min} is outside [-1, 0.7 (1 - q_intr_min))")
+            raise ValueError(f"beta_z_min = {self.beta_z_min} is outside [-1, {BETA_EPS_SLOPE} (1 - q_intr_min))")
         if not QINTR_MIN <= self.q_intr_min < self.q_obs:
             raise ValueError(f"q_intr_min = {self.q_intr_min} must be in [{QINTR_MIN}, q_obs = {self.q_obs:.3g})")
 
@@ -80,6 +81,9 @@ class Priors:
     def inclination_min(self):
         """Minimum inclination in degrees."""
         return float(min_inclination(self.q_obs, self.q_intr_min))
+
+    def _inclination_min(self, xp):
+        return min_inclination(self.q_obs, self.q_intr_min, xp)
 
     def within_emulator(self, space):
         """Priors clipped to an emulator's training domain (a ParameterSpace)."""
@@ -90,30 +94,30 @@ class Priors:
         """Unconstrained theta (..., 3) to (inclination [deg], beta_z, ml) and log|Jacobian|."""
         s = 1 / (1 + xp.exp(-theta))
         log_ds = -xp.logaddexp(0.0, theta) - xp.logaddexp(0.0, -theta)  # log s(1-s)
-        i0 = self.inclination_min
+        i0 = self._inclination_min(xp)
         inc = i0 + (90.0 - i0) * s[..., 0]
         b_max = self.beta_max(inc, xp)
         beta = self.beta_z_min + (b_max - self.beta_z_min) * s[..., 1]
         lo, hi = self.ml_range
         if self.ml_log_uniform:
-            log_ml = np.log(lo) + (np.log(hi) - np.log(lo)) * s[..., 2]
+            log_ml = xp.log(lo) + (xp.log(hi) - xp.log(lo)) * s[..., 2]
             ml = xp.exp(log_ml)
-            log_jac_ml = np.log(np.log(hi) - np.log(lo)) + log_ds[..., 2] + log_ml
+            log_jac_ml = xp.log(xp.log(hi) - xp.log(lo)) + log_ds[..., 2] + log_ml
         else:
             ml = lo + (hi - lo) * s[..., 2]
-            log_jac_ml = np.log(hi - lo) + log_ds[..., 2]
-        log_jac = (np.log(90.0 - i0) + log_ds[..., 0] + xp.log(b_max - self.beta_z_min) + log_ds[..., 1]
+            log_jac_ml = xp.log(hi - lo) + log_ds[..., 2]
+        log_jac = (xp.log(90.0 - i0) + log_ds[..., 0] + xp.log(b_max - self.beta_z_min) + log_ds[..., 1]
                    + log_jac_ml)
         return inc, beta, ml, log_jac
 
     def inverse(self, inclination, beta_z, ml, xp=np):
         """(inclination, beta_z, ml) to unconstrained theta (..., 3)."""
-        i0 = self.inclination_min
+        i0 = self._inclination_min(xp)
         s0 = (inclination - i0) / (90.0 - i0)
         s1 = (beta_z - self.beta_z_min) / (self.beta_max(inclination, xp) - self.beta_z_min)
         lo, hi = self.ml_range
         if self.ml_log_uniform:
-            s2 = (xp.log(ml) - np.log(lo)) / (np.log(hi) - np.log(lo))
+            s2 = (xp.log(ml) - xp.log(lo)) / (xp.log(hi) - xp.log(lo))
         else:
             s2 = (ml - lo) / (hi - lo)
         s = xp.stack([s0, s1, s2], -1)
@@ -121,15 +125,15 @@ class Priors:
 
     def log_prob(self, inclination, beta_z, ml, xp=np):
         """Log prior density of the physical parameters (inside the support)."""
-        i0 = self.inclination_min
+        i0 = self._inclination_min(xp)
         if self.isotropic:
-            norm = np.cos(np.radians(i0))  # integral of sin i from i0 to 90 deg, in radians
-            lp_i = xp.log(xp.sin(inclination * (np.pi / 180))) - np.log(norm) + np.log(np.pi / 180)
+            norm = xp.cos(i0 * (np.pi / 180))  # integral of sin i from i0 to 90 deg, in radians
+            lp_i = xp.log(xp.sin(inclination * (np.pi / 180))) - xp.log(norm) + np.log(np.pi / 180)
         else:
-            lp_i = -np.log(90.0 - i0) + 0 * inclination
+            lp_i = -xp.log(90.0 - i0) + 0 * inclination
         lp_b = -xp.log(self.beta_max(inclination, xp) - self.beta_z_min)
         lo, hi = self.ml_range
-        lp_ml = -xp.log(ml) - np.log(np.log(hi / lo)) if self.ml_log_uniform else -np.log(hi - lo) + 0 * ml
+        lp_ml = -xp.log(ml) - xp.log(xp.log(hi / lo)) if self.ml_log_uniform else -xp.log(hi - lo) + 0 * ml
         return lp_i + lp_b + lp_ml
 
     def sample(self, n, rng):
@@ -164,10 +168,8 @@ class Priors:
         return dict(inclination=inc, beta_z=beta, ml=ml)
 
     def beta_max(self, inclination, xp=np):
-        """Upper bound of beta_z, 0.7 (1 - q_intr(i)), at inclination [deg]."""
-        rad = inclination * (np.pi / 180)
-        q_intr = xp.sqrt(xp.clip(self.q_obs**2 - xp.cos(rad) ** 2, 0.0, None)) / xp.sin(rad)
-        return BETA_EPS_SLOPE * (1 - q_intr)
+        """Upper bound of beta_z, ``BETA_EPS_SLOPE`` (1 - q_intr(i)), at inclination [deg]."""
+        return beta_z_max(q_intr(self.q_obs, inclination, xp))
 
 
 @dataclass(frozen=True)
@@ -182,43 +184,32 @@ class Likelihood:
         Fractional model error added in quadrature (the emulator's, by radius; zeros for JAM).
     systematic : float
         Extra error in km/s added in quadrature.
+    mask : ndarray, shape (p,), optional
+        1 for a data bin, 0 for padding (:meth:`padded`); None: all bins count.
     """
 
     vrms: np.ndarray
     vrms_err: np.ndarray
     frac_model_err: np.ndarray
     systematic: float = 0.0
+    mask: np.ndarray = None
 
     def log_like(self, model, xp=np):
         """Log-likelihood of model V_RMS (..., p) in km/s."""
         var = self.vrms_err**2 + (self.frac_model_err * model) ** 2 + self.systematic**2
-        return -0.5 * xp.sum((self.vrms - model) ** 2 / var + xp.log(2 * np.pi * var), -1)
+        terms = (self.vrms - model) ** 2 / var + xp.log(2 * np.pi * var)
+        return -0.5 * xp.sum(terms if self.mask is None else terms * self.mask, -1)
 
-
-def make_log_density(priors, likelihood, vrms_fn, xp=np):
-    """The log posterior density on the unconstrained theta (3,).
-
-    Parameters
-    ----------
-    priors : Priors
-    likelihood : Likelihood
-    vrms_fn : callable
-        ``vrms_fn(inclination, beta_z, ml) -> (p,)`` model V_RMS in km/s at the good bins
-        (e.g. :func:`fastjam.emulator.jax_model.make_vrms_function`).
-    xp : module
-        ``jax.numpy`` or ``numpy``.
-
-    Returns
-    -------
-    callable
-        ``log_density(theta) -> float``.
-    """
-
-    def log_density(theta):
-        inc, beta, ml, log_jac = priors.transform(theta, xp)
-        return priors.log_prob(inc, beta, ml, xp) + log_jac + likelihood.log_like(vrms_fn(inc, beta, ml), xp)
-
-    return log_density
+    def padded(self, size):
+        """The same likelihood on ``size`` >= p bins, the extra ones masked out (unit errors)."""
+        p = int(np.shape(self.vrms)[0])
+        if size < p:
+            raise ValueError(f"cannot pad {p} bins to {size}")
+        pad = (0, int(size) - p)
+        mask = np.ones(p) if self.mask is None else np.asarray(self.mask)
+        err = np.pad(np.asarray(self.vrms_err), pad, constant_values=1.0)
+        return Likelihood(np.pad(np.asarray(self.vrms), pad), err, np.pad(np.asarray(self.frac_model_err), pad),
+                          self.systematic, np.pad(mask, pad))
 
 
 def emulator_error_at(card, radius_re):

@@ -78,7 +78,7 @@ def trace_plot(idata, var_names=("inclination", "beta_z", "ml")):
         warnings.simplefilter("ignore")  # arviz's own deprecation noise
         import arviz as az
 
-        az.plot_trace(idata, var_names=list(var_names), compact=False, axes=axes, show=False)
+        az.plot_trace(idata, var_names=list(var_names), compact=False, combined=True, axes=axes, show=False)
     fig.tight_layout()
     return fig
 

@@ -1,9 +1,9 @@
 """Sampler backends for fastjam's posterior: a small base class and one short file per backend.
 
 Every backend samples the same log-density on the unconstrained parameters
-(:func:`fastjam.model.make_log_density`) and returns a :class:`SamplerResult`.
+(:class:`fastjam.posterior.Posterior`) and returns a :class:`SamplerResult`.
 """
-from .base import Sampler, SamplerResult
+from .base import Sampler, SamplerResult, Target
 
 BACKENDS = ("emcee", "numpyro")
 
@@ -21,4 +21,4 @@ def get_sampler(name, **kwargs):
     raise ValueError(f"unknown sampler backend {name!r}: choose one of {', '.join(BACKENDS)}")
 
 
-__all__ = ["BACKENDS", "Sampler", "SamplerResult", "get_sampler"]
+__all__ = ["BACKENDS", "Sampler", "SamplerResult", "Target", "get_sampler"]

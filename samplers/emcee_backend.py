@@ -1,13 +1,17 @@
 """emcee (Foreman-Mackey et al. 2013) backend: affine-invariant ensemble, all walkers in one
-batched (``jax.vmap``, jit-compiled) log-density call per step."""
+batched (``jax.vmap``, jit-compiled) log-density call per step, run until a target ESS and
+R-hat are reached or up to a cap on steps."""
 import logging
 import time
 
 import numpy as np
 
-from .base import Sampler, SamplerResult
+from .base import Sampler, SamplerResult, Target
 
 log = logging.getLogger(__name__)
+
+#: Walkers are not independent chains: R-hat compares this many groups of walkers.
+RHAT_GROUPS = 4
 
 
 class EmceeSampler(Sampler):
@@ -16,79 +20,115 @@ class EmceeSampler(Sampler):
     Parameters
     ----------
     walkers : int
-        Number of walkers (>= 2 x 3 parameters).
+        Number of walkers (even, >= 2 x 3 parameters; >= 8 for R-hat over 4 groups).
     steps : int
-        Steps per walker, burn-in included.
-    burn : int
-        Steps discarded as burn-in (default: steps // 3).
+        Maximum steps per walker, burn-in included.
+    burn : int, optional
+        Steps discarded as burn-in (default: a third of the steps run).
     thin : int
         Keep every ``thin``-th step.
+    check_every : int
+        Steps between two checks of the target.
     vectorize : bool
-        Evaluate all walkers in one call (JAX ``vmap``); False calls the density per walker,
-        optionally through ``pool``.
+        Evaluate all walkers in one call (``posterior.batched_log_density()``); False calls
+        ``posterior(theta)`` per walker, optionally through ``pool``.
     pool : object, optional
-        A ``map``-providing pool (multiprocessing, schwimmbad) for a non-vectorised density.
+        A ``map``-providing pool (multiprocessing, Dask) for a non-vectorised density.
     checkpoint : str, optional
         emcee HDF5 backend file: the chain is saved as it grows and a run resumes from it.
-    seed, progress : see :class:`Sampler`.
+    seed, progress, target, monitor : see :class:`~samplers.base.Sampler`.
+
+    Notes
+    -----
+    The stopping rule (:class:`~samplers.base.Target`) takes the bulk ESS over all walkers
+    and R-hat over ``RHAT_GROUPS`` groups of walkers (each group's draws pooled), since
+    single walkers are too short and too correlated with each other for R-hat.
     """
 
     name = "emcee"
 
-    def __init__(self, walkers=32, steps=3000, burn=None, thin=1, vectorize=True, pool=None, checkpoint=None,
-                 seed=0, progress=True):
-        super().__init__(seed, progress)
+    def __init__(self, walkers=32, steps=20000, burn=None, thin=1, check_every=250, vectorize=True, pool=None,
+                 checkpoint=None, seed=0, progress=True, target=Target(), monitor=None):
+        super().__init__(seed, progress, target, monitor)
         if walkers < 6 or walkers % 2:
             raise ValueError(f"emcee needs an even number of walkers >= 6, got {walkers}")
         if steps < 2:
             raise ValueError(f"steps must be >= 2, got {steps}")
-        self.walkers, self.steps, self.thin = int(walkers), int(steps), int(thin)
-        self.burn = int(steps // 3 if burn is None else burn)
-        if not 0 <= self.burn < self.steps:
-            raise ValueError(f"burn must be in [0, steps), got {self.burn}")
+        if burn is not None and not 0 <= burn < steps:
+            raise ValueError(f"burn must be in [0, steps), got {burn}")
+        self.walkers, self.steps, self.thin, self.burn = int(walkers), int(steps), int(thin), burn
+        self.check_every = max(int(check_every), 1)
         self.vectorize, self.pool, self.checkpoint = vectorize, pool, checkpoint
 
-    def run(self, log_density, theta0):
+    def _burn(self, done):
+        return int(done // 3 if self.burn is None else min(self.burn, done - 1))
+
+    def _check(self, sampler, done):
+        chain = np.swapaxes(sampler.get_chain(discard=self._burn(done)), 0, 1)  # (walkers, draws, 3)
+        watched = self.monitor(chain)
+        w, n, k = watched.shape
+        per = w // RHAT_GROUPS
+        groups = watched[: per * RHAT_GROUPS].reshape(RHAT_GROUPS, per, n, k).transpose(0, 2, 1, 3)
+        return self.target.measure(groups.reshape(RHAT_GROUPS, n * per, k), watched)
+
+    def run(self, posterior, theta0):
         import emcee
+        from tqdm.auto import tqdm
 
-        if self.vectorize:
-            import jax
-
-            batched = jax.jit(jax.vmap(log_density))
-
-            def log_prob(theta):
-                return np.asarray(batched(theta), dtype=float)
-        else:
-            log_prob = log_density
-        backend = None
-        start = self._initial_ball(theta0, self.walkers)
-        steps = self.steps
+        log_prob = _batched(posterior) if self.vectorize else posterior
+        start, done, backend = self._initial_ball(theta0, self.walkers), 0, None
         if self.checkpoint is not None:
             backend = emcee.backends.HDFBackend(str(self.checkpoint))
             if backend.initialized and backend.iteration > 0:
-                start = None
-                steps = max(self.steps - backend.iteration, 0)
-                log.info("resuming the emcee chain at step %d of %d", backend.iteration, self.steps)
+                start, done = None, backend.iteration
+                log.info("resuming the emcee chain at step %d of at most %d", done, self.steps)
             else:
                 backend.reset(self.walkers, start.shape[1])
+        if self.vectorize:
+            np.asarray(log_prob(self._initial_ball(theta0, self.walkers)))  # compile before the clock starts
+            batched = log_prob
+
+            def log_prob(theta):
+                return np.asarray(batched(theta), dtype=float)
         sampler = emcee.EnsembleSampler(self.walkers, np.size(theta0), log_prob, vectorize=self.vectorize,
                                         pool=None if self.vectorize else self.pool, backend=backend)
-        sampler.random_state = np.random.RandomState(self.seed).get_state()
-        t0 = time.perf_counter()
-        if steps:
-            sampler.run_mcmc(start, steps, progress=self.progress)
+        sampler.random_state = np.random.RandomState(self.seed + done).get_state()
+        t0, ess, r_hat, n_new = time.perf_counter(), float("nan"), float("nan"), 0
+        bar = tqdm(total=self.steps, initial=done, disable=not self.progress, unit="step", desc="emcee")
+        if done and self.target.active and done >= 2 * self.check_every:
+            ess, r_hat = self._check(sampler, done)
+        if not self.target.met(ess, r_hat):
+            for _ in sampler.sample(start if start is not None else sampler.get_last_sample(),
+                                    iterations=self.steps - done, store=True):
+                done, n_new = done + 1, n_new + 1
+                bar.update(1)
+                if self.target.active and done % self.check_every == 0 and done >= 2 * self.check_every:
+                    ess, r_hat = self._check(sampler, done)
+                    bar.set_postfix(ess=f"{ess:.0f}", r_hat=f"{r_hat:.3f}")
+                    if self.target.met(ess, r_hat):
+                        break
+        bar.close()
         seconds = time.perf_counter() - t0
-        chain = sampler.get_chain(discard=self.burn, thin=self.thin)  # (draws, walkers, 3)
-        lp = sampler.get_log_prob(discard=self.burn, thin=self.thin)
-        tau = sampler.get_autocorr_time(discard=self.burn, tol=0)
-        kept = self.steps - self.burn
-        diagnostics = dict(
-            autocorr_time=tau.tolist(),
-            converged=bool(np.all(kept > 50 * tau)),
-            acceptance_fraction=float(np.mean(sampler.acceptance_fraction)),
-            walkers=self.walkers, steps=self.steps, burn=self.burn,
-        )
-        if not diagnostics["converged"]:
-            log.warning("emcee: the kept chain (%d steps) is shorter than 50 autocorrelation times (tau = %s)",
-                        kept, np.round(tau, 1))
-        return SamplerResult(np.swapaxes(chain, 0, 1), lp.T, int(self.walkers * steps), seconds, diagnostics)
+        burn = self._burn(done)
+        chain = sampler.get_chain(discard=burn, thin=self.thin)  # (draws, walkers, 3)
+        lp = sampler.get_log_prob(discard=burn, thin=self.thin)
+        tau = sampler.get_autocorr_time(discard=burn, tol=0)
+        if self.target.active and not np.isfinite(ess):
+            ess, r_hat = self._check(sampler, done)
+        diagnostics = dict(autocorr_time=tau.tolist(), acceptance_fraction=float(np.mean(sampler.acceptance_fraction)),
+                           walkers=self.walkers, steps=done, max_steps=self.steps, burn=burn,
+                           target=dict(ess=self.target.ess, r_hat=self.target.r_hat), ess_bulk_min=ess,
+                           r_hat_max_groups=r_hat, converged=bool(self.target.met(ess, r_hat)))
+        if self.target.active and not diagnostics["converged"]:
+            log.warning("emcee stopped at the cap of %d steps before the target (ESS %.0f >= %.0f, R-hat %.3f < %.3f): "
+                        "raise [sampler] steps", done, ess, self.target.ess, r_hat, self.target.r_hat)
+        return SamplerResult(np.swapaxes(chain, 0, 1), lp.T, int(self.walkers * n_new), seconds, diagnostics)
+
+
+def _batched(posterior):
+    """All walkers in one call: the posterior's own batched density, or a jit-compiled vmap."""
+    if hasattr(posterior, "batched_log_density"):
+        return posterior.batched_log_density()
+    import jax
+
+    return jax.jit(jax.vmap(posterior))

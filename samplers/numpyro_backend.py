@@ -1,10 +1,21 @@
 """NumPyro backend: the No-U-Turn Sampler (Hoffman & Gelman 2014) on the same potential,
-several chains, jit-compiled, gradients by JAX."""
+several chains vectorised on one device, gradients by JAX, a dense mass matrix (the
+(inclination, beta_z) pair is strongly correlated), drawn in rounds until a target ESS and
+R-hat are reached or up to a cap.
+
+NumPyro's NUTS kernel is driven by one jit-compiled ``lax.scan`` over ``check_every``
+iterations, the same program for every round of warm-up and sampling, so a run compiles
+once (``numpyro.infer.MCMC`` compiles again for each continued run)."""
+import functools
+import logging
+import math
 import time
 
 import numpy as np
 
-from .base import Sampler, SamplerResult
+from .base import Sampler, SamplerResult, Target
+
+log = logging.getLogger(__name__)
 
 
 class NumPyroSampler(Sampler):
@@ -14,48 +25,90 @@ class NumPyroSampler(Sampler):
     ----------
     chains : int
         Number of chains (run vectorised on one device).
-    warmup, samples : int
-        Warm-up (adaptation) and kept iterations per chain.
+    warmup : int
+        Warm-up (adaptation) iterations per chain, rounded up to a multiple of ``check_every``.
+    samples : int
+        Maximum kept iterations per chain.
+    check_every : int
+        Iterations per chain in one round (the target is checked after each round).
+    dense_mass : bool
+        Adapt a dense mass matrix (default) or a diagonal one.
     target_accept : float
         Target acceptance probability of the step-size adaptation.
-    seed, progress : see :class:`Sampler`.
+    seed, progress, target, monitor : see :class:`~samplers.base.Sampler`.
     """
 
     name = "numpyro"
 
-    def __init__(self, chains=4, warmup=1000, samples=1000, target_accept=0.8, seed=0, progress=True):
-        super().__init__(seed, progress)
+    def __init__(self, chains=4, warmup=500, samples=5000, check_every=250, dense_mass=True, target_accept=0.8,
+                 seed=0, progress=True, target=Target(), monitor=None):
+        super().__init__(seed, progress, target, monitor)
         if chains < 1 or warmup < 1 or samples < 1:
             raise ValueError(f"chains, warmup and samples must be >= 1, got {chains}, {warmup}, {samples}")
-        self.chains, self.warmup, self.samples = int(chains), int(warmup), int(samples)
-        self.target_accept = float(target_accept)
+        self.chains, self.samples = int(chains), int(samples)
+        self.check_every = min(max(int(check_every), 1), self.samples)
+        self.warmup = self.check_every * math.ceil(int(warmup) / self.check_every)
+        self.dense_mass, self.target_accept = bool(dense_mass), float(target_accept)
 
-    def run(self, log_density, theta0):
+    def _kernel(self, posterior):
         import jax
         import jax.numpy as jnp
-        from numpyro.infer import MCMC, NUTS
+        from numpyro.infer import NUTS
 
-        def potential(theta):
-            return -log_density(theta)
+        log_density = self._log_density(posterior)
+        kernel = NUTS(potential_fn=lambda theta: -log_density(theta), target_accept_prob=self.target_accept,
+                      dense_mass=self.dense_mass)
+        chains = max(self.chains, 2)  # numpyro vectorises over a batch of keys; one chain is the first of two
 
-        kernel = NUTS(potential_fn=potential, target_accept_prob=self.target_accept)
-        mcmc = MCMC(kernel, num_warmup=self.warmup, num_samples=self.samples, num_chains=self.chains,
-                    chain_method="vectorized", progress_bar=self.progress)
-        init = jnp.asarray(self._initial_ball(theta0, self.chains, scale=0.1))
+        def init(key, theta):
+            return kernel.init(jax.random.split(key, chains), self.warmup, theta, (), {})
+
+        @functools.partial(jax.jit, static_argnums=1)
+        def advance(state, n):
+            def step(s, _):
+                s = kernel.sample(s, (), {})
+                return s, (s.z, s.potential_energy, s.num_steps, s.diverging)
+
+            return jax.lax.scan(step, state, None, length=n)
+
+        return jax.jit(init), advance, jnp
+
+    def run(self, posterior, theta0):
+        import jax
+        from tqdm.auto import tqdm
+
+        init, advance, jnp = self._kernel(posterior)
+        start = jnp.asarray(self._initial_ball(theta0, max(self.chains, 2), scale=0.1))
         t0 = time.perf_counter()
-        mcmc.run(jax.random.PRNGKey(self.seed), init_params=init if self.chains > 1 else init[0],
-                 extra_fields=("potential_energy", "diverging", "num_steps"))
-        theta = np.asarray(mcmc.get_samples(group_by_chain=True), dtype=float)
+        state = init(jax.random.PRNGKey(self.seed), start)
+        bar = tqdm(total=self.warmup + self.samples, disable=not self.progress, unit="it", desc="NUTS")
+        for _ in range(self.warmup // self.check_every):
+            state, _ = advance(state, self.check_every)
+            bar.update(self.check_every)
+        parts, ess, r_hat, n_draws = [], float("nan"), float("nan"), 0
+        while n_draws < self.samples and not self.target.met(ess, r_hat):
+            state, out = advance(state, self.check_every)
+            parts.append([np.swapaxes(np.asarray(a), 0, 1)[: self.chains] for a in out])  # (chains, draws, ...)
+            n_draws += self.check_every
+            bar.update(self.check_every)
+            if self.target.active:
+                theta = np.concatenate([p[0] for p in parts], axis=1)
+                ess, r_hat = self.target.measure(self.monitor(np.asarray(theta, dtype=float)))
+                bar.set_postfix(ess=f"{ess:.0f}", r_hat=f"{r_hat:.3f}")
+        bar.close()
         seconds = time.perf_counter() - t0
-        extra = mcmc.get_extra_fields(group_by_chain=True)
-        num_steps = np.asarray(extra["num_steps"])
-        diagnostics = dict(
-            divergences=int(np.sum(np.asarray(extra["diverging"]))),
-            mean_tree_steps=float(np.mean(num_steps)),
-            chains=self.chains, warmup=self.warmup, samples=self.samples,
-        )
+        theta, energy, num_steps, diverging = (np.concatenate([p[k] for p in parts], axis=1)[:, : self.samples]
+                                               for k in range(4))
+        n_draws = theta.shape[1]
+        diagnostics = dict(divergences=int(np.sum(diverging)), mean_tree_steps=float(np.mean(num_steps)),
+                           chains=self.chains, warmup=self.warmup, samples=n_draws, max_samples=self.samples,
+                           dense_mass=self.dense_mass, target=dict(ess=self.target.ess, r_hat=self.target.r_hat),
+                           ess_bulk_min=ess, r_hat_max=r_hat, converged=bool(self.target.met(ess, r_hat)))
+        if self.target.active and not diagnostics["converged"]:
+            log.warning("NUTS stopped at the cap of %d samples per chain before the target (ESS %.0f >= %.0f, R-hat "
+                        "%.3f < %.3f): raise [sampler] samples", n_draws, ess, self.target.ess, r_hat,
+                        self.target.r_hat)
         # gradient evaluations: kept iterations counted exactly, warm-up assumed of the same mean cost
-        n_eval = int(np.sum(num_steps) * (1 + self.warmup / self.samples))
-        return SamplerResult(theta.reshape(self.chains, self.samples, -1),
-                             -np.asarray(extra["potential_energy"], dtype=float).reshape(self.chains, self.samples),
-                             n_eval, seconds, diagnostics)
+        n_eval = int(np.sum(num_steps) * (1 + self.warmup / n_draws))
+        return SamplerResult(np.asarray(theta, dtype=float), -np.asarray(energy, dtype=float), n_eval, seconds,
+                             diagnostics)

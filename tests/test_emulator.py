@@ -87,7 +87,7 @@ def positions(galaxy):
 
 @pytest.fixture(scope="module")
 def jax_vrms(emulator, galaxy, positions):
-    return jax.jit(jax_model.make_vrms_function(emulator, galaxy, *positions))
+    return jax.jit(emulator.bind(galaxy, *positions))
 
 
 # --------------------------------------------------------------------------------------- training
@@ -297,11 +297,11 @@ def test_outside_the_domain_raises_unless_extrapolation_allowed(trained, emulato
         emulator.vrms(g, **args)
     if "beta_z" not in call_change:  # the JAX port checks the galaxy and the positions once, up front
         with pytest.raises(ValueError, match=re.escape(match)):
-            jax_model.make_vrms_function(emulator, g, args["x"], args["y"])
+            emulator.bind(g, args["x"], args["y"])
     loose = Emulator.load(trained.out, allow_extrapolation=True)
     v = loose.vrms(g, **args)
     assert v.shape == (1, args["x"].size) and np.all(np.isfinite(v)) and np.all(v > 0)
-    f = jax_model.make_vrms_function(loose, g, args["x"], args["y"])
+    f = loose.bind(g, args["x"], args["y"])
     np.testing.assert_allclose(np.asarray(f(args["inclination"], args["beta_z"], args["ml"])), v[0], rtol=1e-5)
 
 
@@ -317,7 +317,7 @@ def test_physically_impossible_or_unsupported_input_always_raises(trained, emula
         with pytest.raises(ValueError, match="Sérsic"):
             emu.vrms(g_mge, 80.0, 0.0, 2.0, x, y)
         with pytest.raises(ValueError, match="Sérsic"):
-            jax_model.make_vrms_function(emu, g_mge, x, y)
+            emu.bind(g_mge, x, y)
         with pytest.raises(ValueError, match="M/L"):
             emu.vrms(galaxy, 80.0, 0.0, 0.0, x, y)
 
@@ -325,35 +325,26 @@ def test_physically_impossible_or_unsupported_input_always_raises(trained, emula
 # ------------------------------------------------------------------------------------- scaling law
 
 
-def test_vrms_scales_as_sqrt_ml(emulator, galaxy, positions):
-    x, y = positions
-    inc, beta, ml = PARAM_SETS[1]
-    v = emulator.vrms(galaxy, [inc, inc, inc], [beta, beta, beta], [ml, 2 * ml, 0.5 * ml], x, y)
-    np.testing.assert_allclose(v[1], np.sqrt(2) * v[0], rtol=1e-13)
-    np.testing.assert_allclose(v[2], v[0] / np.sqrt(2), rtol=1e-13)
+@pytest.mark.parametrize("s", [1.0, 3.0, 0.37])
+def test_bound_vrms_is_the_network_map_times_the_physical_scale(emulator, galaxy, s):
+    """At map-grid nodes, the pure-JAX V_RMS of a galaxy (all lengths scaled by s, 4x the light,
+    twice the distance) equals the torch network's f times sqrt(G (M/L) L / (R_e D)) computed here
+    with astropy's constants: the JAX path, the interpolation and the units against the network."""
+    from astropy import constants, units
 
-
-@pytest.mark.parametrize("s", [3.0, 0.37])
-def test_vrms_times_sqrt_re_is_invariant_when_all_lengths_scale(emulator, galaxy, positions, s):
-    x, y = positions
     ph = galaxy.photometry
-    g = Galaxy(Sersic(ph.n, ph.r_e * s, ph.q_obs, ph.l_tot), galaxy.distance, galaxy.sigma_psf * s,
+    g = Galaxy(Sersic(ph.n, ph.r_e * s, ph.q_obs, 4 * ph.l_tot), 2 * galaxy.distance, galaxy.sigma_psf * s,
                galaxy.pixsize * s)
+    xg, yg = grid.polar_grid()
+    rows, cols = np.meshgrid([3, 20, 50], [2, 30, 60], indexing="ij")
+    x_re, y_re = xg[rows, cols].ravel(), yg[rows, cols].ravel()
+    bound = emulator.bind(g, x_re * ph.r_e * s, -y_re * ph.r_e * s)
+    r_e_phys = (ph.r_e * s * units.arcsec).to(units.rad).value * 2 * galaxy.distance * units.Mpc
     for inc, beta, ml in PARAM_SETS:
-        v0 = emulator.vrms(galaxy, inc, beta, ml, x, y)[0]
-        v1 = emulator.vrms(g, inc, beta, ml, x * s, y * s)[0]
-        np.testing.assert_allclose(v1 * np.sqrt(ph.r_e * s), v0 * np.sqrt(ph.r_e), rtol=1e-6)
-
-
-def test_vrms_scales_as_sqrt_luminosity_over_distance(emulator, galaxy, positions):
-    x, y = positions
-    ph = galaxy.photometry
-    inc, beta, ml = PARAM_SETS[2]
-    v0 = emulator.vrms(galaxy, inc, beta, ml, x, y)[0]
-    brighter = Galaxy(Sersic(ph.n, ph.r_e, ph.q_obs, 4 * ph.l_tot), galaxy.distance, galaxy.sigma_psf, galaxy.pixsize)
-    farther = Galaxy(ph, 4 * galaxy.distance, galaxy.sigma_psf, galaxy.pixsize)
-    np.testing.assert_allclose(emulator.vrms(brighter, inc, beta, ml, x, y)[0], 2 * v0, rtol=1e-12)
-    np.testing.assert_allclose(emulator.vrms(farther, inc, beta, ml, x, y)[0], v0 / 2, rtol=1e-12)
+        params = np.array([[ph.n, ph.q_obs, inc, beta, galaxy.sigma_psf / ph.r_e, galaxy.pixsize / ph.r_e]])
+        f = np.exp(emulator.log_maps(params)[0][rows, cols].ravel())
+        scale = np.sqrt(constants.G * ml * units.Msun * 4 * ph.l_tot / r_e_phys).to(units.km / units.s).value
+        np.testing.assert_allclose(np.asarray(bound(inc, beta, ml)), f * scale, rtol=2e-5)
 
 
 # --------------------------------------------------------------------------------- shipped weights
@@ -361,25 +352,25 @@ def test_vrms_scales_as_sqrt_luminosity_over_distance(emulator, galaxy, position
 #: interior points of the unit cube of the design (mapped through the card's parameter space)
 SHIPPED_POINTS = np.array([[0.3, 0.4, 0.5, 0.5, 0.5, 0.5], [0.7, 0.25, 0.3, 0.7, 0.2, 0.8],
                            [0.45, 0.75, 0.8, 0.3, 0.8, 0.3]])
+#: Accuracy the shipped emulator must keep at those points (fractions of V_RMS, fixed here, not read
+#: from the card under test): median and maximum |emulator / JAM - 1| over each map.
+SHIPPED_MEDIAN_ERROR = 0.005
+SHIPPED_MAX_ERROR = 0.03
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SHIPPED_CARD.exists(), reason=f"no shipped emulator in {SHIPPED_CARD.parent}")
 def test_shipped_emulator_against_fresh_jampy_maps():
     card = json.loads(SHIPPED_CARD.read_text())
-    if "metrics" not in card:
-        pytest.skip("the shipped emulator's card holds no measured metrics (run fastjam evaluate --update-card)")
     emu = Emulator.load()
     settings = JAMSettings(**card["training"]["data_meta"]["jam_settings"])
     params = ParameterSpace.from_dict(card["space"]).from_unit(SHIPPED_POINTS)
     emu_maps = np.exp(emu.log_maps(params))
-    pixel_p99 = card["metrics"]["pixel"]["p99"]
-    max_p95 = card["metrics"]["per_map_max"]["p95"]
     for p, emu_map in zip(params, emu_maps):
         jam = dimensionless_map(*p, settings)
         err = np.abs(emu_map / jam - 1)
-        assert np.median(err) < pixel_p99, f"median |error| {np.median(err):.3g} at {p}"
-        assert err.max() < 3 * max_p95, f"max |error| {err.max():.3g} at {p}"
+        assert np.median(err) < SHIPPED_MEDIAN_ERROR, f"median |error| {np.median(err):.3g} at {p}"
+        assert err.max() < SHIPPED_MAX_ERROR, f"max |error| {err.max():.3g} at {p}"
 
 
 # ------------------------------------------------------------------------------------- benchmark
@@ -403,7 +394,7 @@ def test_benchmark_script_runs_on_a_tiny_emulator(trained, tmp_path, capsys, mon
     cases = {r["case"]: r for r in saved["main"]}
     assert {"jampy_grid", "torch_b1_cached", "torch_batch_uncached", "jax_vrms_b1", "jax_grid_batch"} <= set(cases)
     for r in saved["main"]:
-        assert r["ms_per_map"] > 0 and np.isclose(r["maps_per_s"] * r["ms_per_map"], 1e3)
+        assert r["ms_per_map"] > 0
         assert (r["speedup_vs_jampy"] is None) == (r["engine"] == "jampy")
     ref = cases["jampy_grid"]["ms_per_map"]
     assert cases["torch_b1_cached"]["speedup_vs_jampy"] == pytest.approx(ref / cases["torch_b1_cached"]["ms_per_map"])
@@ -416,7 +407,6 @@ def test_mlp_only_network_torch_equals_jax(tmp_path):
     import jax
 
     from fastjam.design import ParameterSpace
-    from fastjam.emulator.jax_model import make_vrms_function
     from fastjam.emulator.model import Emulator
     from fastjam.emulator.network import EmulatorNetwork, NetworkConfig
     from fastjam.emulator.store import save_emulator
@@ -432,7 +422,49 @@ def test_mlp_only_network_torch_equals_jax(tmp_path):
     galaxy = Galaxy(Sersic(2.5, 6.0, 0.55, 2e10), 30.0, 0.5, 0.4)
     rng = np.random.default_rng(5)
     x, y = rng.uniform(-14, 14, (2, 40))
-    fn = jax.jit(make_vrms_function(emu, galaxy, x, y))
+    fn = jax.jit(emu.bind(galaxy, x, y))
     for inc, beta, ml in [(70.0, 0.1, 2.0), (85.0, -0.1, 5.0)]:
         np.testing.assert_allclose(np.asarray(fn(inc, beta, ml)), emu.vrms(galaxy, inc, beta, ml, x, y)[0],
+                                   rtol=1e-5)
+
+
+# ------------------------------------------------------------------ stored features, images, shipped JAX
+
+
+def test_training_and_inference_photometry_images_are_equal():
+    """The image stored with a training map (fastjam.simulate) is the one the emulator encodes at fit time."""
+    from fastjam.simulate import compute_map
+
+    params = ParameterSpace().from_unit(np.array([[0.3, 0.6, 0.5, 0.5, 0.5, 0.5]]))[0]
+    out = compute_map(0, params, JAMSettings(nrad=10, nang=6))
+    assert out["error"] is None
+    np.testing.assert_array_equal(out["arrays"]["image"], sersic_image(params[0], params[1]))
+
+
+def test_loading_refuses_weights_with_another_feature_definition(trained, tmp_path):
+    from fastjam.emulator.store import update_card
+
+    out = tmp_path / "model"
+    shutil.copytree(trained.out, out)
+    card = json.loads((out / "emulator.json").read_text())
+    changed = json.loads(json.dumps(card["features"]))
+    changed["params"][2]["range"][1] = 0.8  # beta_z mapped from another range
+    update_card(out, features=changed)
+    with pytest.raises(ValueError, match="other input features"):
+        Emulator.load(out)
+    card.pop("features")
+    (out / "emulator.json").write_text(json.dumps(card))
+    with pytest.raises(ValueError, match="no feature definition"):
+        Emulator.load(out)
+
+
+@pytest.mark.skipif(not SHIPPED_CARD.exists(), reason=f"no shipped emulator in {SHIPPED_CARD.parent}")
+def test_shipped_emulator_torch_equals_pure_jax():
+    """The shipped weights through torch and through the pure-JAX bound model agree to 1e-5."""
+    emu = Emulator.load()
+    galaxy = Galaxy(Sersic(4.0, 8.0, 0.65, 3e10), 25.0, 0.8, 0.8)
+    x, y = np.random.default_rng(9).uniform(-19.5, 19.5, (2, 60))
+    bound = jax.jit(emu.bind(galaxy, x, y))
+    for inc, beta, ml in [(55.0, 0.0, 3.0), (70.0, 0.25, 5.0), (89.0, -0.15, 1.5)]:
+        np.testing.assert_allclose(np.asarray(bound(inc, beta, ml)), emu.vrms(galaxy, inc, beta, ml, x, y)[0],
                                    rtol=1e-5)

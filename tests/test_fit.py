@@ -206,3 +206,40 @@ def test_mge_galaxy_goes_with_jam_only(tmp_path, random_emulator):
     (tmp_path / "mge.txt").unlink()
     with pytest.raises(ValueError, match="does not exist"):
         build_galaxy(load_config(path))
+
+
+def test_a_fit_imports_no_torch(tmp_path):
+    """The command-line fit with the shipped emulator (pure JAX) never imports torch."""
+    import subprocess
+    import sys
+
+    from fastjam.emulator.store import default_path
+
+    if not (default_path() / "emulator.json").exists():
+        pytest.skip("no shipped emulator")
+    code = ("import sys\nfrom fastjam.cli import main\n"
+            f"main(['fit', {str(EXAMPLE)!r}, '--backend', 'emcee', '--no-progress', '--set', 'sampler.steps=100', "
+            "'--set', 'sampler.walkers=8'])\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\nprint('no torch')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "no torch" in out.stdout
+
+
+def test_config_emulator_path_is_used(random_emulator, tmp_path):
+    """[forward] emulator = "path" loads that emulator (a missing one is named)."""
+    import jax
+
+    from fastjam.fit import build_problem
+
+    path = tmp_path / "galaxy.toml"
+    text = EXAMPLE.read_text().replace('path = "vrms_bins.txt"', f'path = "{EXAMPLE.parent / "vrms_bins.txt"}"')
+    path.write_text(text + '\n[forward]\nemulator = "no_such_emulator"\n')
+    with pytest.raises(ValueError, match="no emulator in .*no_such_emulator"):
+        build_problem(load_config(path))
+    path.write_text(text + f'\n[forward]\nemulator = "{random_emulator.path}"\n')
+    problem = build_problem(load_config(path))
+    expect = jax.jit(random_emulator.bind(problem.galaxy, problem.x, problem.y))(70.0, 0.1, 2.0)
+    np.testing.assert_allclose(problem.posterior.vrms(70.0, 0.1, 2.0), np.asarray(expect), rtol=1e-6)
+    shipped = build_problem(load_config(EXAMPLE))
+    assert not np.allclose(shipped.posterior.vrms(70.0, 0.1, 2.0), problem.posterior.vrms(70.0, 0.1, 2.0))

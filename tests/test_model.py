@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from fastjam.model import Likelihood, Priors, make_log_density
+from fastjam.model import Likelihood, Priors
+from fastjam.posterior import Posterior
 from fastjam.physics import beta_z_max, qintr_from_inclination
 
 
@@ -58,10 +59,36 @@ def test_likelihood_is_gaussian():
     assert lik.log_like(model) == pytest.approx(expect, rel=1e-12)
 
 
-def _prior_only_density(priors, xp):
-    """A density whose likelihood is flat: the posterior is the prior."""
-    lik = Likelihood(xp.zeros(1), xp.ones(1) * 1e6, xp.zeros(1))
-    return make_log_density(priors, lik, lambda i, b, m: 0.0 * i * xp.ones(1), xp)
+class _FlatModel:
+    """A bound forward model with constant output (a JAX pytree without leaves)."""
+
+    @property
+    def xp(self):
+        import jax.numpy as jnp
+
+        return jnp
+
+    def __call__(self, inclination, beta_z, ml):
+        return 0.0 * inclination * self.xp.ones(1)
+
+    def tree_flatten(self):
+        return (), None
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls()
+
+
+def _prior_only_density(priors):
+    """A posterior whose likelihood is flat: the posterior is the prior."""
+    import jax
+    import jax.numpy as jnp
+
+    if not hasattr(_prior_only_density, "registered"):
+        jax.tree_util.register_pytree_node_class(_FlatModel)
+        _prior_only_density.registered = True
+    lik = Likelihood(jnp.zeros(1), jnp.ones(1) * 1e6, jnp.zeros(1))
+    return Posterior(priors, lik, _FlatModel(), 1.0)
 
 
 def _check_prior_recovered(priors, theta):
@@ -91,24 +118,22 @@ def test_prior_draws_follow_the_prior(priors, rng):
 
 
 def test_numpyro_samples_the_prior(priors):
-    import jax.numpy as jnp
+    from fastjam.samplers import Target, get_sampler
 
-    from fastjam.samplers import get_sampler
-
-    sampler = get_sampler("numpyro", chains=2, warmup=500, samples=2000, seed=3, progress=False)
-    res = sampler.run(_prior_only_density(priors, jnp), np.zeros(3))
+    sampler = get_sampler("numpyro", chains=2, warmup=500, samples=2000, seed=3, progress=False, target=Target(0))
+    res = sampler.run(_prior_only_density(priors), np.zeros(3))
+    assert res.theta.shape == (2, 2000, 3)
     # thin to roughly independent draws for the KS tests
     _check_prior_recovered(priors, res.theta[:, ::4])
     assert res.diagnostics["divergences"] < 20
 
 
 def test_emcee_samples_the_prior(priors):
-    import jax.numpy as jnp
+    from fastjam.samplers import Target, get_sampler
 
-    from fastjam.samplers import get_sampler
-
-    sampler = get_sampler("emcee", walkers=16, steps=4000, burn=1000, seed=5, progress=False)
-    res = sampler.run(_prior_only_density(priors, jnp), np.zeros(3))
+    sampler = get_sampler("emcee", walkers=16, steps=4000, burn=1000, seed=5, progress=False, target=Target(0))
+    res = sampler.run(_prior_only_density(priors), np.zeros(3))
+    assert res.theta.shape == (16, 3000, 3)
     tau = int(np.ceil(np.max(res.diagnostics["autocorr_time"])))
     _check_prior_recovered(priors, res.theta[:, :: 2 * tau])
 
@@ -117,7 +142,7 @@ def test_backends_recover_a_gaussian_posterior():
     """theta ~ N(mu, diag(s^2)) directly: mean within 5 Monte Carlo sigma (ESS from the chain length)."""
     import jax.numpy as jnp
 
-    from fastjam.samplers import get_sampler
+    from fastjam.samplers import Target, get_sampler
 
     mu, s = np.array([0.5, -1.0, 2.0]), np.array([0.3, 0.5, 1.0])
 
@@ -126,15 +151,43 @@ def test_backends_recover_a_gaussian_posterior():
 
     for name, kw in [("numpyro", dict(chains=2, warmup=300, samples=1000)),
                      ("emcee", dict(walkers=16, steps=2000, burn=500))]:
-        res = get_sampler(name, seed=7, progress=False, **kw).run(log_density, np.zeros(3))
+        res = get_sampler(name, seed=7, progress=False, target=Target(0), **kw).run(log_density, np.zeros(3))
         flat = res.theta.reshape(-1, 3)
         ess = flat.shape[0] / (10 if name == "emcee" else 2)
         np.testing.assert_array_less(np.abs(flat.mean(0) - mu), 5 * s / np.sqrt(ess))
         np.testing.assert_allclose(flat.std(0), s, rtol=0.1)
 
 
+@pytest.mark.parametrize("name, kw", [("numpyro", dict(chains=4, warmup=300, samples=20000, check_every=100)),
+                                      ("emcee", dict(walkers=16, steps=50000, check_every=100))])
+def test_sampling_stops_at_the_target_ess_and_r_hat(name, kw):
+    """A correlated Gaussian: the run stops well before its cap with ESS and R-hat on target,
+    and the mean is right within 5 Monte Carlo sigma of that ESS."""
+    import arviz as az
+    import jax.numpy as jnp
+
+    from fastjam.samplers import Target, get_sampler
+
+    mu, cov = np.array([0.5, -1.0, 2.0]), np.array([[1.0, 0.95, 0.0], [0.95, 1.0, 0.0], [0.0, 0.0, 4.0]])
+    prec = jnp.asarray(np.linalg.inv(cov))
+
+    def log_density(theta):
+        d = theta - mu
+        return -0.5 * d @ prec @ d
+
+    target = Target(ess=400, r_hat=1.01)
+    res = get_sampler(name, seed=11, progress=False, target=target, **kw).run(log_density, np.zeros(3))
+    d = res.diagnostics
+    assert d["converged"] and d["ess_bulk_min"] >= 400
+    assert res.theta.shape[1] < (kw["samples"] if name == "numpyro" else kw["steps"]) // 4
+    ess = min(float(az.ess(res.theta[..., j], method="bulk")) for j in range(3))
+    assert ess >= 400 if name == "numpyro" else ess == pytest.approx(d["ess_bulk_min"], rel=1e-6)
+    flat = res.theta.reshape(-1, 3)
+    np.testing.assert_array_less(np.abs(flat.mean(0) - mu), 5 * np.sqrt(np.diag(cov) / ess))
+
+
 def test_sampler_bad_options():
-    from fastjam.samplers import get_sampler
+    from fastjam.samplers import Target, get_sampler
 
     with pytest.raises(ValueError, match="unknown sampler"):
         get_sampler("metropolis")
@@ -142,3 +195,5 @@ def test_sampler_bad_options():
         get_sampler("emcee", walkers=5)
     with pytest.raises(ValueError, match="chains"):
         get_sampler("numpyro", chains=0)
+    with pytest.raises(ValueError, match="R-hat"):
+        Target(ess=100, r_hat=1.0)

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..jam import DEFAULT_SETTINGS
 from .grid import Grid, GridPosterior, check_grid_size, coarsened, grid_error, grid_posterior
-from .reference import GridCache, JAMForward, JAMLogDensity, run_grid, run_jam_emcee, run_jam_grid
+from .reference import GridCache, run_grid, run_jam_emcee, run_jam_grid
 from .report import GOALS, ComparisonResult, report
 from .side import Side, run_emulator
 from .stats import coverage_table, energy_distance, energy_test
@@ -119,6 +119,6 @@ def compare(cfg, emulator=None, jam_method="grid", workers=2, scheduler=None, ou
     return result
 
 
-__all__ = ["ComparisonResult", "GOALS", "Grid", "GridCache", "GridPosterior", "JAMForward", "JAMLogDensity", "Side",
+__all__ = ["ComparisonResult", "GOALS", "Grid", "GridCache", "GridPosterior", "Side",
            "coarsened", "compare", "coverage_table", "energy_distance", "energy_test", "grid_error", "grid_posterior",
            "run_grid"]

@@ -7,7 +7,7 @@ emulator's fit.
     analytically (:func:`~fastjam.compare.grid.grid_posterior`). Nodes run in parallel
     (:class:`fastjam.parallel.WorkerPool`) and are cached in ``out/jam_grid/`` as they finish.
 ``"emcee"`` (:func:`run_jam_emcee`)
-    emcee with jampy in the likelihood (:class:`JAMLogDensity`, picklable), walkers
+    emcee with jampy in the likelihood (:class:`fastjam.posterior.Posterior` with a bound JAM model, picklable), walkers
     evaluated in parallel on the same pool, the chain checkpointed in ``out/jam_chain.h5``.
 """
 import hashlib
@@ -20,92 +20,30 @@ import numpy as np
 
 from ..atomic import write_json, write_npz
 from ..fit import physical_idata
-from ..jam import DEFAULT_SETTINGS, jam_vrms
+from ..jam import DEFAULT_SETTINGS, JAMModel
 from ..model import PARAMETERS
 from ..parallel import WorkerPool, has_error
+from ..posterior import Posterior
 from .grid import Grid, beta_width, check_grid_size, coarsened, grid_error, grid_posterior
 from .side import Side, jam_likelihood, samples_of
 
 log = logging.getLogger(__name__)
 
 
-class JAMForward:
-    """jampy's V_RMS for one galaxy at fixed data positions; picklable, runs on workers.
-
-    Parameters
-    ----------
-    galaxy : Galaxy
-    x, y : ndarray, shape (p,)
-        Positions in arcsec.
-    settings : JAMSettings
-    """
-
-    def __init__(self, galaxy, x, y, settings=DEFAULT_SETTINGS):
-        self.mge = galaxy.mge
-        self.distance, self.sigma_psf, self.pixsize = galaxy.distance, galaxy.sigma_psf, galaxy.pixsize
-        self.x, self.y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-        self.settings = settings
-
-    def vrms(self, inclination, beta_z, ml):
-        """Model V_RMS [km/s] at the data positions."""
-        return jam_vrms(self.mge, inclination, beta_z, ml, self.distance, self.sigma_psf, self.pixsize,
-                        self.x, self.y, self.settings)
-
-    def node(self, index, inclination, beta_z):
-        """One grid node at M/L = 1: dict with ``index``, ``vrms`` (or None), ``seconds``, ``error``."""
-        t0 = time.perf_counter()
-        out = dict(index=int(index), vrms=None, error=None)
-        try:
-            v = self.vrms(inclination, beta_z, 1.0)
-            if not np.all(np.isfinite(v)):
-                raise FloatingPointError(f"{np.sum(~np.isfinite(v))} non-finite values")
-            out["vrms"] = v
-        except Exception as exc:  # recorded; the node is left out of the posterior
-            out["error"] = f"{type(exc).__name__}: {exc}"[:500]
-        out["seconds"] = time.perf_counter() - t0
-        return out
-
-    def fingerprint(self):
-        """Hash of everything jampy sees except the parameters."""
-        h = hashlib.sha256()
-        for a in (self.mge.surf, self.mge.sigma, self.mge.qobs, self.x, self.y,
-                  [self.distance, self.sigma_psf, self.pixsize]):
-            h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
-        h.update(json.dumps(self.settings.as_dict(), sort_keys=True).encode())
-        return h.hexdigest()
-
-
 def _run_node(forward, index, inclination, beta_z):
-    return forward.node(index, inclination, beta_z)
-
-
-
-class JAMLogDensity:
-    """Log posterior on the unconstrained theta with jampy in the likelihood (picklable).
-
-    Parameters
-    ----------
-    priors : Priors
-    likelihood : Likelihood
-        NumPy arrays.
-    forward : JAMForward
-    """
-
-    def __init__(self, priors, likelihood, forward):
-        self.priors, self.likelihood, self.forward = priors, likelihood, forward
-
-    def __call__(self, theta):
-        theta = np.asarray(theta, dtype=float)
-        if not np.all(np.isfinite(theta)):
-            return -np.inf
-        inc, beta, ml, log_jac = self.priors.transform(theta)
-        try:
-            model = self.forward.vrms(float(inc), float(beta), float(ml))
-        except Exception as exc:  # a failed JAM call rejects the proposal
-            log.warning("jampy failed at i = %.4g, beta_z = %.4g, M/L = %.4g: %s", inc, beta, ml, exc)
-            return -np.inf
-        value = self.priors.log_prob(inc, beta, ml) + log_jac + self.likelihood.log_like(model)
-        return float(value) if np.isfinite(value) else -np.inf
+    """One grid node at M/L = 1 of a bound JAM model (:meth:`fastjam.jam.JAMModel.bind`): dict with
+    ``index``, ``vrms`` (or None), ``seconds``, ``error``."""
+    t0 = time.perf_counter()
+    out = dict(index=int(index), vrms=None, error=None)
+    try:
+        v = forward(inclination, beta_z, 1.0)
+        if not np.all(np.isfinite(v)):
+            raise FloatingPointError(f"{np.sum(~np.isfinite(v))} non-finite values")
+        out["vrms"] = v
+    except Exception as exc:  # recorded; the node is left out of the posterior
+        out["error"] = f"{type(exc).__name__}: {exc}"[:500]
+    out["seconds"] = time.perf_counter() - t0
+    return out
 
 
 class GridCache:
@@ -132,7 +70,7 @@ class GridCache:
         return self.dir / f"node_{index:06d}.npz"
 
     def load(self, index):
-        """The cached node (dict like :meth:`JAMForward.node`) or None."""
+        """The cached node (dict like :func:`_run_node`'s) or None."""
         path = self.path(index)
         if not path.exists():
             return None
@@ -154,7 +92,8 @@ def run_grid(forward, inclination, beta_z, cache=None, workers=2, scheduler=None
 
     Parameters
     ----------
-    forward : JAMForward
+    forward : BoundJAM
+        :meth:`fastjam.jam.JAMModel.bind`.
     inclination, beta_z : ndarray, shape (n,)
         Node coordinates.
     cache : GridCache, optional
@@ -236,7 +175,7 @@ def run_jam_grid(problem, settings, grid_size, out=None, workers=2, scheduler=No
     t0 = time.perf_counter()
     rng = rng if rng is not None else np.random.default_rng(0)
     priors = problem.priors
-    forward = JAMForward(problem.galaxy, problem.x, problem.y, settings)
+    forward = JAMModel(settings).bind(problem.galaxy, problem.x, problem.y)
     box_path = Path(out) / "jam_grid" / "box.json" if out is not None else None
     box_meta = dict(forward=forward.fingerprint(), grid=list(check_grid_size(grid_size)), jam_settings=settings.as_dict())
     reused = False
@@ -253,7 +192,7 @@ def run_jam_grid(problem, settings, grid_size, out=None, workers=2, scheduler=No
     cache = None
     if out is not None:
         spec = dict(forward=box_meta["forward"], grid=list(grid.shape),
-                    nodes=hashlib.sha256(np.round(np.column_stack([inc, beta]), 12).tobytes()).hexdigest(),
+                    nodes=hashlib.sha256(np.round(np.column_stack([inc, beta]), 9).tobytes()).hexdigest(),
                     jam_settings=settings.as_dict())
         cache = GridCache(Path(out) / "jam_grid", spec)
         if around is not None and not reused:
@@ -320,8 +259,8 @@ def run_jam_emcee(problem, settings, theta0, walkers, steps, out=None, workers=2
     from ..samplers.emcee_backend import EmceeSampler
 
     t0 = time.perf_counter()
-    forward = JAMForward(problem.galaxy, problem.x, problem.y, settings)
-    density = JAMLogDensity(problem.priors, jam_likelihood(problem), forward)
+    forward = JAMModel(settings).bind(problem.galaxy, problem.x, problem.y)
+    density = Posterior(problem.priors, jam_likelihood(problem), forward, problem.galaxy.total_luminosity)
     density(theta0)
     t_call = time.perf_counter()
     for _ in range(timing_calls):
@@ -350,7 +289,7 @@ def run_jam_emcee(problem, settings, theta0, walkers, steps, out=None, workers=2
     best = {p: float(v.reshape(-1)[k]) for p, v in zip(PARAMETERS, (inc, beta, ml))}
     n_calls = int(walkers) * int(steps)
     return Side(samples_of(idata), idata, ess, seconds_per_call, n_calls, n_calls * seconds_per_call,
-                time.perf_counter() - t0, best, forward.vrms(best["inclination"], best["beta_z"], best["ml"]),
+                time.perf_counter() - t0, best, forward(best["inclination"], best["beta_z"], best["ml"]),
                 dict(result.diagnostics, workers=n_workers, sampling_seconds=result.seconds,
                      r_hat={p: summary[p]["r_hat"] for p in PARAMETERS}))
 
@@ -367,5 +306,5 @@ def _check_spec(path, spec, guarded):
         write_json(path, spec)
 
 
-__all__ = ["GridCache", "JAMForward", "JAMLogDensity", "MAX_EDGE_MASS", "run_grid", "run_jam_emcee",
+__all__ = ["GridCache", "MAX_EDGE_MASS", "run_grid", "run_jam_emcee",
            "run_jam_grid"]

@@ -1,15 +1,33 @@
-"""The emulator forward model in JAX, loading the same weights as the PyTorch network.
+"""The emulator forward model in pure JAX, straight from the stored weights (no torch).
 
 Pure functions: ``jax.jit``-, ``jax.grad``- and ``jax.vmap``-able. For a fixed galaxy and
 fixed data positions the photometry encoding and the bilinear interpolation of the linear
-output layer are computed once (:func:`make_vrms_function`), so each call costs one small
-MLP and a (p x K) matrix product.
+output layer are computed once (:func:`bind`), so each call costs one small MLP and a
+(p x K) matrix product:
+
+.. math:: V_{\\rm rms} = s\\,\\sqrt{M/L}\\,\\exp(W_{\\rm data}\\, c(h) + b_{\\rm data}),
+
+with :math:`s` the velocity scale at M/L = 1 (:func:`fastjam.physics.scaling.velocity_scale`),
+:math:`h` the network's last hidden layer and :math:`W_{\\rm data} = P W_{\\rm basis}` the
+basis interpolated to the data (P, (p, NTHETA*NR)).
+
+Survey throughput: every galaxy-specific quantity (photometry features, velocity scale,
+interpolation matrix, feature ranges) is an *argument* of :func:`emulator_vrms`, and a
+:class:`BoundEmulator` is a JAX pytree, so ``jax.jit(f)(bound, ...)`` compiles once for
+all galaxies with the same number of bins. Pad the bins to a few bucket sizes
+(:func:`bucket_size`, :meth:`BoundEmulator.padded`, :meth:`fastjam.posterior.Posterior.padded`)
+to bound the number of compilations.
 """
+import functools
+
 import numpy as np
 
 from ..physics import grid
 from ..physics.scaling import velocity_scale
-from .features import image_features, param_features, sersic_features
+from .features import feature_definition, image_features, param_values, sersic_features, unit_interval
+
+#: Default bucket sizes (bins) to which a survey pads its galaxies.
+BUCKETS = (64, 128, 256, 512, 1024, 2048, 4096)
 
 
 def _linear(params, prefix, x):
@@ -37,13 +55,13 @@ def encode(params, image_feat, config):
     return jax.nn.silu(_linear(params, "encoder.fc", x.reshape(x.shape[0], -1)))
 
 
-def hidden(params, first, params_feat, config):
-    """Last hidden layer of the MLP, as ``EmulatorNetwork.hidden``."""
+def hidden(params, first, params_feat, config=None):
+    """Last hidden layer of the MLP, as ``EmulatorNetwork.hidden`` (depth from the weights)."""
     import jax
     import jax.numpy as jnp
 
     x = jnp.concatenate([first, params_feat], -1)
-    for k in range(len(config["hidden"])):
+    for k in range(sum(1 for name in params if name.startswith("mlp.") and name.endswith(".weight"))):
         x = jax.nn.silu(_linear(params, f"mlp.{2 * k}", x))
     return x
 
@@ -66,60 +84,143 @@ def interpolation_weights(x_re, y_re, ntheta=grid.NTHETA, nr=grid.NR):
     return mat
 
 
-def make_vrms_function(emulator, galaxy, x, y):
-    """A JAX function ``vrms(inclination, beta_z, ml)`` for one galaxy at fixed positions.
-
-    Parameters
-    ----------
-    emulator : Emulator
-        A loaded emulator (its weights and card are used; torch is not called).
-    galaxy : Galaxy
-        Sérsic galaxy inside the training domain (n, q_obs, sigma_psf/R_e, pixsize/R_e).
-    x, y : array_like, shape (p,)
-        Positions in arcsec (inside the emulated field).
-
-    Returns
-    -------
-    callable
-        ``vrms(inclination [deg], beta_z, ml) -> (p,)`` km/s; scalar arguments, so use
-        ``jax.vmap`` for batches. Inclination and beta_z must stay inside the training domain
-        (the priors of :mod:`fastjam.model` ensure it; nothing is checked inside traced code).
-    """
-    import jax.numpy as jnp
-
+def _galaxy_inputs(weights, card, galaxy, x, y, check):
+    """The galaxy-specific arrays of :func:`emulator_vrms` (numpy float32)."""
     from ..galaxy import Sersic
     from .model import sersic_image
 
     ph = galaxy.photometry
     if not isinstance(ph, Sersic):
         raise ValueError("the emulator is trained on Sérsic photometry only: use the JAM forward model for an MGE")
-    card, config = emulator.card, emulator.card["network"]
+    config = card["network"]
     sig_re, pix_re = galaxy.sigma_psf / ph.r_e, galaxy.pixsize / ph.r_e
-    # galaxy-level domain check at a valid interior inclination / beta_z
-    from ..physics.geometry import min_inclination
-
-    emulator.check_domain(np.array([[ph.n, ph.q_obs, 0.5 * (min_inclination(ph.q_obs) + 90), 0.0, sig_re, pix_re]]))
     x_re, y_re = np.asarray(x, float) / ph.r_e, np.asarray(y, float) / ph.r_e
-    emulator.check_field(x_re, y_re)
-    params = to_jax({k: v.detach().cpu().numpy() for k, v in emulator.net.state_dict().items()})
+    check(ph, sig_re, pix_re, x_re, y_re)
     if config["use_image"]:
         img = image_features(sersic_image(ph.n, ph.q_obs))[None, None].astype(np.float32)
-        first = encode(params, jnp.asarray(img), config)[0]
+        first = np.asarray(encode(to_jax(weights), img, config)[0])
     else:
-        first = jnp.asarray(sersic_features(np.array([ph.n]), np.array([ph.q_obs]), card["space"])[0],
-                            dtype=jnp.float32)
+        first = sersic_features(np.array([ph.n]), np.array([ph.q_obs]), card["space"])[0]
     interp = interpolation_weights(x_re, y_re)
-    basis_w = np.asarray(params["basis.weight"], dtype=np.float64)  # (NTHETA*NR, K)
-    data_w = jnp.asarray(interp @ basis_w, dtype=jnp.float32)  # (p, K)
-    data_b = jnp.asarray(interp @ np.asarray(params["basis.bias"], dtype=np.float64), dtype=jnp.float32)
-    unit_scale = float(velocity_scale(1.0, ph.l_tot, ph.r_e, galaxy.distance))
-    space, q_obs = card["space"], float(ph.q_obs)
+    ranges = np.array([p["range"] for p in feature_definition(card["space"])["params"]])
+    f32 = functools.partial(np.asarray, dtype=np.float32)
+    return dict(first=f32(first), galaxy=f32([ph.q_obs, sig_re, pix_re]), feature_low=f32(ranges[:, 0]),
+                feature_high=f32(ranges[:, 1]), data_w=f32(interp @ weights["basis.weight"].astype(np.float64)),
+                data_b=f32(interp @ weights["basis.bias"].astype(np.float64)),
+                unit_scale=f32(velocity_scale(1.0, ph.l_tot, ph.r_e, galaxy.distance)))
 
-    def vrms(inclination, beta_z, ml):
-        pf = param_features(jnp.asarray(q_obs), jnp.asarray(inclination), jnp.asarray(beta_z),
-                            jnp.asarray(sig_re), jnp.asarray(pix_re), space, xp=jnp)
-        h = hidden(params, first[None], pf[None].astype(jnp.float32), config)[0]
-        coeff = _linear(params, "coeff", h)
-        return jnp.exp(data_w @ coeff + data_b) * (unit_scale * jnp.sqrt(ml))
 
-    return vrms
+def emulator_vrms(weights, inputs, inclination, beta_z, ml):
+    """V_RMS in km/s at the bound positions: a pure function of weights and galaxy inputs.
+
+    Parameters
+    ----------
+    weights : dict
+        Network weights (``mlp.*``, ``coeff.*``; the basis enters through ``inputs``).
+    inputs : dict
+        Galaxy arrays from :func:`bind`: ``first`` (latent or (n, q_obs) features),
+        ``galaxy`` (q_obs, sigma_psf/R_e, pixsize/R_e), ``feature_low``/``feature_high`` (5,),
+        ``data_w`` (p, K), ``data_b`` (p,), ``unit_scale`` (km/s at M/L = 1).
+    inclination, beta_z, ml : scalar
+        Degrees, anisotropy, Msun/Lsun (inside the training domain; not checked here).
+
+    Returns
+    -------
+    jax.Array, shape (p,)
+    """
+    import jax.numpy as jnp
+
+    q_obs, sig_re, pix_re = inputs["galaxy"]
+    values = param_values(q_obs, jnp.asarray(inclination, jnp.float32), jnp.asarray(beta_z, jnp.float32), sig_re,
+                          pix_re, xp=jnp)
+    pf = unit_interval(values, inputs["feature_low"], inputs["feature_high"])
+    coeff = _linear(weights, "coeff", hidden(weights, inputs["first"][None], pf[None])[0])
+    return jnp.exp(inputs["data_w"] @ coeff + inputs["data_b"]) * (inputs["unit_scale"] * jnp.sqrt(ml))
+
+
+class BoundEmulator:
+    """The emulator bound to one galaxy and its data positions: ``model(inclination, beta_z, ml)``.
+
+    A JAX pytree (weights and galaxy inputs are its leaves) and picklable. Build it with
+    :meth:`fastjam.emulator.Emulator.bind`.
+
+    Attributes
+    ----------
+    weights : dict
+        Network weights used by :func:`emulator_vrms` (float32 arrays).
+    inputs : dict
+        Galaxy-specific arrays (see :func:`emulator_vrms`).
+    """
+
+    def __init__(self, weights, inputs):
+        self.weights, self.inputs = weights, inputs
+
+    @property
+    def xp(self):
+        """The array namespace, ``jax.numpy``."""
+        import jax.numpy as jnp
+
+        return jnp
+
+    @property
+    def n_bins(self):
+        return int(np.shape(self.inputs["data_b"])[0])
+
+    def __call__(self, inclination, beta_z, ml):
+        """V_RMS [km/s], shape (p,), for scalar inclination [deg], beta_z and M/L [Msun/Lsun]."""
+        return emulator_vrms(self.weights, self.inputs, inclination, beta_z, ml)
+
+    def padded(self, size):
+        """The same model on ``size`` >= p bins; the extra bins give finite values to be masked."""
+        extra = int(size) - self.n_bins
+        if extra < 0:
+            raise ValueError(f"cannot pad {self.n_bins} bins to {size}")
+        inputs = dict(self.inputs, data_w=np.pad(np.asarray(self.inputs["data_w"]), ((0, extra), (0, 0))),
+                      data_b=np.pad(np.asarray(self.inputs["data_b"]), (0, extra)))
+        return BoundEmulator(self.weights, inputs)
+
+    def tree_flatten(self):
+        return (self.weights, self.inputs), None
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls(*children)
+
+
+@functools.lru_cache(maxsize=None)
+def register_pytrees():
+    """Register :class:`BoundEmulator` with JAX (once; jax is imported only here)."""
+    import jax
+
+    jax.tree_util.register_pytree_node_class(BoundEmulator)
+
+
+def bind(weights, card, galaxy, x, y, check):
+    """A :class:`BoundEmulator` from stored weights (numpy dict) and card, without torch.
+
+    Parameters
+    ----------
+    weights : dict
+        Arrays of ``emulator.npz``.
+    card : dict
+        The model card.
+    galaxy : Galaxy
+        Sérsic galaxy.
+    x, y : ndarray, shape (p,)
+        Positions in arcsec.
+    check : callable
+        ``check(sersic, sigma_psf_re, pixsize_re, x_re, y_re)`` raises ``ValueError`` outside the
+        training domain or the emulated field.
+    """
+    register_pytrees()
+    inputs = _galaxy_inputs(weights, card, galaxy, x, y, check)
+    kept = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items() if k.startswith(("mlp.", "coeff."))}
+    return BoundEmulator(kept, inputs)
+
+
+def bucket_size(n_bins, buckets=BUCKETS):
+    """The smallest bucket that holds ``n_bins`` (pad to it so that compilations are shared)."""
+    for b in buckets:
+        if n_bins <= b:
+            return int(b)
+    raise ValueError(f"{n_bins} bins exceed the largest bucket {buckets[-1]}")

@@ -1,5 +1,11 @@
-"""The emulator as a forward model (PyTorch), behind :class:`fastjam.forward.ForwardModel`."""
+"""The emulator as a forward model, behind :class:`fastjam.forward.ForwardModel`.
+
+Loading reads the stored arrays and card only; :meth:`Emulator.bind` builds a pure-JAX
+model from them (:mod:`fastjam.emulator.jax_model`), so a fit never imports torch. The torch
+network is built on first use by the batch methods (evaluation, benchmarks, training checks).
+"""
 import logging
+from pathlib import Path
 
 import numpy as np
 
@@ -8,8 +14,7 @@ from ..forward import ForwardModel
 from ..galaxy import Sersic
 from ..physics import grid
 from ..physics.scaling import velocity_scale
-from .features import image_features, param_features, sersic_features
-from .network import NetworkConfig
+from .features import check_feature_definition, image_features, param_features, sersic_features
 
 log = logging.getLogger(__name__)
 
@@ -35,33 +40,72 @@ class Emulator(ForwardModel):
         Evaluate outside the training domain or beyond the emulated field instead of raising
         ``ValueError`` (explicit opt-in; accuracy is then unknown).
     device : str
-        Torch device.
+        Torch device (used only by the torch methods).
+    path : Path, optional
+        Where the emulator was loaded from (recorded with fits).
+
+    Raises
+    ------
+    ValueError
+        If the card's feature definition differs from this code's
+        (:func:`fastjam.emulator.features.check_feature_definition`).
     """
 
-    def __init__(self, arrays, card, allow_extrapolation=False, device="cpu"):
-        import torch
-
-        from .network import EmulatorNetwork
-
+    def __init__(self, arrays, card, allow_extrapolation=False, device="cpu", path=None):
+        check_feature_definition(card)
+        self.path = path
+        self.arrays = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
         self.card = card
         self.space = ParameterSpace.from_dict(card["space"])
         self.allow_extrapolation = bool(allow_extrapolation)
-        self.device = torch.device(device)
-        self.net = EmulatorNetwork(NetworkConfig.from_dict(card["network"])).load_arrays(arrays).to(self.device)
-        self.net.eval()
+        self.device = device
+        self._net = None
         self._latent_cache = {}
+
+    @property
+    def net(self):
+        """The torch network (built on first use)."""
+        if self._net is None:
+            from .network import EmulatorNetwork, NetworkConfig
+
+            self._net = EmulatorNetwork(NetworkConfig.from_dict(self.card["network"])).load_arrays(self.arrays)
+            self._net.to(self.device).eval()
+        return self._net
+
+    def bind(self, galaxy, x, y):
+        """The emulator for one Sérsic galaxy at positions ``x, y`` [arcsec], in pure JAX.
+
+        The galaxy (training domain) and the positions (emulated field) are checked here,
+        once; the returned :class:`~fastjam.emulator.jax_model.BoundEmulator` maps scalar
+        (inclination [deg], beta_z, M/L) to V_RMS (p,) in km/s and is jit-, grad- and
+        vmap-able; inclination and beta_z must stay inside the training domain (the priors
+        ensure it).
+        """
+        from ..forward import check_positions
+        from ..physics.geometry import min_inclination
+        from .jax_model import bind
+
+        x, y = check_positions(x, y)
+
+        def check(ph, sig_re, pix_re, x_re, y_re):
+            i_mid = 0.5 * (float(min_inclination(ph.q_obs, self.space.q_intr_min)) + 90)
+            self.check_domain(np.array([[ph.n, ph.q_obs, i_mid, 0.0, sig_re, pix_re]]))
+            self.check_field(x_re, y_re)
+
+        return bind(self.arrays, self.card, galaxy, x, y, check)
 
     @classmethod
     def load(cls, path=None, **kwargs):
         """Load a saved emulator; with no path, the weights shipped in ``data/emulator``."""
-        from .store import load_arrays
+        from .store import default_path, load_arrays
 
+        path = Path(path) if path is not None else default_path()
         arrays, card = load_arrays(path)
-        return cls(arrays, card, **kwargs)
+        return cls(arrays, card, path=path, **kwargs)
 
     @property
     def use_image(self):
-        return self.net.config.use_image
+        return bool(self.card["network"]["use_image"])
 
     def check_domain(self, params):
         """Raise ``ValueError`` if parameter sets (m, 6) leave the training domain (unless opted in)."""

@@ -1,5 +1,7 @@
 """Saved emulators: ``emulator.npz`` (float32 weights, readable by torch and JAX alike) and
-``emulator.json`` (architecture, training domain, grid, training record, metrics)."""
+``emulator.json`` (architecture, training domain, input-feature definition, grid, training
+record, metrics). :class:`~fastjam.emulator.Emulator` refuses weights whose stored feature
+definition differs from the code's."""
 import json
 import os
 from importlib import resources
@@ -26,7 +28,10 @@ def save_emulator(out, net, space, grid_meta, info):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_npz(out / "emulator.npz", **net.arrays())
-    card = dict(format_version=1, network=net.config.as_dict(), space=space, grid=grid_meta, training=info)
+    from .features import feature_definition
+
+    card = dict(format_version=1, network=net.config.as_dict(), space=space, features=feature_definition(space),
+                grid=grid_meta, training=info)
     write_json(out / "emulator.json", card, default=_jsonable)
 
 

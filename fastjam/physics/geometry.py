@@ -18,6 +18,30 @@ QINTR_MIN = 0.05
 BETA_EPS_SLOPE = 0.7
 
 
+def q_intr(q_obs, inclination, xp=np):
+    """Intrinsic axis ratio, array-generic and unchecked (for traced code: numpy, JAX, torch).
+
+    .. math:: q_{\\rm intr} = \\sqrt{\\max(q_{\\rm obs}^2 - \\cos^2 i,\\, 0)} / \\sin i
+
+    Parameters
+    ----------
+    q_obs : float or array
+        Observed axis ratio.
+    inclination : float or array
+        Degrees (90 = edge-on); broadcasts against ``q_obs``.
+    xp : module
+        Array namespace (``numpy``, ``jax.numpy``, ``torch``).
+
+    Returns
+    -------
+    array
+        Below the minimum inclination the result is 0 (no checks: use
+        :func:`qintr_from_inclination` for validated input).
+    """
+    rad = inclination * (np.pi / 180)
+    return xp.sqrt(xp.clip(q_obs**2 - xp.cos(rad) ** 2, 0.0, None)) / xp.sin(rad)
+
+
 def qintr_from_inclination(q_obs, inclination):
     """Intrinsic axis ratio from the observed one and the inclination.
 
@@ -49,8 +73,7 @@ def qintr_from_inclination(q_obs, inclination):
             f"inclination = {bad.flat[k]:g} deg is below the minimum {low.flat[k]:.4g} deg "
             f"allowed by q_obs (q_intr >= {QINTR_MIN})"
         )
-    rad = np.radians(inc)
-    return np.sqrt(np.clip(q_obs**2 - np.cos(rad) ** 2, 0, None)) / np.sin(rad)
+    return q_intr(q_obs, inc)
 
 
 def inclination_from_qintr(q_obs, q_intr):
@@ -77,36 +100,40 @@ def inclination_from_qintr(q_obs, q_intr):
     return np.degrees(np.arctan2(np.sqrt(1 - q_obs**2), np.sqrt(np.clip(q_obs**2 - q_intr**2, 0, None))))
 
 
-def min_inclination(q_obs, q_intr_min=QINTR_MIN):
+def min_inclination(q_obs, q_intr_min=QINTR_MIN, xp=np):
     """Smallest inclination in degrees for which ``q_intr >= q_intr_min``.
 
     Parameters
     ----------
     q_obs : float or array_like
-        Observed axis ratio in (0, 1].
+        Observed axis ratio in (0, 1] (checked when ``xp`` is numpy).
     q_intr_min : float
         Floor on the intrinsic axis ratio (jampy's 0.05 by default).
+    xp : module
+        Array namespace (``jax.numpy`` inside traced code: no checks then).
 
     Returns
     -------
     float or ndarray
-        :math:`i_{\\min}` in degrees (90 when ``q_obs <= q_intr_min``).
+        :math:`i_{\\min} = \\arctan[\\sqrt{1 - q_{\\rm obs}^2} / \\sqrt{q_{\\rm obs}^2 - q_{\\min}^2}]` in degrees
+        (90 when ``q_obs <= q_intr_min``).
     """
-    q_obs = check_range("q_obs", q_obs, 0, 1, low_open=True)
-    q_obs = np.maximum(q_obs, q_intr_min)
-    return np.degrees(np.arctan2(np.sqrt(1 - q_obs**2), np.sqrt(q_obs**2 - q_intr_min**2)))
+    if xp is np:
+        q_obs = check_range("q_obs", q_obs, 0, 1, low_open=True)
+    q_obs = xp.maximum(q_obs, q_intr_min)
+    return xp.arctan2(xp.sqrt(1 - q_obs**2), xp.sqrt(q_obs**2 - q_intr_min**2)) * (180 / np.pi)
 
 
-def beta_z_max(q_intr):
-    """Upper bound of the anisotropy, :math:`\\beta_z \\le 0.7 (1 - q_{\\rm intr})`.
+def beta_z_max(q_intr_value):
+    """Upper bound of the anisotropy, :math:`\\beta_z \\le 0.7 (1 - q_{\\rm intr})` (``BETA_EPS_SLOPE``).
 
     Parameters
     ----------
-    q_intr : float or array_like
-        Intrinsic axis ratio.
+    q_intr_value : float or array
+        Intrinsic axis ratio (numpy, JAX or torch array).
 
     Returns
     -------
-    float or ndarray
+    float or array
     """
-    return BETA_EPS_SLOPE * (1 - np.asarray(q_intr, dtype=float))
+    return BETA_EPS_SLOPE * (1 - q_intr_value)

@@ -1,0 +1,249 @@
+"""The posterior of one galaxy: priors, likelihood and a bound forward model, on one space.
+
+The samplers work on an unconstrained vector :math:`\\theta \\in \\mathbb{R}^3`; the map
+:math:`\\theta \\to (i, \\beta_z, M/L)` and its Jacobian are :meth:`fastjam.model.Priors.transform`
+(logistic maps onto the prior support, with :math:`\\beta_{\\max}(i)`):
+
+.. math::
+
+    \\ln p(\\theta \\mid d) = \\ln \\pi(i, \\beta_z, M/L) + \\ln |J(\\theta)|
+        + \\ln \\mathcal{L}(d \\mid V_{\\rm rms}(i, \\beta_z, M/L)) + {\\rm const}.
+
+:meth:`Posterior.to_physical` is the one way back from samples to the physical and derived
+parameters (NumPyro's ``postprocess_fn``, the arviz tables, the best-fit model).
+
+With a JAX forward model the posterior is a JAX pytree (its priors' numbers, the data and
+the bound model are leaves), so :func:`batched_log_density` is compiled once for all
+galaxies with the same number of bins and prior flags; pad galaxies to a few bucket sizes
+(:meth:`Posterior.padded`, :func:`fastjam.emulator.jax_model.bucket_size`).
+"""
+import functools
+import logging
+
+import numpy as np
+
+from .model import PARAMETERS, Priors
+from .physics.geometry import q_intr
+
+log = logging.getLogger(__name__)
+
+
+class Posterior:
+    """Log posterior density of (inclination, beta_z, M/L) on the unconstrained theta.
+
+    Parameters
+    ----------
+    priors : Priors
+    likelihood : Likelihood
+        Arrays of the model's namespace (numpy or jax.numpy).
+    model : callable
+        Bound forward model (:meth:`fastjam.forward.ForwardModel.bind`):
+        ``model(inclination, beta_z, ml) -> (p,)`` km/s, with attribute ``xp``.
+    total_luminosity : float
+        L_tot in Lsun, for the derived log10 mass.
+
+    Notes
+    -----
+    With jampy (numpy) a failed or non-finite evaluation is logged and gives ``-inf`` (the
+    proposal is rejected); traced JAX code maps non-finite values to ``-inf`` as well.
+    """
+
+    def __init__(self, priors, likelihood, model, total_luminosity):
+        self.priors, self.likelihood, self.model = priors, likelihood, model
+        self.total_luminosity = float(total_luminosity)
+
+    @property
+    def xp(self):
+        """Array namespace of the forward model."""
+        return self.model.xp
+
+    @property
+    def is_jax(self):
+        return self.xp is not np
+
+    def log_density(self, theta):
+        """Log posterior (up to a constant) at theta, shape (3,)."""
+        xp = self.xp
+        if not self.is_jax:
+            return self._numpy_log_density(np.asarray(theta, dtype=float))
+        inc, beta, ml, log_jac = self.priors.transform(theta, xp)
+        value = (self.priors.log_prob(inc, beta, ml, xp) + log_jac
+                 + self.likelihood.log_like(self.model(inc, beta, ml), xp))
+        return xp.where(xp.isfinite(value), value, -xp.inf)
+
+    __call__ = log_density
+
+    def _numpy_log_density(self, theta):
+        if not np.all(np.isfinite(theta)):
+            return -np.inf
+        inc, beta, ml, log_jac = self.priors.transform(theta)
+        try:
+            model = self.model(float(inc), float(beta), float(ml))
+        except Exception as exc:  # a failed jampy call rejects the proposal
+            log.warning("forward model failed at i = %.4g, beta_z = %.4g, M/L = %.4g: %s", inc, beta, ml, exc)
+            return -np.inf
+        value = float(self.priors.log_prob(inc, beta, ml) + log_jac + self.likelihood.log_like(model))
+        return value if np.isfinite(value) else -np.inf
+
+    def to_physical(self, theta):
+        """Physical and derived parameters of samples theta (..., 3), as numpy arrays.
+
+        Returns
+        -------
+        dict
+            ``inclination`` [deg], ``beta_z``, ``ml`` [Msun/Lsun], ``q_intr`` and ``log10_mass``
+            (log10 of M/L x L_tot [Msun]), each of shape ``theta.shape[:-1]``.
+        """
+        inc, beta, ml, _ = self.priors.transform(np.asarray(theta, dtype=float))
+        return physical_parameters(self.priors.q_obs, self.total_luminosity, inc, beta, ml)
+
+    def from_physical(self, inclination, beta_z, ml):
+        """Unconstrained theta (..., 3) of physical parameters (inverse of :meth:`to_physical`)."""
+        return self.priors.inverse(inclination, beta_z, ml)
+
+    def model_vrms(self, theta):
+        """Model V_RMS [km/s] (p,) at one theta (3,), as numpy."""
+        p = self.to_physical(theta)
+        return self.vrms(*(float(p[k]) for k in PARAMETERS))
+
+    def vrms(self, inclination, beta_z, ml):
+        """The bound model's V_RMS [km/s] (p,) as numpy (jit-compiled for JAX models)."""
+        if not self.is_jax:
+            return np.asarray(self.model(inclination, beta_z, ml), dtype=float)
+        return np.asarray(_model_call()(self.model, inclination, beta_z, ml), dtype=float)
+
+    def padded(self, size):
+        """The same posterior on ``size`` bins (padding masked out), for shared compilations."""
+        if not self.is_jax:
+            raise ValueError("padding is for JAX forward models (shared compilations)")
+        return Posterior(self.priors, self.likelihood.padded(size), self.model.padded(size), self.total_luminosity)
+
+    def batched_log_density(self):
+        """``f(theta) -> (n,)`` for theta (n, 3): jit-compiled and vmapped (JAX) or a loop (numpy)."""
+        if not self.is_jax:
+            return lambda theta: np.array([self.log_density(t) for t in np.asarray(theta)])
+        fn = _batched()
+        return lambda theta: fn(self, theta)
+
+    def value_and_grad(self):
+        """``f(theta) -> (log density, gradient)``, jit-compiled (JAX forward models only)."""
+        fn = _value_and_grad()
+        return lambda theta: fn(self, theta)
+
+    def find_map(self, vrms, vrms_err, n_starts=4, seed=0):
+        """Maximum a posteriori theta (3,) by L-BFGS (Nelder-Mead for numpy) from a few starts.
+
+        The first start is the middle of the inclination range at beta_z = 0; the others are
+        random. M/L starts at its weighted least-squares value given the other two
+        (:math:`V \\propto \\sqrt{M/L}`).
+
+        Parameters
+        ----------
+        vrms, vrms_err : ndarray, shape (p,)
+            The data (numpy), for the M/L start.
+        n_starts : int
+        seed : int
+        """
+        from scipy.optimize import minimize
+
+        pri, rng = self.priors, np.random.default_rng(seed)
+        if self.is_jax:
+            vg = self.value_and_grad()
+
+            def fun(t):
+                v, g = vg(t)
+                return -float(v), -np.asarray(g, dtype=float)
+        else:
+            def fun(t):
+                return -float(self.log_density(t))
+        best, i0 = None, pri.inclination_min
+        w = 1 / np.asarray(vrms_err) ** 2
+        for k in range(n_starts):
+            inc = i0 + (90 - i0) * (0.5 if k == 0 else rng.uniform(0.1, 0.95))
+            b_max = float(pri.beta_max(inc))
+            beta = 0.0 if k == 0 else rng.uniform(pri.beta_z_min, b_max)
+            beta = min(max(beta, pri.beta_z_min + 1e-3), b_max - 1e-3)
+            m1 = self.vrms(inc, beta, 1.0)
+            ml = float(np.clip((np.sum(w * vrms * m1) / np.sum(w * m1**2)) ** 2, *np.array(pri.ml_range)
+                               * [1.0001, 0.9999]))
+            res = minimize(fun, pri.inverse(inc, beta, ml), jac=self.is_jax,
+                           method="L-BFGS-B" if self.is_jax else "Nelder-Mead")
+            if best is None or res.fun < best.fun:
+                best = res
+        return np.asarray(best.x, dtype=float)
+
+    # JAX pytree: the priors' numbers, the likelihood arrays and the bound model are leaves
+    def tree_flatten(self):
+        p, lik = self.priors, self.likelihood
+        leaves = ((p.q_obs, p.ml_range[0], p.ml_range[1], p.beta_z_min, p.q_intr_min),
+                  (lik.vrms, lik.vrms_err, lik.frac_model_err, lik.systematic, lik.mask), self.model,
+                  self.total_luminosity)
+        return leaves, (p.ml_log_uniform, p.isotropic)
+
+    @classmethod
+    def tree_unflatten(cls, flags, leaves):
+        from .model import Likelihood
+
+        (q_obs, lo, hi, beta_min, q_min), lik, model, lum = leaves
+        priors = object.__new__(Priors)  # traced values: skip the checks of __init__
+        for name, value in zip(("q_obs", "ml_range", "beta_z_min", "q_intr_min", "ml_log_uniform", "isotropic"),
+                               (q_obs, (lo, hi), beta_min, q_min, *flags)):
+            object.__setattr__(priors, name, value)
+        out = object.__new__(cls)
+        out.priors, out.likelihood, out.model, out.total_luminosity = priors, Likelihood(*lik), model, lum
+        return out
+
+
+def physical_parameters(q_obs, total_luminosity, inclination, beta_z, ml):
+    """The sampled and derived parameters of a self-consistent JAM model.
+
+    Parameters
+    ----------
+    q_obs : float
+        Observed axis ratio (the flattest Gaussian's for an MGE).
+    total_luminosity : float
+        L_tot in Lsun.
+    inclination, beta_z, ml : ndarray
+        Degrees, anisotropy, Msun/Lsun (same shape).
+
+    Returns
+    -------
+    dict
+        ``inclination``, ``beta_z``, ``ml``, ``q_intr`` (:func:`fastjam.physics.geometry.q_intr`)
+        and ``log10_mass`` = log10(M/L x L_tot) [Msun].
+    """
+    return dict(inclination=inclination, beta_z=beta_z, ml=ml, q_intr=q_intr(q_obs, inclination),
+                log10_mass=np.log10(ml * total_luminosity))
+
+
+@functools.lru_cache(maxsize=None)
+def _register():
+    import jax
+
+    jax.tree_util.register_pytree_node_class(Posterior)
+
+
+@functools.lru_cache(maxsize=None)
+def _batched():
+    import jax
+
+    _register()
+    return jax.jit(jax.vmap(Posterior.log_density, in_axes=(None, 0)))
+
+
+@functools.lru_cache(maxsize=None)
+def _model_call():
+    import jax
+
+    return jax.jit(lambda model, inclination, beta_z, ml: model(inclination, beta_z, ml))
+
+
+@functools.lru_cache(maxsize=None)
+def _value_and_grad():
+    import jax
+
+    _register()
+    return jax.jit(jax.value_and_grad(Posterior.log_density, argnums=1))
+
+
+__all__ = ["Posterior"]
