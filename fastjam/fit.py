@@ -284,13 +284,13 @@ class FitResult:
                      "an apparent magnitude; as D and D^2 with L_tot held fixed")
         return "\n".join(lines)
 
-    def save(self, out):
+    def save(self, out, plots=True):
         """Write summary (txt + json), posterior (NetCDF), best-fit model, corner, maps and trace plots.
 
         Every file is written to a temporary name and renamed, so an interrupted save never
-        leaves a truncated file.
+        leaves a truncated file. ``plots=False`` skips the three figures (the slowest part).
         """
-        from . import plots
+        from . import plots as figures
 
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
@@ -307,10 +307,12 @@ class FitResult:
         tmpm = out / f"best_model.txt.tmp{os.getpid()}"
         np.savetxt(tmpm, table, header="x[arcsec] y[arcsec] Vrms[km/s] eVrms[km/s] model[km/s]", fmt="%.6g")
         os.replace(tmpm, out / "best_model.txt")
-        plots.save(plots.corner_plot(self.idata, self.truth), out / "corner.png")
-        plots.save(plots.maps_plot(self.problem.x, self.problem.y, self.problem.vrms, model, self.problem.vrms_err),
+        if not plots:
+            return
+        figures.save(figures.corner_plot(self.idata, self.truth), out / "corner.png")
+        figures.save(figures.maps_plot(self.problem.x, self.problem.y, self.problem.vrms, model, self.problem.vrms_err),
                    out / "maps.png")
-        plots.save(plots.trace_plot(self.idata), out / "trace.png")
+        figures.save(figures.trace_plot(self.idata), out / "trace.png")
 
 
 def _atomic_text(path, text):
