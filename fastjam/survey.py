@@ -6,8 +6,8 @@ writes
 
 - ``out/<id>/``: what ``fastjam fit --out`` writes (figures optional), plus ``row.json``,
   the galaxy's row of the results table;
-- ``out/results.fits`` and ``out/results.csv``: one row per galaxy (:data:`COLUMNS`),
-  rewritten atomically as rows finish.
+- ``out/results.fits`` and ``out/results.csv``: one row per galaxy
+  (:mod:`fastjam.survey_table`), rewritten atomically as rows finish.
 
 A galaxy whose input is bad or that the emulator refuses gets ``status`` ``failed`` or
 ``refused`` and the reason in words; the survey goes on. The client writes each finished
@@ -20,33 +20,16 @@ it joins through a Dask worker plugin). Today each galaxy still compiles its own
 The cache is keyed by name so that a forward model taking the galaxy's arrays as arguments
 can store one compiled function per bin-count bucket in it.
 """
-import json
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+from .survey_table import COLUMNS, ResultsTable, empty_row, result_row
 
 log = logging.getLogger(__name__)
 
-#: Parameters whose median and 16/84 percentiles the table holds.
-TABLE_PARAMETERS = ("inclination", "beta_z", "ml", "q_intr", "log10_mass")
-#: Sampled parameters: R-hat and ESS are taken over them; exact-posterior columns and truth.
-SAMPLED = ("inclination", "beta_z", "ml")
-#: Columns of the results table and their types.
-COLUMNS = (
-    [("id", str), ("status", str), ("reason", str), ("warnings", str)]
-    + [(f"{p}_{q}", float) for p in TABLE_PARAMETERS for q in ("median", "p16", "p84")]
-    + [("r_hat", float), ("ess_bulk", float), ("refined", bool)]
-    + [(f"{p}_{q}", float) for p in SAMPLED for q in ("exact", "shift")]
-    + [("chi2_per_bin", float), ("n_bins", int), ("n_input", int), ("backend", str)]
-    + [(f"{p}_truth", float) for p in SAMPLED]
-    + [("wall_seconds", float), ("fit_seconds", float), ("sampling_seconds", float), ("save_seconds", float),
-       ("startup_seconds", float), ("worker", str)]
-)
 #: Messages of the fit that mean "the emulator declines this galaxy" rather than bad input.
 REFUSALS = ("outside the emulator's training domain", "emulated field", "trained on Sérsic photometry only")
 #: Loggers whose warnings during a fit go into the row's ``warnings`` column.
@@ -75,13 +58,15 @@ def warm_worker(emulator_path=None):
     Returns
     -------
     float
-        Seconds spent now (0 when the process was already warm).
+        Seconds spent now (0 when the process was already warm); the first galaxy fitted
+        afterwards reports them in its ``startup_seconds``.
     """
     t0 = time.perf_counter()
     cached(("emulator", emulator_path), lambda: _load_emulator(emulator_path))
     cached("jax", _first_compilation)
     seconds = time.perf_counter() - t0
-    _CACHE.setdefault("warm_seconds", seconds)
+    if seconds > 1e-3:  # reported once, by the worker's next galaxy (startup_seconds)
+        _CACHE["unreported_startup"] = _CACHE.get("unreported_startup", 0.0) + seconds
     return seconds
 
 
@@ -99,28 +84,6 @@ def _first_compilation():
     import numpyro  # noqa: F401
 
     return float(jax.jit(lambda v: jnp.sum(v**2))(jnp.ones(3)))
-
-
-def empty_row(gid):
-    """A results row with every value missing (NaN, "" or 0)."""
-    blank = {str: "", float: math.nan, int: 0, bool: False}
-    return {name: (gid if name == "id" else blank[kind]) for name, kind in COLUMNS}
-
-
-def result_row(result):
-    """The table values of a :class:`fastjam.fit.FitResult`: percentiles, R-hat, ESS, chi^2/bin.
-
-    ``chi2_per_bin`` is :math:`\\sum_k ((d_k - m_k)/\\epsilon_k)^2 / N` at the highest-posterior
-    sample, with the data errors :math:`\\epsilon_k` (and the configured systematic in
-    quadrature), over the N bins used.
-    """
-    s, p = result.summary, result.problem
-    row = {f"{name}_{q}": s[name][q] for name in TABLE_PARAMETERS for q in ("median", "p16", "p84")}
-    sigma = np.sqrt(p.vrms_err**2 + float(p.likelihood.systematic) ** 2)
-    row.update(r_hat=max(s[n]["r_hat"] for n in SAMPLED), ess_bulk=min(s[n]["ess_bulk"] for n in SAMPLED),
-               chi2_per_bin=float(np.mean(((p.vrms - result.best_model()) / sigma) ** 2)), n_bins=int(p.x.size),
-               n_input=int(p.n_input), backend=result.backend, sampling_seconds=float(result.seconds))
-    return row
 
 
 class _WarningCollector(logging.Handler):
@@ -159,7 +122,8 @@ def fit_galaxy(gid, cfg, out, emulator_path=None, plots=False):
     t0 = time.perf_counter()
     row = empty_row(gid)
     row.update({f"{p}_truth": float(v) for p, v in cfg.get("truth", {}).items()}, worker=_worker_name())
-    row["startup_seconds"] = warm_worker(emulator_path)
+    warm_worker(emulator_path)
+    row["startup_seconds"] = _CACHE.pop("unreported_startup", 0.0)
     collector = _WarningCollector()
     for name in WARNING_LOGGERS:
         logging.getLogger(name).addHandler(collector)
@@ -195,58 +159,6 @@ def _worker_name():
         return str(get_worker().name)
     except (ImportError, ValueError):
         return "local"
-
-
-class ResultsTable:
-    """The survey's results: ``row.json`` per galaxy and ``results.fits`` / ``results.csv``.
-
-    Parameters
-    ----------
-    out : Path
-        Survey directory.
-    ids : list of str
-        The catalog's ids (table order).
-    resume : bool
-        Keep the rows already written; otherwise ``out`` must hold no results yet.
-    """
-
-    def __init__(self, out, ids, resume):
-        self.out, self.ids, self.rows = Path(out), list(ids), {}
-        if not resume and any((self.out / name).exists() for name in ("results.csv", "results.fits")):
-            raise ValueError(f"{self.out} already holds survey results: pass --resume to continue it, or choose "
-                             "another --out")
-        if resume:
-            for gid in self.ids:
-                path = self.out / gid / "row.json"
-                if path.exists():
-                    self.rows[gid] = json.loads(path.read_text())
-
-    def add(self, row):
-        """Record a finished galaxy (its ``row.json`` at once, atomically)."""
-        from .fit import _atomic_text
-
-        (self.out / row["id"]).mkdir(parents=True, exist_ok=True)
-        _atomic_text(self.out / row["id"] / "row.json", json.dumps(row, default=float))
-        self.rows[row["id"]] = row
-
-    def table(self):
-        """The rows in catalog order as an ``astropy.table.Table``."""
-        from astropy.table import Table
-
-        rows = [self.rows[gid] for gid in self.ids if gid in self.rows]
-        names = [name for name, _ in COLUMNS]
-        if not rows:
-            return Table(names=names, dtype=[kind for _, kind in COLUMNS])
-        return Table({name: np.array([r.get(name, empty_row("")[name]) for r in rows], dtype=kind)
-                      for name, kind in COLUMNS})
-
-    def write(self):
-        """Rewrite ``results.fits`` and ``results.csv`` atomically (temporary file, rename)."""
-        table = self.table()
-        for name, fmt in (("results.fits", "fits"), ("results.csv", "ascii.csv")):
-            tmp = self.out / f"{name}.tmp{os.getpid()}{Path(name).suffix}"
-            table.write(tmp, format=fmt, overwrite=True)
-            os.replace(tmp, self.out / name)
 
 
 @dataclass
@@ -412,4 +324,4 @@ def _take(iterator, k):
     return [item for _, item in zip(range(k), iterator)]
 
 
-__all__ = ["COLUMNS", "ResultsTable", "SurveySummary", "cached", "fit_galaxy", "survey", "warm_worker"]
+__all__ = ["COLUMNS", "SurveySummary", "cached", "fit_galaxy", "survey", "warm_worker"]
