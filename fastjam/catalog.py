@@ -109,7 +109,8 @@ def read_catalog(path, settings=None):
     ------
     ValueError
         Unreadable catalog, no rows, a missing column, a duplicate or unsafe id, or a bad
-        value: the message names the row (1-based, as in the file), the id and the column.
+        value: the message names the row (1-based, the header not counted), the id and the
+        column.
     """
     from astropy.table import Table
 
