@@ -43,7 +43,7 @@ def main(argv=None):
     print(run)
     print(f"{len(table)} galaxies: {status}")
     print(recovery_text(summary))
-    report = dict(catalog=shown_path(Path(args.catalog).expanduser()), config=shown_path(args.config),
+    report = dict(catalog=args.catalog.replace(str(Path.home()), "~"), config=shown_path(args.config),
                   scheduler="external" if args.scheduler else f"local, {args.workers} workers",
                   run=dict(fitted=run.n_fitted, done_before=run.n_done_before, wall_seconds=run.wall_seconds,
                            galaxies_per_hour=run.galaxies_per_hour, workers=run.workers),

@@ -100,9 +100,6 @@ def recovery_plot(table, parameters=("inclination", "beta_z", "ml")):
         ax.plot([lo, hi], [lo, hi], "k--", lw=1)
         ax.set_xlabel(f"true {LABELS[p]}")
         ax.set_ylabel(f"recovered {LABELS[p]}")
-        if p == "ml":
-            ax.set_xscale("log")
-            ax.set_yscale("log")
         z = pulls(table, p)
         ax = axes[1, k]
         ax.hist(np.clip(z, -5, 5), bins=np.linspace(-5, 5, 26), density=True, alpha=0.7)

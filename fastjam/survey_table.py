@@ -10,8 +10,8 @@ and the fit's logged ``warnings``; median, 16th and 84th percentiles of inclinat
 beta_z, M/L [Msun/Lsun], q_intr and log10 mass [Msun]; the largest R-hat and smallest bulk ESS
 of (inclination, beta_z, M/L); ``refined`` with the exact-JAM medians ``*_exact`` and the
 emulator's shifts ``*_shift`` (NaN unless refinement ran); chi^2 per bin, bins used and read;
-true values when the catalog gives them; wall, fit, sampling, save and start-up seconds and
-the worker.
+true values when the catalog gives them; wall and CPU seconds of the task, fit, sampling, save
+and start-up seconds and the worker.
 """
 import json
 import math
@@ -32,8 +32,8 @@ COLUMNS = (
     + [(f"{p}_{q}", float) for p in SAMPLED for q in ("exact", "shift")]
     + [("chi2_per_bin", float), ("n_bins", int), ("n_input", int), ("backend", str)]
     + [(f"{p}_truth", float) for p in SAMPLED]
-    + [("wall_seconds", float), ("fit_seconds", float), ("sampling_seconds", float), ("save_seconds", float),
-       ("startup_seconds", float), ("worker", str)]
+    + [("wall_seconds", float), ("cpu_seconds", float), ("fit_seconds", float), ("sampling_seconds", float),
+       ("save_seconds", float), ("startup_seconds", float), ("worker", str)]
 )
 def empty_row(gid):
     """A results row with every value missing (NaN, "" or 0)."""
