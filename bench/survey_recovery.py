@@ -48,6 +48,8 @@ def main(argv=None):
                   run=dict(fitted=run.n_fitted, done_before=run.n_done_before, wall_seconds=run.wall_seconds,
                            galaxies_per_hour=run.galaxies_per_hour, workers=run.workers),
                   status=status, pulls=summary, machine=machine_info(),
+                  task_seconds_per_galaxy=dict(wall=float(table["wall_seconds"].mean()),
+                                               cpu=float(table["cpu_seconds"].mean())),
                   r_hat_max=float(table["r_hat"][table["status"] == "ok"].max()),
                   ess_bulk_min=float(table["ess_bulk"][table["status"] == "ok"].min()))
     (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=2))
