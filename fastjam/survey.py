@@ -145,8 +145,9 @@ def fit_galaxy(gid, cfg, out, emulator_path=None, plots=False):
             logging.getLogger(name).removeHandler(collector)
     row["warnings"] = " | ".join(dict.fromkeys(collector.messages))[:1000]
     row["wall_seconds"] = time.perf_counter() - t0
-    row["cpu_seconds"] = time.process_time() - cpu0  # of the whole worker process: on a busy machine,
-    return row                                        # the cost a dedicated core would pay
+    # CPU time of the worker process: on a shared machine, what the galaxy costs a dedicated core
+    row["cpu_seconds"] = time.process_time() - cpu0
+    return row
 
 
 def _one_line(exc):
