@@ -92,6 +92,21 @@ def _compare(args):
               f"{args.out}")
 
 
+def _survey(args):
+    from .survey import survey
+
+    logging.getLogger("fastjam.survey").setLevel(logging.INFO)  # the dashboard address and refusals
+    if not args.verbose:
+        import distributed  # noqa: F401  (its import sets its loggers' levels: quieten them after it)
+
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+    summary = survey(args.catalog, args.out, settings=args.config, workers=args.workers, scheduler=args.scheduler,
+                     resume=args.resume, emulator_path=args.emulator, plots=args.plots,
+                     progress=not args.no_progress)
+    print(summary)
+    print(f"results in {args.out}/results.fits and results.csv; per-galaxy outputs in {args.out}/<id>/")
+
+
 def _parse_value(text):
     import tomllib
 
@@ -180,6 +195,18 @@ def build_parser():
                    help="override a config value, e.g. --set sampler.steps=5000 (repeatable)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_compare)
+
+    p = sub.add_parser("survey", help="fit every galaxy of a catalog on a Dask cluster into one results table")
+    p.add_argument("catalog", help="catalog (CSV, ECSV or FITS; columns in docs/survey.md)")
+    p.add_argument("--out", required=True, help="survey directory: results.fits, results.csv and one folder per id")
+    p.add_argument("--config", default=None, help="TOML of shared settings (priors, sampler, likelihood, forward)")
+    p.add_argument("--workers", type=int, default=2, help="local Dask worker processes; 0 = serial (default 2)")
+    p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--resume", action="store_true", help="continue a survey in --out; finished galaxies are kept")
+    p.add_argument("--emulator", default=None, help="emulator directory (default: the shipped one)")
+    p.add_argument("--plots", action="store_true", help="also write each galaxy's corner, maps and trace figures")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_survey)
     return parser
 
 
@@ -199,7 +226,7 @@ def main(argv=None):
         print(f"fastjam {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        hint = " (rerun with --resume)" if args.command in ("simulate", "train") else " (rerun to resume)"
+        hint = " (rerun with --resume)" if args.command in ("simulate", "train", "survey") else " (rerun to resume)"
         print(f"fastjam {args.command}: interrupted; finished outputs are kept{hint}", file=sys.stderr)
         return 130
     return 0

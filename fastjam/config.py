@@ -125,18 +125,23 @@ def load_config(path, overrides=None):
         Unreadable TOML, unknown section or key, wrong type, missing required value, bad choice.
     """
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ValueError(f"config file {path} does not exist") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"config file {path} is not valid TOML: {exc}") from None
+    raw = read_toml(path)
     for dotted, value in (overrides or {}).items():
         section, _, key = dotted.partition(".")
         if not key:
             raise ValueError(f"override {dotted!r} must be of the form section.key")
         raw.setdefault(section, {})[key] = value
     return validate_config(raw, base=path.parent)
+
+
+def read_toml(path, what="config file"):
+    """The tables of a TOML file; ``ValueError`` naming ``what`` and the path if missing or invalid."""
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{what} {path} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{what} {path} is not valid TOML: {exc}") from None
 
 
 def validate_config(raw, base=Path(".")):

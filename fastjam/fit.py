@@ -287,13 +287,13 @@ class FitResult:
                      "an apparent magnitude; as D and D^2 with L_tot held fixed")
         return "\n".join(lines)
 
-    def save(self, out):
+    def save(self, out, plots=True):
         """Write summary (txt + json), posterior (NetCDF), best-fit model, corner, maps and trace plots.
 
         Every file is written to a temporary name and renamed, so an interrupted save never
-        leaves a truncated file.
+        leaves a truncated file. ``plots=False`` skips the three figures (the slowest part).
         """
-        from . import plots
+        from . import plots as figures
 
         t0 = time.perf_counter()
         out = Path(out)
@@ -305,10 +305,11 @@ class FitResult:
         table = np.column_stack([self.problem.x, self.problem.y, self.problem.vrms, self.problem.vrms_err, model])
         with atomic_path(out / "best_model.txt") as tmp:
             np.savetxt(tmp, table, header="x[arcsec] y[arcsec] Vrms[km/s] eVrms[km/s] model[km/s]", fmt="%.6g")
-        plots.save(plots.corner_plot(self.idata, self.truth), out / "corner.png")
-        plots.save(plots.maps_plot(self.problem.x, self.problem.y, self.problem.vrms, model, self.problem.vrms_err),
-                   out / "maps.png")
-        plots.save(plots.trace_plot(self.idata), out / "trace.png")
+        if plots:
+            figures.save(figures.corner_plot(self.idata, self.truth), out / "corner.png")
+            figures.save(figures.maps_plot(self.problem.x, self.problem.y, self.problem.vrms, model,
+                                           self.problem.vrms_err), out / "maps.png")
+            figures.save(figures.trace_plot(self.idata), out / "trace.png")
         self.timings["writing"] = time.perf_counter() - t0
         write_json(out / "summary.json", dict(
             backend=self.backend, seconds=self.seconds, n_evaluations=self.n_evaluations,

@@ -91,3 +91,35 @@ def save(fig, path, dpi=100):
         import matplotlib.pyplot as plt
 
         plt.close(fig)
+
+
+def recovery_plot(table, parameters=("inclination", "beta_z", "ml")):
+    """Recovered against true values across a survey (top) and histograms of the pulls (bottom).
+
+    ``table`` holds survey results (:data:`fastjam.survey.COLUMNS`); the ``ok`` rows with true
+    values are drawn, medians with 16-84% error bars; pulls as in :mod:`fastjam.recovery`.
+    """
+    from .recovery import pulls
+
+    fig = figure(figsize=(4.2 * len(parameters), 8))
+    axes = fig.subplots(2, len(parameters), squeeze=False)
+    for k, p in enumerate(parameters):
+        rows = table[(table["status"] == "ok") & np.isfinite(table[f"{p}_truth"])]
+        truth, med = np.asarray(rows[f"{p}_truth"]), np.asarray(rows[f"{p}_median"])
+        err = [med - np.asarray(rows[f"{p}_p16"]), np.asarray(rows[f"{p}_p84"]) - med]
+        ax = axes[0, k]
+        ax.errorbar(truth, med, yerr=err, fmt="o", ms=3, lw=0.8, alpha=0.7)
+        lo, hi = np.nanmin(np.r_[truth, med]), np.nanmax(np.r_[truth, med])
+        ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+        ax.set_xlabel(f"true {LABELS[p]}")
+        ax.set_ylabel(f"recovered {LABELS[p]}")
+        z = pulls(table, p)
+        ax = axes[1, k]
+        ax.hist(np.clip(z, -5, 5), bins=np.linspace(-5, 5, 26), density=True, alpha=0.7)
+        grid = np.linspace(-5, 5, 201)
+        ax.plot(grid, np.exp(-grid**2 / 2) / np.sqrt(2 * np.pi), "k-", lw=1, label="N(0, 1)")
+        ax.set_xlabel(f"pull of {LABELS[p]}")
+        ax.set_title(f"mean {np.mean(z):.2f}, spread {np.std(z, ddof=1):.2f} ({z.size} galaxies)", fontsize=10)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
