@@ -30,7 +30,8 @@ DESIGNS = {  # name: GeneralConfig keywords
     "singles-direct": dict(encoder="singles", output="direct"),
     "pairs-direct": dict(encoder="pairs", output="direct", token_hidden=(32,), latent=32),
 }
-METRICS = ("pixel_median", "pixel_p99", "map_max_p95", "map_bias_p95", "map_max_median", "map_max_max")
+ACCURACY = ("pixel_median", "pixel_p99", "map_max_p95", "map_bias_p95")
+METRICS = ACCURACY + ("map_max_median", "map_max_max")
 
 
 def split(n, seed=0):
@@ -56,7 +57,8 @@ def _run(sets, design, n_train, out, args):
     from fastjam.emulator.general_train import GeneralTrainConfig, accuracy, train_general
 
     train = {k: v[:n_train] for k, v in sets["train"].items()}
-    config = GeneralTrainConfig(epochs=args.epochs, max_minutes=args.minutes, seed=args.seed)
+    config = GeneralTrainConfig(epochs=args.epochs, max_minutes=args.minutes, seed=args.seed, batch_size=args.batch,
+                                patience=args.patience, lr_patience=args.lr_patience)
     result, net = train_general(train, sets["val"], out, GeneralConfig(**DESIGNS[design]), config,
                                 resume=True, progress=not args.no_progress)
     row = dict(design=design, n_train=int(len(train["cos_i"])), epochs=result.epochs, best_epoch=result.best_epoch,
@@ -72,10 +74,15 @@ def _table(rows, keys):
     return "\n".join(lines)
 
 
+def _shown(path):
+    """A data path with the home directory written as ~ (no local paths in results)."""
+    return shown_path(path).replace(str(Path.home()), "~")
+
+
 def _write(mode, rows, args, n_maps, extra=None):
-    out = dict(benchmark=f"general_{mode}", data=shown_path(args.data), n_maps_snapshot=n_maps, rows=rows,
+    out = dict(benchmark=f"general_{mode}", data=_shown(args.data), n_maps_snapshot=n_maps, rows=rows,
                args={k: v for k, v in vars(args).items() if k != "func"}, machine=machine_info(), **(extra or {}))
-    out["args"]["data"] = shown_path(args.data)
+    out["args"]["data"] = _shown(args.data)
     path = RESULTS / f"general_{mode}.json"
     path.write_text(json.dumps(out, indent=2))
     return path
@@ -84,7 +91,7 @@ def _write(mode, rows, args, n_maps, extra=None):
 def bench_design(args):
     sets, n_maps = _load(args.data)
     rows = [_run(sets, d, args.n_train, Path(args.work) / f"design_{d}", args) for d in args.designs]
-    print(_table(rows, ("design", "n_train", "epochs", "train_minutes") + METRICS))
+    print(_table(rows, ("design", "n_train", "epochs", "train_minutes") + ACCURACY))
     print(_write("design", rows, args, n_maps))
 
 
@@ -92,7 +99,7 @@ def bench_curve(args):
     sets, n_maps = _load(args.data)
     rows = [_run(sets, args.designs[0], n, Path(args.work) / f"curve_{args.designs[0]}_{n}", args)
             for n in args.sizes]
-    print(_table(rows, ("design", "n_train", "epochs", "train_minutes") + METRICS))
+    print(_table(rows, ("design", "n_train", "epochs", "train_minutes") + ACCURACY))
     print(_write("curve", rows, args, n_maps))
 
 
@@ -126,7 +133,7 @@ def bench_jam(args):
                pixel_p99=float(np.percentile(np.abs(e), 99)), map_max_p95=float(np.percentile(np.abs(e).max(1), 95)),
                map_bias_p95=float(np.percentile(np.abs(e.mean(1)), 95)), n_maps=int(len(idx)),
                seconds=time.perf_counter() - t0)
-    print(_table([row], ("design", "n_maps") + METRICS))
+    print(_table([row], ("design", "n_maps") + ACCURACY))
     print(_write("jam", [row], args, len(ds)))
 
 
@@ -165,7 +172,10 @@ def main(argv=None):
     p.add_argument("--designs", nargs="+", default=list(DESIGNS), choices=list(DESIGNS))
     p.add_argument("--n-train", type=int, default=100000, help="training maps of the design comparison")
     p.add_argument("--sizes", type=int, nargs="+", default=[250, 500, 1000, 2000])
-    p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--epochs", type=int, default=3000)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--patience", type=int, default=80, help="epochs without improvement before stopping")
+    p.add_argument("--lr-patience", type=int, default=25, help="epochs without improvement before halving lr")
     p.add_argument("--minutes", type=float, default=10.0, help="wall-time limit per network")
     p.add_argument("--n-jam", type=int, default=12, help="test maps recomputed with the finer JAM grid")
     p.add_argument("--n-clamp", type=int, default=8, help="family galaxies of the pixsize clamp test")

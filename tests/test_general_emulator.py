@@ -1,4 +1,7 @@
 """General-photometry emulator: unit photometry, domain, exact anchors, torch = JAX, shipped model."""
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -104,3 +107,77 @@ def test_torch_and_jax_agree(tmp_path, encoder):
                                 *[np.float32(inp[k][[0]]) for k in ("ln_sigma", "qobs", "weight", "cos_i")],
                                 np.float32(_tensors(inp, np.array([0]))[4].numpy()))
     np.testing.assert_allclose(np.asarray(out_j), out_t, atol=1e-5)
+
+
+#: The general emulator under test: FASTJAM_EMULATOR_MGE or the shipped data/emulator_mge.
+REPO = Path(__file__).resolve().parents[1]
+MODEL = Path(os.environ.get("FASTJAM_EMULATOR_MGE", REPO / "data" / "emulator_mge"))
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from fastjam.emulator.store import load_arrays
+
+    if not (MODEL / "emulator.npz").exists():
+        pytest.skip(f"no general emulator in {MODEL} (none is shipped yet: set FASTJAM_EMULATOR_MGE to a trained one)")
+    return load_arrays(MODEL)
+
+
+def test_a_sersic_mge_gives_the_sersic_emulator_answer(shipped):
+    """Both paths on one Sérsic galaxy inside both domains agree within the sum of their cards' p99."""
+    from fastjam.emulator.general_jax import make_vrms_function
+    from fastjam.emulator.model import Emulator
+    from fastjam.galaxy import Galaxy, Sersic
+
+    arrays, card = shipped
+    sersic = Emulator.load()
+    galaxy = Galaxy(Sersic(3.0, 8.0, 0.7, 2e10), 20.0, 0.8, 0.6)
+    g = np.linspace(-2.2, 2.2, 9) * 8.0
+    x, y = (v.ravel() for v in np.meshgrid(g, g))
+    general = make_vrms_function(arrays, card, galaxy, x, y)
+    tol = card["test_accuracy"]["pixel_p99"] + sersic.card["metrics"]["pixel"]["p99"]
+    for inc, beta in ((60.0, 0.0), (80.0, 0.15)):
+        e = np.asarray(general(inc, beta, 3.0)) / sersic.vrms(galaxy, inc, beta, 3.0, x, y)[0] - 1
+        assert np.percentile(np.abs(e), 99) < tol, (inc, beta, np.abs(e).max(), tol)
+
+
+@pytest.mark.slow
+def test_shipped_network_on_fresh_jampy_maps(shipped):
+    """Three random multi-component galaxies (a design seed never trained on) on 100 grid nodes:
+    no more than 5% of the pixels beyond the card's pixel p99 (1% expected)."""
+    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+    from fastjam.emulator.general_train import predict_ln_f
+    from fastjam.family import family_design, family_mge
+    from fastjam.jam import JAMSettings, dimensionless_linear_maps
+    from fastjam.physics import grid
+
+    arrays, card = shipped
+    net = GeneralEmulatorNetwork(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
+    nodes = np.random.default_rng(3).choice(grid.NTHETA * grid.NR, 100, replace=False)
+    xg, yg = (v.ravel()[nodes] for v in grid.polar_grid())
+    errs = []
+    for p in family_design(3, seed=777):
+        surf, sigma, qobs = family_mge(p)
+        a, b = dimensionless_linear_maps((surf, sigma, qobs), p[1], p[2], p[3], JAMSettings(), xg, yg)
+        weight = 2 * np.pi * surf * qobs * sigma**2
+        inp = dict(ln_sigma=np.log(sigma)[None], qobs=qobs[None], weight=weight[None],
+                   cos_i=np.array([np.cos(np.radians(p[1]))]), sigma_psf_re=p[2:3], pixsize_re=p[3:4])
+        inp["beta_hi"] = beta_hi(inp["qobs"], inp["weight"], inp["cos_i"])
+        for beta in (BETA_LO, 0.5 * (BETA_LO + inp["beta_hi"][0])):
+            ln_f = predict_ln_f(net, inp, np.array([beta]))[0][nodes]
+            errs.append(np.exp(ln_f) / np.sqrt(a + b / (1 - beta)) - 1)
+    frac = np.mean(np.abs(np.concatenate(errs)) > card["test_accuracy"]["pixel_p99"])
+    assert frac < 0.05, frac
+
+
+def test_real_galaxy_mges_are_inside_the_domain_or_say_why():
+    from fastjam.photometry import GeneralDomain
+
+    root = REPO / "examples" / "real_mges"
+    for name in ("m32", "ngc4342", "ngc5831"):
+        mge = MGE(*np.loadtxt(root / f"{name}_mge.txt", unpack=True))
+        unit = unit_photometry(mge, 10.0)
+        assert unit.sigma.size <= GeneralDomain().max_gaussians
+        assert domain_violations(unit, 89.0, -0.1, 0.64 / unit.r_e, 0.8 / unit.r_e) == []
+    with pytest.raises(ValueError, match=r"inclination = 60 deg is below 80\.\d+ deg.*q_obs = 0\.179"):
+        check_domain(unit_photometry(MGE(*np.loadtxt(root / "ngc4342_mge.txt", unpack=True)), 10.0), 60.0)

@@ -74,6 +74,11 @@ def global_features(cos_i, sigma_psf_re, pixsize_re, b_hi, xp=np):
     ], -1)
 
 
+def beta_feature(beta_z, xp=np):
+    """The anisotropy input of the ``direct`` output design, [BETA_LO, 0.7] mapped to [-1, 1]."""
+    return _unit(beta_z, BETA_LO, BETA_EPS_SLOPE)
+
+
 def anchor_weight(beta_z, b_hi, xp=np):
     """Weight t of the upper anchor for anisotropy ``beta_z`` (0 at BETA_LO, 1 at beta_hi)."""
     u_lo, u_hi, u = 1 / (1 - BETA_LO), 1 / (1 - b_hi), 1 / (1 - beta_z)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .general_features import BETA_LO, anchor_weight, beta_hi, f_from_anchors, global_features
+from .general_features import BETA_LO, anchor_weight, beta_feature, beta_hi, f_from_anchors, global_features
 from .train import TrainConfig, TrainResult, _atomic_torch_save, optimiser, plot_loss
 
 log = logging.getLogger(__name__)
@@ -70,9 +70,9 @@ def _tensors(inp, idx, beta=None, output="anchors"):
 
     glob = global_features(inp["cos_i"][idx], inp["sigma_psf_re"][idx], inp["pixsize_re"][idx], inp["beta_hi"][idx])
     if output == "direct":
-        glob = np.concatenate([glob, (2 * (beta - BETA_LO) / (0.7 - BETA_LO) - 1)[:, None]], 1)
-    keys = ("ln_sigma", "qobs", "weight", "cos_i")
-    return [torch.as_tensor(inp[k][idx], dtype=torch.float32) for k in keys] + [torch.as_tensor(glob, dtype=torch.float32)]
+        glob = np.concatenate([glob, beta_feature(beta)[:, None]], 1)
+    arrays = [inp[k][idx] for k in ("ln_sigma", "qobs", "weight", "cos_i")] + [glob]
+    return [torch.as_tensor(a, dtype=torch.float32) for a in arrays]
 
 
 def predict_ln_f(net, inp, beta_z, batch=256):
