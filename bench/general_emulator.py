@@ -6,11 +6,14 @@ Run on a consistent copy of a growing training set (``cp -r ~/.cache/fastjam/mge
     python bench/general_emulator.py curve --data SNAP        # error against training-set size
     python bench/general_emulator.py jam --data SNAP          # JAM's own convergence error
     python bench/general_emulator.py clamp --data SNAP        # error of the pixsize/sigma_psf clamp
+    python bench/general_emulator.py card --data SNAP --model WORK/NET --out DIR   # emulator + card
 
 The maps of SNAP are split once (seed 0): 20% test, 10% validation, the rest for training
-(learning-curve subsets are nested prefixes of it). Errors are e = f_emu/f_JAM - 1 over the
-64 x 64 polar grid at three anisotropies per test map drawn in [-0.2, beta_hi]. Each mode
-prints a table and writes ``bench/results/general_<mode>.json``.
+(learning-curve subsets are nested prefixes of it), unless ``--test`` and ``--val`` name
+separate sets (``mge_test``, ``mge_val`` of ``scripts/make_training_sets_mge.sh``).
+Errors are e = f_emu/f_JAM - 1 over the 64 x 64 polar grid at three anisotropies per test
+map drawn in [-0.2, beta_hi]. Each mode prints a table and writes
+``bench/results/general_<mode>.json`` (or ``--json``).
 """
 import argparse
 import json
@@ -41,15 +44,18 @@ def split(n, seed=0):
     return perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
 
 
-def _load(path):
+def _load(path, test=None, val=None):
+    """Test, validation and training inputs: a split of ``path``, or the separate sets given."""
     from fastjam.dataset import load_dataset
     from fastjam.emulator.general_train import map_inputs
 
     ds = load_dataset(path)
     inp = map_inputs(ds)
-    test, val, train = split(len(ds))
+    if test and val:
+        return dict(test=map_inputs(load_dataset(test)), val=map_inputs(load_dataset(val)), train=inp), len(ds)
+    test_idx, val_idx, train_idx = split(len(ds))
     return {name: {k: v[idx] for k, v in inp.items()} for name, idx in
-            (("test", test), ("val", val), ("train", train))}, len(ds)
+            (("test", test_idx), ("val", val_idx), ("train", train_idx))}, len(ds)
 
 
 def _run(sets, design, n_train, out, args):
@@ -82,21 +88,21 @@ def _shown(path):
 def _write(mode, rows, args, n_maps, extra=None):
     out = dict(benchmark=f"general_{mode}", data=_shown(args.data), n_maps_snapshot=n_maps, rows=rows,
                args={k: v for k, v in vars(args).items() if k != "func"}, machine=machine_info(), **(extra or {}))
-    out["args"]["data"] = _shown(args.data)
-    path = RESULTS / f"general_{mode}.json"
+    out["args"]["data"], out["args"]["work"] = _shown(args.data), _shown(args.work)
+    path = Path(args.json) if args.json else RESULTS / f"general_{mode}.json"
     path.write_text(json.dumps(out, indent=2))
     return path
 
 
 def bench_design(args):
-    sets, n_maps = _load(args.data)
+    sets, n_maps = _load(args.data, args.test, args.val)
     rows = [_run(sets, d, args.n_train, Path(args.work) / f"design_{d}", args) for d in args.designs]
     print(_table(rows, ("design", "n_train", "epochs", "train_minutes") + ACCURACY))
     print(_write("design", rows, args, n_maps))
 
 
 def bench_curve(args):
-    sets, n_maps = _load(args.data)
+    sets, n_maps = _load(args.data, args.test, args.val)
     rows = [_run(sets, args.designs[0], n, Path(args.work) / f"curve_{args.designs[0]}_{n}", args)
             for n in args.sizes]
     print(_table(rows, ("design", "n_train", "epochs", "train_minutes") + ACCURACY))
@@ -164,10 +170,38 @@ def _f_beta0(mge, p, ratio):
     return np.sqrt(a + b)
 
 
+def bench_card(args):
+    """Copy a trained network to ``--out`` with its held-out accuracy, JAM's error and the commands in the card."""
+    import shutil
+
+    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+    from fastjam.emulator.general_train import accuracy
+    from fastjam.emulator.store import load_arrays, update_card
+
+    sets, n_maps = _load(args.data, args.test, args.val)
+    arrays, card = load_arrays(args.model)
+    net = GeneralEmulatorNetwork(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
+    acc = accuracy(net, sets["test"])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("emulator.npz", "emulator.json", "loss.png", "history.json"):
+        shutil.copy(Path(args.model) / name, out / name)
+    jam = RESULTS / "general_jam.json"
+    update_card(out, test_accuracy=acc, n_maps_snapshot=n_maps, data=_shown(args.data),
+                jam_convergence=json.loads(jam.read_text())["rows"][0] if jam.exists() else None,
+                regenerate=["bash scripts/make_training_sets_mge.sh",
+                            "python bench/general_emulator.py curve --data ~/.cache/fastjam/mge_train --test "
+                            "~/.cache/fastjam/mge_test --val ~/.cache/fastjam/mge_val --designs singles-anchors"])
+    print(_table([dict(design=str(out), n_train=card["training"]["n_train"], **acc)],
+                 ("design", "n_train") + ACCURACY))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("mode", choices=("design", "curve", "jam", "clamp"))
+    p.add_argument("mode", choices=("design", "curve", "jam", "clamp", "card"))
     p.add_argument("--data", required=True, help="a copy of an MGE training set")
+    p.add_argument("--test", help="a separate test set (with --val; default: 20%% of --data)")
+    p.add_argument("--val", help="a separate validation set (with --test; default: 10%% of --data)")
     p.add_argument("--work", default="bench_work_general", help="directory of the trained networks (resumable)")
     p.add_argument("--designs", nargs="+", default=list(DESIGNS), choices=list(DESIGNS))
     p.add_argument("--n-train", type=int, default=100000, help="training maps of the design comparison")
@@ -181,13 +215,16 @@ def main(argv=None):
     p.add_argument("--n-clamp", type=int, default=8, help="family galaxies of the pixsize clamp test")
     p.add_argument("--small-ratio", type=float, default=0.01, help="pixsize/sigma_psf standing in for 0")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", help="card: a trained network directory")
+    p.add_argument("--out", help="card: where to write the emulator and its card")
+    p.add_argument("--json", help="output file (default bench/results/general_<mode>.json)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     import torch
 
     torch.set_num_threads(1)
-    dict(design=bench_design, curve=bench_curve, jam=bench_jam, clamp=bench_clamp)[args.mode](args)
+    dict(design=bench_design, curve=bench_curve, jam=bench_jam, clamp=bench_clamp, card=bench_card)[args.mode](args)
 
 
 if __name__ == "__main__":
