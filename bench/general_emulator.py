@@ -7,6 +7,7 @@ Run on a consistent copy of a growing training set (``cp -r ~/.cache/fastjam/mge
     python bench/general_emulator.py jam --data SNAP          # JAM's own convergence error
     python bench/general_emulator.py clamp --data SNAP        # error of the pixsize/sigma_psf clamp
     python bench/general_emulator.py card --data SNAP --model WORK/NET --out DIR   # emulator + card
+    python bench/general_emulator.py ranges --data none       # sigma/R_e spanned by the family
 
 The maps of SNAP are split once (seed 0): 20% test, 10% validation, the rest for training
 (learning-curve subsets are nested prefixes of it), unless ``--test`` and ``--val`` name
@@ -112,7 +113,7 @@ def bench_curve(args):
 def bench_jam(args):
     """JAM's own error: the stored maps (40 x 20 grid) against a 3x finer one (120 x 60, epsrel 1e-3)."""
     from fastjam.dataset import load_dataset
-    from fastjam.emulator.general_train import draw_betas, true_ln_f
+    from fastjam.emulator.general_train import draw_betas, error_stats, true_ln_f
     from fastjam.family import unpad_mge
     from fastjam.jam import JAMSettings, dimensionless_linear_maps
 
@@ -134,10 +135,7 @@ def bench_jam(args):
     for _ in range(3):
         beta = draw_betas(stored, rng)
         errs.append(np.expm1(true_ln_f(stored, beta) - true_ln_f(ref, beta)))
-    e = np.concatenate(errs)
-    row = dict(design="JAM 40x20 vs 120x60", n_train="-", pixel_median=float(np.median(np.abs(e))),
-               pixel_p99=float(np.percentile(np.abs(e), 99)), map_max_p95=float(np.percentile(np.abs(e).max(1), 95)),
-               map_bias_p95=float(np.percentile(np.abs(e.mean(1)), 95)), n_maps=int(len(idx)),
+    row = dict(design="JAM 40x20 vs 120x60", n_train="-", **error_stats(np.concatenate(errs)), n_maps=len(idx),
                seconds=time.perf_counter() - t0)
     print(_table([row], ("design", "n_maps") + ACCURACY))
     print(_write("jam", [row], args, len(ds)))
@@ -161,6 +159,23 @@ def bench_clamp(args):
                seconds=time.perf_counter() - t0)
     print(_table([row], ("design", "n_maps", "map_max_median", "map_max_max")))
     print(_write("clamp", rows, args, 0, dict(summary=row)))
+
+
+def bench_ranges(args):
+    """Dispersions (R_e) spanned by the family's Gaussians with >= 0.1% of the light (the domain's sigma_re)."""
+    from fastjam.family import family_design, family_mge
+
+    lo, hi = [], []
+    for p in family_design(args.n_ranges, seed=99):
+        surf, sigma, qobs = family_mge(p)
+        bright = 2 * np.pi * surf * qobs * sigma**2 >= 1e-3
+        lo.append(sigma[bright].min())
+        hi.append(sigma[bright].max())
+    row = dict(design="family sigma/R_e (light >= 0.1%)", n_maps=len(lo), sigma_min=float(np.min(lo)),
+               sigma_min_p1=float(np.percentile(lo, 1)), sigma_max_p99=float(np.percentile(hi, 99)),
+               sigma_max=float(np.max(hi)))
+    print(row)
+    print(_write("ranges", [row], args, 0))
 
 
 def _f_beta0(mge, p, ratio):
@@ -198,7 +213,7 @@ def bench_card(args):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("mode", choices=("design", "curve", "jam", "clamp", "card"))
+    p.add_argument("mode", choices=("design", "curve", "jam", "clamp", "card", "ranges"))
     p.add_argument("--data", required=True, help="a copy of an MGE training set")
     p.add_argument("--test", help="a separate test set (with --val; default: 20%% of --data)")
     p.add_argument("--val", help="a separate validation set (with --test; default: 10%% of --data)")
@@ -213,6 +228,7 @@ def main(argv=None):
     p.add_argument("--minutes", type=float, default=10.0, help="wall-time limit per network")
     p.add_argument("--n-jam", type=int, default=12, help="test maps recomputed with the finer JAM grid")
     p.add_argument("--n-clamp", type=int, default=8, help="family galaxies of the pixsize clamp test")
+    p.add_argument("--n-ranges", type=int, default=1024, help="family galaxies of the ranges mode")
     p.add_argument("--small-ratio", type=float, default=0.01, help="pixsize/sigma_psf standing in for 0")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", help="card: a trained network directory")
@@ -224,7 +240,8 @@ def main(argv=None):
     import torch
 
     torch.set_num_threads(1)
-    dict(design=bench_design, curve=bench_curve, jam=bench_jam, clamp=bench_clamp, card=bench_card)[args.mode](args)
+    dict(design=bench_design, curve=bench_curve, jam=bench_jam, clamp=bench_clamp, card=bench_card,
+         ranges=bench_ranges)[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -108,11 +108,15 @@ def accuracy(net, inp, n_betas=3, seed=0):
     for _ in range(n_betas):
         beta = draw_betas(inp, rng)
         errs.append(np.expm1(predict_ln_f(net, inp, beta) - true_ln_f(inp, beta)))
-    e = np.concatenate(errs)
+    return dict(error_stats(np.concatenate(errs)), n_maps=int(len(inp["cos_i"])), n_betas=n_betas)
+
+
+def error_stats(e):
+    """Statistics of relative errors ``e`` (maps, pixels); see :func:`accuracy`."""
     return dict(pixel_median=float(np.median(np.abs(e))), pixel_p99=float(np.percentile(np.abs(e), 99)),
                 map_max_p95=float(np.percentile(np.abs(e).max(1), 95)),
                 map_bias_p95=float(np.percentile(np.abs(e.mean(1)), 95)),
-                rms_ln_f=float(np.sqrt(np.mean(np.log1p(e) ** 2))), n_maps=int(len(inp["cos_i"])), n_betas=n_betas)
+                rms_ln_f=float(np.sqrt(np.mean(np.log1p(e) ** 2))))
 
 
 def _val_loss(net, inp, betas):
