@@ -11,7 +11,7 @@ the Gaussians of an MGE and an MLP over the observing parameters.
 
 The pair encoder mirrors JAM: the projected second moment of a self-consistent MGE is a
 double sum over tracer Gaussians j and mass Gaussians k of terms that depend on the two
-Gaussians only (Cappellari 2008, MNRAS 390, 71, eq. 28), weighted by the product of their
+Gaussians only (Cappellari 2008, MNRAS 390, 71), weighted by the product of their
 normalisations. Extra mass (a dark halo or a black hole as mass Gaussians with their own
 ``m_k``) therefore needs no change of the encoder. Pooling weighted by light makes the
 encoding invariant to the order of the Gaussians and to splitting one into identical parts.
