@@ -162,11 +162,7 @@ def train(data, out, val=None, network=NetworkConfig(), config=TrainConfig(), re
 
     net = EmulatorNetwork(network).to(device)
     net.init_basis(target)
-    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=config.lr_factor, patience=config.lr_patience,
-                                                       min_lr=config.min_lr)
-    history = dict(epoch=[], train_loss=[], val_loss=[], lr=[], seconds=[])
-    best = dict(loss=np.inf, epoch=-1, state=None)
+    opt, sched, history, best = optimiser(net, config)
     start_epoch = 0
     if resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=device, weights_only=False)
@@ -224,6 +220,17 @@ def train(data, out, val=None, network=NetworkConfig(), config=TrainConfig(), re
     plot_loss(history, out / "loss.png")
     return TrainResult(out, len(history["epoch"]), int(best["epoch"]), float(best["loss"]),
                        time.perf_counter() - t_start, history)
+
+
+def optimiser(net, config):
+    """AdamW with ReduceLROnPlateau, an empty history and no best epoch yet."""
+    import torch
+
+    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=config.lr_factor, patience=config.lr_patience,
+                                                       min_lr=config.min_lr)
+    return opt, sched, dict(epoch=[], train_loss=[], val_loss=[], lr=[], seconds=[]), dict(loss=np.inf, epoch=-1,
+                                                                                           state=None)
 
 
 def _evaluate_loss(net, tensors, batch):

@@ -1,0 +1,248 @@
+"""Design choice, learning curve and JAM convergence of the general-photometry (MGE) emulator.
+
+Run on a consistent copy of a growing training set (``cp -r ~/.cache/fastjam/mge_train SNAP``)::
+
+    python bench/general_emulator.py design --data SNAP      # encoders x output designs
+    python bench/general_emulator.py curve --data SNAP        # error against training-set size
+    python bench/general_emulator.py jam --data SNAP          # JAM's own convergence error
+    python bench/general_emulator.py clamp --data SNAP        # error of the pixsize/sigma_psf clamp
+    python bench/general_emulator.py card --data SNAP --model WORK/NET --out DIR   # emulator + card
+    python bench/general_emulator.py ranges --data none       # sigma/R_e spanned by the family
+
+The maps of SNAP are split once (seed 0): 20% test, 10% validation, the rest for training
+(learning-curve subsets are nested prefixes of it), unless ``--test`` and ``--val`` name
+separate sets (``mge_test``, ``mge_val`` of ``scripts/make_training_sets_mge.sh``).
+Errors are e = f_emu/f_JAM - 1 over the 64 x 64 polar grid at three anisotropies per test
+map drawn in [-0.2, beta_hi]. Each mode prints a table and writes
+``bench/results/general_<mode>.json`` (or ``--json``).
+"""
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, machine_info, shown_path  # noqa: E402
+
+DESIGNS = {  # name: GeneralConfig keywords
+    "pairs-anchors": dict(encoder="pairs", output="anchors", token_hidden=(32,), latent=32),
+    "singles-anchors": dict(encoder="singles", output="anchors"),
+    "singles-direct": dict(encoder="singles", output="direct"),
+    "pairs-direct": dict(encoder="pairs", output="direct", token_hidden=(32,), latent=32),
+}
+ACCURACY = ("pixel_median", "pixel_p99", "map_max_p95", "map_bias_p95")
+METRICS = ACCURACY + ("map_max_median", "map_max_max")
+
+
+def split(n, seed=0):
+    """Test (20%), validation (10%) and training indices of n maps."""
+    perm = np.random.default_rng(seed).permutation(n)
+    n_test, n_val = int(0.2 * n), int(0.1 * n)
+    return perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
+
+
+def _load(path, test=None, val=None):
+    """Test, validation and training inputs: a split of ``path``, or the separate sets given."""
+    from fastjam.dataset import load_dataset
+    from fastjam.emulator.general_train import map_inputs
+
+    ds = load_dataset(path)
+    inp = map_inputs(ds)
+    if test and val:
+        return dict(test=map_inputs(load_dataset(test)), val=map_inputs(load_dataset(val)), train=inp), len(ds)
+    test_idx, val_idx, train_idx = split(len(ds))
+    return {name: {k: v[idx] for k, v in inp.items()} for name, idx in
+            (("test", test_idx), ("val", val_idx), ("train", train_idx))}, len(ds)
+
+
+def _run(sets, design, n_train, out, args):
+    from fastjam.emulator.general import GeneralConfig
+    from fastjam.emulator.general_train import GeneralTrainConfig, accuracy, train_general
+
+    train = {k: v[:n_train] for k, v in sets["train"].items()}
+    config = GeneralTrainConfig(epochs=args.epochs, max_minutes=args.minutes, seed=args.seed, batch_size=args.batch,
+                                patience=args.patience, lr_patience=args.lr_patience)
+    result, net = train_general(train, sets["val"], out, GeneralConfig(**DESIGNS[design]), config,
+                                resume=True, progress=not args.no_progress)
+    row = dict(design=design, n_train=int(len(train["cos_i"])), epochs=result.epochs, best_epoch=result.best_epoch,
+               train_minutes=float(np.sum(result.history["seconds"]) / 60), **accuracy(net, sets["test"]))
+    logging.info("%s", row)
+    return row
+
+
+def _table(rows, keys):
+    lines = ["  ".join(f"{k:>16}" for k in keys)]
+    for r in rows:
+        lines.append("  ".join(f"{r[k]:>16.4%}" if k in METRICS else f"{str(r[k]):>16}" for k in keys))
+    return "\n".join(lines)
+
+
+def _shown(path):
+    """A data path with the home directory written as ~ (no local paths in results)."""
+    return shown_path(path).replace(str(Path.home()), "~")
+
+
+def _write(mode, rows, args, n_maps, extra=None):
+    out = dict(benchmark=f"general_{mode}", data=_shown(args.data), n_maps_snapshot=n_maps, rows=rows,
+               args={k: v for k, v in vars(args).items() if k != "func"}, machine=machine_info(), **(extra or {}))
+    out["args"]["data"], out["args"]["work"] = _shown(args.data), _shown(args.work)
+    path = Path(args.json) if args.json else RESULTS / f"general_{mode}.json"
+    path.write_text(json.dumps(out, indent=2))
+    return path
+
+
+def bench_design(args):
+    sets, n_maps = _load(args.data, args.test, args.val)
+    rows = [_run(sets, d, args.n_train, Path(args.work) / f"design_{d}", args) for d in args.designs]
+    print(_table(rows, ("design", "n_train", "epochs", "train_minutes") + ACCURACY))
+    print(_write("design", rows, args, n_maps))
+
+
+def bench_curve(args):
+    sets, n_maps = _load(args.data, args.test, args.val)
+    rows = [_run(sets, args.designs[0], n, Path(args.work) / f"curve_{args.designs[0]}_{n}", args)
+            for n in args.sizes]
+    print(_table(rows, ("design", "n_train", "epochs", "train_minutes") + ACCURACY))
+    print(_write("curve", rows, args, n_maps))
+
+
+def bench_jam(args):
+    """JAM's own error: the stored maps (40 x 20 grid) against a 3x finer one (120 x 60, epsrel 1e-3)."""
+    from fastjam.dataset import load_dataset
+    from fastjam.emulator.general_train import draw_betas, error_stats, true_ln_f
+    from fastjam.family import unpad_mge
+    from fastjam.jam import JAMSettings, dimensionless_linear_maps
+
+    ds = load_dataset(args.data)
+    test, _, _ = split(len(ds))
+    idx = test[: args.n_jam]
+    sets, _ = _load(args.data)
+    fine = []
+    t0 = time.perf_counter()
+    for k in idx:
+        p = ds.params[k]
+        a, b = dimensionless_linear_maps(unpad_mge(ds.mge[k]), p[1], p[2], p[3], JAMSettings(120, 60, 1e-3))
+        fine.append((a.ravel(), b.ravel()))
+    ref = dict(a=np.array([f[0] for f in fine]), b=np.array([f[1] for f in fine]))
+    stored = {k: v[: len(idx)] for k, v in sets["test"].items()}
+    ref["beta_hi"] = stored["beta_hi"]
+    rng = np.random.default_rng(0)
+    errs = []
+    for _ in range(3):
+        beta = draw_betas(stored, rng)
+        errs.append(np.expm1(true_ln_f(stored, beta) - true_ln_f(ref, beta)))
+    row = dict(design="JAM 40x20 vs 120x60", n_train="-", **error_stats(np.concatenate(errs)), n_maps=len(idx),
+               seconds=time.perf_counter() - t0)
+    print(_table([row], ("design", "n_maps") + ACCURACY))
+    print(_write("jam", [row], args, len(ds)))
+
+
+def bench_clamp(args):
+    """Error of the pixsize/sigma_psf clamp: JAM at the clamp (0.05) against JAM at ``--small-ratio``."""
+    from fastjam.emulator.general_features import PIXSIZE_RATIO_CLAMP
+    from fastjam.family import family_design, family_mge
+
+    design = family_design(args.n_clamp, seed=21)
+    rows, t0 = [], time.perf_counter()
+    for p in design:
+        mge = family_mge(p)
+        maps = [_f_beta0(mge, p, ratio) for ratio in (PIXSIZE_RATIO_CLAMP, args.small_ratio)]
+        e = maps[0] / maps[1] - 1
+        rows.append(dict(sigma_psf_re=float(p[2]), max_abs=float(np.abs(e).max()), mean=float(e.mean())))
+    e_max = np.array([r["max_abs"] for r in rows])
+    row = dict(design=f"JAM pixsize/sigma_psf {PIXSIZE_RATIO_CLAMP} vs {args.small_ratio}", n_maps=len(rows),
+               map_max_median=float(np.median(e_max)), map_max_max=float(e_max.max()),
+               seconds=time.perf_counter() - t0)
+    print(_table([row], ("design", "n_maps", "map_max_median", "map_max_max")))
+    print(_write("clamp", rows, args, 0, dict(summary=row)))
+
+
+def bench_ranges(args):
+    """Dispersions (R_e) spanned by the family's Gaussians with >= 0.1% of the light (the domain's sigma_re)."""
+    from fastjam.family import family_design, family_mge
+
+    lo, hi = [], []
+    for p in family_design(args.n_ranges, seed=99):
+        surf, sigma, qobs = family_mge(p)
+        bright = 2 * np.pi * surf * qobs * sigma**2 >= 1e-3
+        lo.append(sigma[bright].min())
+        hi.append(sigma[bright].max())
+    row = dict(design="family sigma/R_e (light >= 0.1%)", n_maps=len(lo), sigma_min=float(np.min(lo)),
+               sigma_min_p1=float(np.percentile(lo, 1)), sigma_max_p99=float(np.percentile(hi, 99)),
+               sigma_max=float(np.max(hi)))
+    print(row)
+    print(_write("ranges", [row], args, 0))
+
+
+def _f_beta0(mge, p, ratio):
+    from fastjam.jam import JAMSettings, dimensionless_linear_maps
+
+    a, b = dimensionless_linear_maps(mge, p[1], p[2], ratio * p[2], JAMSettings(20, 10))
+    return np.sqrt(a + b)
+
+
+def bench_card(args):
+    """Copy a trained network to ``--out`` with its held-out accuracy, JAM's error and the commands in the card."""
+    import shutil
+
+    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+    from fastjam.emulator.general_train import accuracy
+    from fastjam.emulator.store import load_arrays, update_card
+
+    sets, n_maps = _load(args.data, args.test, args.val)
+    arrays, card = load_arrays(args.model)
+    net = GeneralEmulatorNetwork(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
+    acc = accuracy(net, sets["test"])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("emulator.npz", "emulator.json", "loss.png", "history.json"):
+        shutil.copy(Path(args.model) / name, out / name)
+    jam = RESULTS / "general_jam.json"
+    update_card(out, test_accuracy=acc, n_maps_snapshot=n_maps, data=_shown(args.data),
+                jam_convergence=json.loads(jam.read_text())["rows"][0] if jam.exists() else None,
+                regenerate=["bash scripts/make_training_sets_mge.sh",
+                            "python bench/general_emulator.py curve --data ~/.cache/fastjam/mge_train --test "
+                            "~/.cache/fastjam/mge_test --val ~/.cache/fastjam/mge_val --designs singles-anchors"])
+    print(_table([dict(design=str(out), n_train=card["training"]["n_train"], **acc)],
+                 ("design", "n_train") + ACCURACY))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("mode", choices=("design", "curve", "jam", "clamp", "card", "ranges"))
+    p.add_argument("--data", required=True, help="a copy of an MGE training set")
+    p.add_argument("--test", help="a separate test set (with --val; default: 20%% of --data)")
+    p.add_argument("--val", help="a separate validation set (with --test; default: 10%% of --data)")
+    p.add_argument("--work", default="bench_work_general", help="directory of the trained networks (resumable)")
+    p.add_argument("--designs", nargs="+", default=list(DESIGNS), choices=list(DESIGNS))
+    p.add_argument("--n-train", type=int, default=100000, help="training maps of the design comparison")
+    p.add_argument("--sizes", type=int, nargs="+", default=[250, 500, 1000, 2000])
+    p.add_argument("--epochs", type=int, default=3000)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--patience", type=int, default=80, help="epochs without improvement before stopping")
+    p.add_argument("--lr-patience", type=int, default=25, help="epochs without improvement before halving lr")
+    p.add_argument("--minutes", type=float, default=10.0, help="wall-time limit per network")
+    p.add_argument("--n-jam", type=int, default=12, help="test maps recomputed with the finer JAM grid")
+    p.add_argument("--n-clamp", type=int, default=8, help="family galaxies of the pixsize clamp test")
+    p.add_argument("--n-ranges", type=int, default=1024, help="family galaxies of the ranges mode")
+    p.add_argument("--small-ratio", type=float, default=0.01, help="pixsize/sigma_psf standing in for 0")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", help="card: a trained network directory")
+    p.add_argument("--out", help="card: where to write the emulator and its card")
+    p.add_argument("--json", help="output file (default bench/results/general_<mode>.json)")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    import torch
+
+    torch.set_num_threads(1)
+    dict(design=bench_design, curve=bench_curve, jam=bench_jam, clamp=bench_clamp, card=bench_card,
+         ranges=bench_ranges)[args.mode](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""The general-photometry emulator network (PyTorch): a permutation-invariant encoder over
+the Gaussians of an MGE and an MLP over the observing parameters.
+
+::
+
+    tokens t_j (3), light w_j        [tracer Gaussians j, mass Gaussians k; today mass = light]
+    pairs:   z = sum_jk w_j m_k phi([t_j, t_k])      singles: z = sum_j w_j phi(t_j)
+    [z, cos i, ln sigma_psf/R_e, pixsize/sigma_psf, beta_hi] --MLP--> h --Linear--> c (K)
+        --Linear (PCA-initialised)--> ln f at the two anchors (2 NTHETA NR)   ["anchors"]
+                                   or ln f at the beta_z given as 5th input   ["direct"]
+
+The pair encoder mirrors JAM: the projected second moment of a self-consistent MGE is a
+double sum over tracer Gaussians j and mass Gaussians k of terms that depend on the two
+Gaussians only (Cappellari 2008, MNRAS 390, 71), weighted by the product of their
+normalisations. Extra mass (a dark halo or a black hole as mass Gaussians with their own
+``m_k``) therefore needs no change of the encoder. Pooling weighted by light makes the
+encoding invariant to the order of the Gaussians and to splitting one into identical parts.
+Inputs are defined in :mod:`fastjam.emulator.general_features`.
+"""
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..physics import grid
+from .general_features import N_GLOBAL, token_features
+
+N_TOKEN = 3
+
+
+@dataclass(frozen=True)
+class GeneralConfig:
+    """Architecture of the general-photometry emulator."""
+
+    encoder: str = "pairs"  #: "pairs" or "singles"
+    token_hidden: tuple = (64, 64)
+    latent: int = 64
+    hidden: tuple = (256, 256, 256)
+    n_basis: int = 64
+    output: str = "anchors"  #: "anchors" (ln f at beta_lo and beta_hi) or "direct" (ln f at beta_z)
+
+    def __post_init__(self):
+        if self.encoder not in ("pairs", "singles"):
+            raise ValueError(f"encoder must be 'pairs' or 'singles', got {self.encoder!r}")
+        if self.output not in ("anchors", "direct"):
+            raise ValueError(f"output must be 'anchors' or 'direct', got {self.output!r}")
+
+    @property
+    def n_out(self):
+        return (2 if self.output == "anchors" else 1) * grid.NTHETA * grid.NR
+
+    @property
+    def n_global(self):
+        return N_GLOBAL + (self.output == "direct")
+
+    def as_dict(self):
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def _mlp(n_in, widths):
+    layers = []
+    for h in widths:
+        layers += [nn.Linear(n_in, h), nn.SiLU()]
+        n_in = h
+    return nn.Sequential(*layers)
+
+
+class GeneralEmulatorNetwork(nn.Module):
+    """Gaussian-set encoder + MLP emulator of ln f on the polar map grid."""
+
+    def __init__(self, config=GeneralConfig()):
+        super().__init__()
+        self.config = config
+        n_tok = N_TOKEN * (2 if config.encoder == "pairs" else 1)
+        self.phi = _mlp(n_tok, tuple(config.token_hidden) + (config.latent,))
+        self.mlp = _mlp(config.latent + config.n_global, config.hidden)
+        self.coeff = nn.Linear(config.hidden[-1], config.n_basis)
+        self.basis = nn.Linear(config.n_basis, config.n_out)
+
+    def encode(self, ln_sigma, qobs, weight, cos_i):
+        """Latent vector (B, latent) of the MGEs (B, k) seen at inclinations with cosine ``cos_i`` (B,)."""
+        tok = token_features(ln_sigma, qobs, cos_i, torch)
+        if self.config.encoder == "singles":
+            return torch.einsum("bj,bjl->bl", weight, self.phi(tok))
+        k = tok.shape[1]
+        pairs = torch.cat([tok[:, :, None].expand(-1, -1, k, -1), tok[:, None].expand(-1, k, -1, -1)], -1)
+        return torch.einsum("bj,bk,bjkl->bl", weight, weight, self.phi(pairs))
+
+    def head(self, latent, glob):
+        """Emulated outputs (B, n_out) from the latent vector and the observing features."""
+        return self.basis(self.coeff(self.mlp(torch.cat([latent, glob], -1))))
+
+    def forward(self, ln_sigma, qobs, weight, cos_i, glob):
+        return self.head(self.encode(ln_sigma, qobs, weight, cos_i), glob)
+
+    def init_basis(self, targets):
+        """Initialise the output layers from a PCA of training targets (N, n_out)."""
+        y = torch.as_tensor(targets, dtype=torch.float64)
+        mean = y.mean(0)
+        _, s, vt = torch.linalg.svd(y - mean, full_matrices=False)
+        k = min(self.config.n_basis, vt.shape[0])
+        with torch.no_grad():
+            self.basis.weight.zero_()
+            self.basis.weight[:, :k].copy_((vt[:k].T * s[:k] / np.sqrt(y.shape[0])).float())
+            self.basis.bias.copy_(mean.float())
+            self.coeff.weight.mul_(0.1)
+            self.coeff.bias.zero_()
+
+    def arrays(self):
+        """Weights as a dict of numpy float32 arrays (the shipped format)."""
+        return {k: v.detach().cpu().numpy().astype(np.float32) for k, v in self.state_dict().items()}
+
+    def load_arrays(self, arrays):
+        self.load_state_dict({k: torch.as_tensor(np.asarray(arrays[k])) for k in self.state_dict()})
+        return self

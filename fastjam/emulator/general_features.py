@@ -1,0 +1,90 @@
+"""Inputs and outputs of the general-photometry emulator, the same for numpy, torch and JAX.
+
+Inputs
+------
+* One token per Gaussian of the unit MGE (units of the MGE's own R_e and L_tot,
+  :func:`fastjam.photometry.unit_photometry`): :math:`\\ln(\\sigma_j/R_e)`, :math:`q_{{\\rm obs},j}`
+  and, given the inclination, :math:`q_{{\\rm intr},j}`; with the light fraction
+  :math:`w_j = 2\\pi S_j q_j \\sigma_j^2 / L_{\\rm tot}` as the token's weight (padding: w = 0).
+* Three observing parameters mapped to about [-1, 1]: :math:`\\cos i`,
+  :math:`\\ln(\\sigma_{\\rm psf}/R_e)`, pixsize/:math:`\\sigma_{\\rm psf}` (clamped below at
+  ``PIXSIZE_RATIO_CLAMP``), and the upper anisotropy anchor :math:`\\beta_{\\rm hi}`.
+
+Outputs
+-------
+JAM is linear in :math:`u = 1/(1-\\beta_z)`: :math:`f^2 = a + b\\,u` (Cappellari 2008). The
+network emulates :math:`\\ln f` at two anchors, :math:`\\beta_{\\rm lo} = -0.2` and
+:math:`\\beta_{\\rm hi} = 0.7\\,(1 - \\max_j q_{{\\rm intr},j})` (the anisotropy bound of the
+roundest Gaussian, where :math:`f^2 > 0` on every training map), so any
+:math:`\\beta_z \\in [\\beta_{\\rm lo}, \\beta_{\\rm hi}]` is an exact convex combination in u:
+
+.. math:: f^2(\\beta_z) = (1 - t) f^2_{\\rm lo} + t f^2_{\\rm hi}, \\quad
+          t = (u - u_{\\rm lo}) / (u_{\\rm hi} - u_{\\rm lo}),
+
+and M/L enters only through the analytic velocity scale. Functions take the namespace ``xp``.
+"""
+import numpy as np
+
+from ..physics.geometry import BETA_EPS_SLOPE
+
+BETA_LO = -0.2  #: lower anisotropy anchor (the prior's lower bound)
+SIGMA_PSF_RE = (0.01, 0.5)  #: training range of sigma_psf / R_e
+PIXSIZE_RATIO = (0.05, 2.0)  #: training range of pixsize / sigma_psf
+PIXSIZE_RATIO_CLAMP = PIXSIZE_RATIO[0]  #: smaller pixels are emulated at this ratio
+LN_SIGMA_SCALE = 3.0  #: ln(sigma_j / R_e) is divided by this
+N_GLOBAL = 4
+
+
+def _unit(value, low, high):
+    return 2 * (value - low) / (high - low) - 1
+
+
+def q_intr(qobs, cos_i, xp=np):
+    """Intrinsic axis ratios :math:`\\sqrt{q_{\\rm obs}^2 - \\cos^2 i}/\\sin i` (clipped at 0); any shape."""
+    sin_i = xp.sqrt(1 - cos_i**2)
+    return xp.sqrt(xp.clip(qobs**2 - cos_i**2, 0.0, None)) / sin_i
+
+
+def beta_hi(qobs, weight, cos_i, xp=np):
+    """Upper anchor :math:`0.7 (1 - \\max_j q_{{\\rm intr},j})` over Gaussians with weight > 0.
+
+    Parameters
+    ----------
+    qobs, weight : array, shape (..., k)
+    cos_i : array, shape (...)
+    """
+    q = xp.where(weight > 0, q_intr(qobs, cos_i[..., None], xp), 0.0)
+    return BETA_EPS_SLOPE * (1 - xp.max(q, -1))
+
+
+def token_features(ln_sigma, qobs, cos_i, xp=np):
+    """Per-Gaussian inputs, shape (..., k, 3): ln sigma / 3, 2 q_obs - 1, 2 q_intr - 1."""
+    qi = q_intr(qobs, cos_i[..., None], xp)
+    return xp.stack([ln_sigma / LN_SIGMA_SCALE, 2 * qobs - 1, 2 * qi - 1], -1)
+
+
+def global_features(cos_i, sigma_psf_re, pixsize_re, b_hi, xp=np):
+    """Observing inputs, shape (..., 4): cos i, ln sigma_psf/R_e, pixsize/sigma_psf (clamped), beta_hi."""
+    ratio = xp.clip(pixsize_re / sigma_psf_re, PIXSIZE_RATIO_CLAMP, None)
+    return xp.stack([
+        _unit(cos_i, 0.0, 1.0),
+        _unit(xp.log(sigma_psf_re), np.log(SIGMA_PSF_RE[0]), np.log(SIGMA_PSF_RE[1])),
+        _unit(ratio, *PIXSIZE_RATIO),
+        _unit(b_hi, 0.0, BETA_EPS_SLOPE),
+    ], -1)
+
+
+def beta_feature(beta_z, xp=np):
+    """The anisotropy input of the ``direct`` output design, [BETA_LO, 0.7] mapped to [-1, 1]."""
+    return _unit(beta_z, BETA_LO, BETA_EPS_SLOPE)
+
+
+def anchor_weight(beta_z, b_hi, xp=np):
+    """Weight t of the upper anchor for anisotropy ``beta_z`` (0 at BETA_LO, 1 at beta_hi)."""
+    u_lo, u_hi, u = 1 / (1 - BETA_LO), 1 / (1 - b_hi), 1 / (1 - beta_z)
+    return (u - u_lo) / (u_hi - u_lo)
+
+
+def f_from_anchors(ln_f_lo, ln_f_hi, t, xp=np):
+    """f at anchor weight t from the emulated ln f at the two anchors (exact in beta_z)."""
+    return xp.sqrt((1 - t) * xp.exp(2 * ln_f_lo) + t * xp.exp(2 * ln_f_hi))

@@ -1,0 +1,235 @@
+"""Training and held-out accuracy of the general-photometry emulator (PyTorch).
+
+Maps come from the multi-component family (``fastjam simulate --family mge``): each stores the
+unit MGE and JAM's linear terms a, b with :math:`f^2 = a + b/(1-\\beta_z)`, so the true f is
+known at every anisotropy. Errors are relative errors of f, i.e. of V_RMS, at anisotropies
+drawn uniformly in [BETA_LO, beta_hi] for each map.
+"""
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .general_features import BETA_LO, anchor_weight, beta_feature, beta_hi, f_from_anchors, global_features
+from .train import TrainConfig, TrainResult, _atomic_torch_save, optimiser, plot_loss
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GeneralTrainConfig(TrainConfig):
+    """Optimiser settings (recorded in the model card); ``val_fraction`` is unused (sets are split by the caller)."""
+
+    epochs: int = 300
+    weight_decay: float = 0.0
+    min_lr: float = 1e-5
+    patience: int = 25
+    val_betas: int = 2  #: anisotropies per validation map
+    max_minutes: float = 0.0  #: stop (resumably) after this wall time; 0: no limit
+
+
+def map_inputs(ds):
+    """Network inputs and JAM's linear terms of a family dataset, as a dict of numpy arrays.
+
+    Keys: ``ln_sigma``, ``qobs``, ``weight`` (N, 30; padding has weight 0), ``cos_i``,
+    ``sigma_psf_re``, ``pixsize_re``, ``beta_hi`` (N,), ``a``, ``b`` (N, NTHETA*NR).
+    """
+    mge = np.asarray(ds.mge, dtype=float)
+    surf, sigma, qobs = mge[..., 0], mge[..., 1], mge[..., 2]
+    weight = 2 * np.pi * surf * qobs * sigma**2
+    ln_sigma = np.log(np.where(weight > 0, sigma, 1.0))
+    qobs = np.where(weight > 0, qobs, 1.0)
+    params = np.asarray(ds.params, dtype=float)
+    cos_i = np.cos(np.radians(params[:, 1]))
+    n = len(params)
+    return dict(ln_sigma=ln_sigma, qobs=qobs, weight=weight, cos_i=cos_i, sigma_psf_re=params[:, 2],
+                pixsize_re=params[:, 3], beta_hi=beta_hi(qobs, weight, cos_i),
+                a=np.asarray(ds.a, dtype=float).reshape(n, -1), b=np.asarray(ds.b, dtype=float).reshape(n, -1))
+
+
+def true_ln_f(inp, beta_z):
+    """ln f of JAM at anisotropies ``beta_z`` (N,), shape (N, NTHETA*NR)."""
+    return 0.5 * np.log(inp["a"] + inp["b"] / (1 - np.asarray(beta_z))[:, None])
+
+
+def draw_betas(inp, rng):
+    """One anisotropy per map, uniform in [BETA_LO, beta_hi]."""
+    return BETA_LO + rng.uniform(size=len(inp["cos_i"])) * (inp["beta_hi"] - BETA_LO)
+
+
+def anchor_targets(inp):
+    """ln f at the two anchors, (N, 2 NTHETA NR)."""
+    return np.concatenate([true_ln_f(inp, np.full(len(inp["cos_i"]), BETA_LO)), true_ln_f(inp, inp["beta_hi"])], 1)
+
+
+def _tensors(inp, idx, beta=None, output="anchors"):
+    import torch
+
+    glob = global_features(inp["cos_i"][idx], inp["sigma_psf_re"][idx], inp["pixsize_re"][idx], inp["beta_hi"][idx])
+    if output == "direct":
+        glob = np.concatenate([glob, beta_feature(beta)[:, None]], 1)
+    arrays = [inp[k][idx] for k in ("ln_sigma", "qobs", "weight", "cos_i")] + [glob]
+    return [torch.as_tensor(a, dtype=torch.float32) for a in arrays]
+
+
+def predict_ln_f(net, inp, beta_z, batch=256):
+    """Emulated ln f (N, NTHETA*NR) of maps ``inp`` at anisotropies ``beta_z`` (N,)."""
+    import torch
+
+    beta_z = np.asarray(beta_z, dtype=float)
+    out = []
+    net.eval()
+    with torch.no_grad():
+        for k in range(0, len(beta_z), batch):
+            idx = np.arange(k, min(k + batch, len(beta_z)))
+            y = net(*_tensors(inp, idx, beta_z[idx], net.config.output)).double().numpy()
+            if net.config.output == "anchors":
+                t = anchor_weight(beta_z[idx], inp["beta_hi"][idx])[:, None]
+                half = y.shape[1] // 2
+                y = np.log(f_from_anchors(y[:, :half], y[:, half:], t))
+            out.append(y)
+    return np.concatenate(out)
+
+
+def accuracy(net, inp, n_betas=3, seed=0):
+    """Held-out errors e = f_emu / f_JAM - 1 over the map grid at ``n_betas`` anisotropies per map.
+
+    Returns
+    -------
+    dict
+        ``pixel_median``, ``pixel_p99`` of |e|; ``map_max_p95`` (95th percentile over maps of
+        max |e|); ``map_bias_p95`` (95th percentile of |mean e|); ``rms_ln_f``; ``n_maps``.
+    """
+    rng = np.random.default_rng(seed)
+    errs = []
+    for _ in range(n_betas):
+        beta = draw_betas(inp, rng)
+        errs.append(np.expm1(predict_ln_f(net, inp, beta) - true_ln_f(inp, beta)))
+    return dict(error_stats(np.concatenate(errs)), n_maps=int(len(inp["cos_i"])), n_betas=n_betas)
+
+
+def error_stats(e):
+    """Statistics of relative errors ``e`` (maps, pixels); see :func:`accuracy`."""
+    return dict(pixel_median=float(np.median(np.abs(e))), pixel_p99=float(np.percentile(np.abs(e), 99)),
+                map_max_p95=float(np.percentile(np.abs(e).max(1), 95)),
+                map_bias_p95=float(np.percentile(np.abs(e.mean(1)), 95)),
+                rms_ln_f=float(np.sqrt(np.mean(np.log1p(e) ** 2))))
+
+
+def _val_loss(net, inp, betas):
+    return float(np.mean((predict_ln_f(net, inp, betas) - true_ln_f(inp, betas)) ** 2))
+
+
+def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(), resume=False, progress=True,
+                  info=None):
+    """Train a :class:`~fastjam.emulator.general.GeneralEmulatorNetwork`; resumable, with early stopping.
+
+    Parameters
+    ----------
+    train_inp, val_inp : dict
+        :func:`map_inputs` of the training and validation maps.
+    out : str or Path
+        Output directory (``emulator.npz``, ``emulator.json``, ``checkpoint.pt``, ``loss.png``).
+    network : GeneralConfig
+    config : GeneralTrainConfig
+    resume : bool
+        Continue from ``out/checkpoint.pt``; without it an existing non-empty ``out`` is an error.
+    info : dict, optional
+        Extra entries of the card's training record (e.g. the data snapshot).
+
+    Returns
+    -------
+    result : TrainResult
+        The validation loss is the mean squared error of ln f at ``config.val_betas`` random
+        anisotropies per map (the same for both output designs).
+    net : GeneralEmulatorNetwork
+        The network at its best epoch.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from .general import GeneralEmulatorNetwork
+    from .store import save_emulator
+
+    t_start = time.perf_counter()
+    out = Path(out)
+    ckpt_path = out / "checkpoint.pt"
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise ValueError(f"output directory {out} exists: resume its training or choose another")
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    n_train = len(train_inp["cos_i"])
+    if n_train < 2:
+        raise ValueError(f"too few training maps ({n_train})")
+    vbetas = np.concatenate([draw_betas(val_inp, rng) for _ in range(config.val_betas)])
+    vinp = {k: np.concatenate([v] * config.val_betas) for k, v in val_inp.items()}
+
+    net = GeneralEmulatorNetwork(network)
+    if network.output == "anchors":
+        net.init_basis(anchor_targets(train_inp))
+    else:
+        net.init_basis(true_ln_f(train_inp, draw_betas(train_inp, rng)))
+    opt, sched, history, best = optimiser(net, config)
+    start = 0
+    if resume and ckpt_path.exists():
+        ck = torch.load(ckpt_path, weights_only=False)
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        history, best, start = ck["history"], ck["best"], ck["epoch"] + 1
+        log.info("resumed from epoch %d", start)
+    log.info("training on %d maps, validating on %d", n_train, len(val_inp["cos_i"]))
+    targets = torch.as_tensor(anchor_targets(train_inp) if network.output == "anchors" else np.zeros(0),
+                              dtype=torch.float32)
+    bar = tqdm(range(start, config.epochs), initial=start, total=config.epochs, disable=not progress, unit="epoch")
+    for epoch in bar:
+        t0 = time.perf_counter()
+        erng = np.random.default_rng([config.seed, epoch])
+        net.train()
+        perm = erng.permutation(n_train)
+        total = 0.0
+        for k in range(0, n_train, config.batch_size):
+            idx = perm[k:k + config.batch_size]
+            if network.output == "anchors":
+                pred, y = net(*_tensors(train_inp, idx)), targets[idx]
+            else:
+                beta = BETA_LO + erng.uniform(size=len(idx)) * (train_inp["beta_hi"][idx] - BETA_LO)
+                sub = {key: v[idx] for key, v in train_inp.items()}
+                pred = net(*_tensors(train_inp, idx, beta, "direct"))
+                y = torch.as_tensor(true_ln_f(sub, beta), dtype=torch.float32)
+            loss = torch.mean((pred - y) ** 2)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        val_loss = _val_loss(net, vinp, vbetas)
+        sched.step(val_loss)
+        lr = opt.param_groups[0]["lr"]
+        for key, v in zip(history, (epoch, total / n_train, val_loss, lr, time.perf_counter() - t0)):
+            history[key].append(v)
+        if val_loss < best["loss"]:
+            best = dict(loss=val_loss, epoch=epoch, state={k: v.detach().clone() for k, v in net.state_dict().items()})
+        bar.set_postfix(train=f"{np.sqrt(total / n_train):.2e}", val=f"{np.sqrt(val_loss):.2e}", lr=f"{lr:.1e}")
+        log.debug("epoch %d train %.3e val %.3e lr %.1e", epoch, np.sqrt(total / n_train), np.sqrt(val_loss), lr)
+        _atomic_torch_save(dict(model=net.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
+                                history=history, best=best, epoch=epoch), ckpt_path)
+        if epoch - best["epoch"] >= config.patience or lr <= config.min_lr * 1.0001:
+            log.info("early stop at epoch %d (best %d)", epoch, best["epoch"])
+            break
+        if config.max_minutes and time.perf_counter() - t_start > 60 * config.max_minutes:
+            log.info("time limit of %g min reached at epoch %d (resume to continue)", config.max_minutes, epoch)
+            break
+    bar.close()
+    net.load_state_dict(best["state"])
+    record = dict(n_train=n_train, n_val=int(len(val_inp["cos_i"])), train_config=asdict(config),
+                  best_epoch=int(best["epoch"]), best_val_rms_lnf=float(np.sqrt(best["loss"])),
+                  epochs_run=len(history["epoch"]), train_seconds=float(np.sum(history["seconds"])), **(info or {}))
+    save_emulator(out, net, dict(kind="general", beta_lo=BETA_LO), None, record)
+    (out / "history.json").write_text(json.dumps(history))
+    plot_loss(history, out / "loss.png")
+    return TrainResult(out, len(history["epoch"]), int(best["epoch"]), float(best["loss"]),
+                       time.perf_counter() - t_start, history), net

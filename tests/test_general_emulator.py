@@ -1,0 +1,183 @@
+"""General-photometry emulator: unit photometry, domain, exact anchors, torch = JAX, shipped model."""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fastjam.emulator.general_features import (BETA_LO, PIXSIZE_RATIO_CLAMP, anchor_weight, beta_hi,
+                                               f_from_anchors, global_features)
+from fastjam.photometry import check_domain, domain_violations, unit_photometry
+from fastjam.physics.mge import MGE, sersic_mge
+
+
+def _sersic_unit(n=4.0, q=0.7, r_e=10.0):
+    return unit_photometry(sersic_mge(n, q, r_e=r_e, l_tot=1e10, distance=20.0), 20.0)
+
+
+def test_unit_photometry_of_a_sersic_mge_recovers_r_e_and_l_tot():
+    for n in (1.0, 4.0):  # (an n = 8 MGE truncated at 100 R_e misses 3% of the light)
+        unit = _sersic_unit(n)
+        assert unit.r_e == pytest.approx(10.0, rel=0.01)
+        assert unit.l_tot == pytest.approx(1e10, rel=0.01)
+        assert np.sum(unit.weight) == pytest.approx(1.0, rel=1e-10)
+
+
+def test_domain_violations_name_the_feature_and_value():
+    unit = _sersic_unit(q=0.3)
+    assert domain_violations(unit, 80.0, 0.1, 0.1, 0.05) == []
+    with pytest.raises(ValueError, match=r"sigma_psf/R_e = 0\.8 "):
+        check_domain(unit, sigma_psf_re=0.8, pixsize_re=0.1)
+    with pytest.raises(ValueError, match=r"pixsize/sigma_psf = 3 "):
+        check_domain(unit, sigma_psf_re=0.1, pixsize_re=0.3)
+    with pytest.raises(ValueError, match=r"inclination = 60 deg is below 72\.\d+ deg.*q_obs = 0\.3"):
+        check_domain(unit, inclination=60.0)
+    with pytest.raises(ValueError, match=r"beta_z = 0\.6 is outside \[-0\.2, 0\.\d+\]"):
+        check_domain(unit, inclination=80.0, beta_z=0.6)
+    big = MGE(np.ones(31), np.geomspace(0.1, 10, 31), np.full(31, 0.8))
+    with pytest.raises(ValueError, match="number of Gaussians = 31"):
+        check_domain(unit_photometry(big, 10.0))
+    nucleus = MGE([1.0, 1e6], [1.0, 1e-4], [0.8, 0.8])  # 1% of the light in a 1e-4 R_e nucleus
+    with pytest.raises(ValueError, match=r"sigma/R_e of Gaussian 1 = 0\.000\d+ \(light fraction 0\.0099"):
+        check_domain(unit_photometry(nucleus, 10.0))
+
+
+def test_pixsize_below_the_clamp_is_emulated_at_the_clamp():
+    """pixsize -> 0 is inside the domain and is given the features of pixsize/sigma_psf = 0.05."""
+    unit = _sersic_unit()
+    assert domain_violations(unit, sigma_psf_re=0.1, pixsize_re=0.0) == []
+    small = global_features(np.array([0.5]), np.array([0.1]), np.array([1e-6]), np.array([0.2]))
+    clamp = global_features(np.array([0.5]), np.array([0.1]), np.array([0.1 * PIXSIZE_RATIO_CLAMP]), np.array([0.2]))
+    np.testing.assert_array_equal(small, clamp)
+
+
+def test_anchor_combination_is_exact_in_beta_z():
+    rng = np.random.default_rng(1)
+    a, b = rng.uniform(0.1, 1, 50), rng.uniform(-0.05, 0.5, 50)
+    b_hi = 0.5
+
+    def ln_f(beta):
+        return 0.5 * np.log(a + b / (1 - beta))
+
+    for beta in (BETA_LO, -0.1, 0.0, 0.3, b_hi):
+        f = f_from_anchors(ln_f(BETA_LO), ln_f(b_hi), anchor_weight(beta, b_hi))
+        np.testing.assert_allclose(f, np.exp(ln_f(beta)), rtol=1e-12)
+
+
+def test_beta_hi_is_set_by_the_roundest_gaussian_with_light():
+    qobs = np.array([[0.3, 0.9, 1.0]])
+    weight = np.array([[0.5, 0.5, 0.0]])  # the round one is padding
+    q_intr_round = np.sqrt(0.9**2 - 0.25) / np.sqrt(0.75)
+    assert beta_hi(qobs, weight, np.array([0.5]))[0] == pytest.approx(0.7 * (1 - q_intr_round))
+
+
+@pytest.mark.parametrize("encoder", ["pairs", "singles"])
+def test_torch_and_jax_agree(tmp_path, encoder):
+    torch = pytest.importorskip("torch")
+    from fastjam.emulator import general_jax
+    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+    from fastjam.emulator.general_train import _tensors, predict_ln_f
+    from fastjam.emulator.store import load_arrays, save_emulator
+    from fastjam.galaxy import Galaxy
+    from fastjam.physics import grid
+    from fastjam.physics.scaling import velocity_scale
+
+    torch.manual_seed(0)
+    net = GeneralEmulatorNetwork(GeneralConfig(encoder=encoder, token_hidden=(16,), latent=8, hidden=(32,),
+                                               n_basis=8))
+    with torch.no_grad():
+        net.basis.weight.normal_(0, 0.05)
+    save_emulator(tmp_path, net, dict(kind="general"), None, {})
+    arrays, card = load_arrays(tmp_path)
+    galaxy = Galaxy(sersic_mge(2.5, 0.6, r_e=8.0, l_tot=1e10, distance=20.0), 20.0, 0.8, 0.5)
+    unit = unit_photometry(galaxy.mge, galaxy.distance)
+    xg, yg = grid.polar_grid()
+    x, y = xg.ravel()[::97] * unit.r_e, yg.ravel()[::97] * unit.r_e
+    vrms = general_jax.make_vrms_function(arrays, card, galaxy, x, y)
+    inc, beta = 70.0, 0.1
+    inp = dict(ln_sigma=np.log(unit.sigma)[None], qobs=unit.qobs[None], weight=unit.weight[None],
+               cos_i=np.array([np.cos(np.radians(inc))]), sigma_psf_re=np.array([0.8 / unit.r_e]),
+               pixsize_re=np.array([0.5 / unit.r_e]))
+    inp["beta_hi"] = beta_hi(inp["qobs"], inp["weight"], inp["cos_i"])
+    ln_f = predict_ln_f(net, inp, np.array([beta]))[0][::97]  # grid nodes: interpolation is exact there
+    scale = velocity_scale(2.0, unit.l_tot, unit.r_e, galaxy.distance)
+    np.testing.assert_allclose(np.asarray(vrms(inc, beta, 2.0)), np.exp(ln_f) * scale, rtol=1e-5)
+    out_t = net(*_tensors(inp, np.array([0]))).detach().numpy()
+    out_j = general_jax.forward(general_jax.to_jax(arrays), card["network"],
+                                *[np.float32(inp[k][[0]]) for k in ("ln_sigma", "qobs", "weight", "cos_i")],
+                                np.float32(_tensors(inp, np.array([0]))[4].numpy()))
+    np.testing.assert_allclose(np.asarray(out_j), out_t, atol=1e-5)
+
+
+#: The general emulator under test: FASTJAM_EMULATOR_MGE or the shipped data/emulator_mge.
+REPO = Path(__file__).resolve().parents[1]
+MODEL = Path(os.environ.get("FASTJAM_EMULATOR_MGE", REPO / "data" / "emulator_mge"))
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from fastjam.emulator.store import load_arrays
+
+    if not (MODEL / "emulator.npz").exists():
+        pytest.skip(f"no general emulator in {MODEL} (none is shipped yet: set FASTJAM_EMULATOR_MGE to a trained one)")
+    return load_arrays(MODEL)
+
+
+def test_a_sersic_mge_gives_the_sersic_emulator_answer(shipped):
+    """Both paths on one Sérsic galaxy inside both domains agree within the sum of their cards' p99."""
+    from fastjam.emulator.general_jax import make_vrms_function
+    from fastjam.emulator.model import Emulator
+    from fastjam.galaxy import Galaxy, Sersic
+
+    arrays, card = shipped
+    sersic = Emulator.load()
+    galaxy = Galaxy(Sersic(3.0, 8.0, 0.7, 2e10), 20.0, 0.8, 0.6)
+    g = np.linspace(-2.2, 2.2, 9) * 8.0
+    x, y = (v.ravel() for v in np.meshgrid(g, g))
+    general = make_vrms_function(arrays, card, galaxy, x, y)
+    tol = card["test_accuracy"]["pixel_p99"] + sersic.card["metrics"]["pixel"]["p99"]
+    for inc, beta in ((60.0, 0.0), (80.0, 0.15)):
+        e = np.asarray(general(inc, beta, 3.0)) / sersic.vrms(galaxy, inc, beta, 3.0, x, y)[0] - 1
+        assert np.percentile(np.abs(e), 99) < tol, (inc, beta, np.abs(e).max(), tol)
+
+
+@pytest.mark.slow
+def test_shipped_network_on_fresh_jampy_maps(shipped):
+    """Three random multi-component galaxies (a design seed never trained on) on 100 grid nodes:
+    no more than 5% of the pixels beyond the card's pixel p99 (1% expected)."""
+    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+    from fastjam.emulator.general_train import predict_ln_f
+    from fastjam.family import family_design, family_mge
+    from fastjam.jam import JAMSettings, dimensionless_linear_maps
+    from fastjam.physics import grid
+
+    arrays, card = shipped
+    net = GeneralEmulatorNetwork(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
+    nodes = np.random.default_rng(3).choice(grid.NTHETA * grid.NR, 100, replace=False)
+    xg, yg = (v.ravel()[nodes] for v in grid.polar_grid())
+    errs = []
+    for p in family_design(3, seed=777):
+        surf, sigma, qobs = family_mge(p)
+        a, b = dimensionless_linear_maps((surf, sigma, qobs), p[1], p[2], p[3], JAMSettings(), xg, yg)
+        weight = 2 * np.pi * surf * qobs * sigma**2
+        inp = dict(ln_sigma=np.log(sigma)[None], qobs=qobs[None], weight=weight[None],
+                   cos_i=np.array([np.cos(np.radians(p[1]))]), sigma_psf_re=p[2:3], pixsize_re=p[3:4])
+        inp["beta_hi"] = beta_hi(inp["qobs"], inp["weight"], inp["cos_i"])
+        for beta in (BETA_LO, 0.5 * (BETA_LO + inp["beta_hi"][0])):
+            ln_f = predict_ln_f(net, inp, np.array([beta]))[0][nodes]
+            errs.append(np.exp(ln_f) / np.sqrt(a + b / (1 - beta)) - 1)
+    frac = np.mean(np.abs(np.concatenate(errs)) > card["test_accuracy"]["pixel_p99"])
+    assert frac < 0.05, frac
+
+
+def test_real_galaxy_mges_are_inside_the_domain_or_say_why():
+    from fastjam.photometry import GeneralDomain
+
+    root = REPO / "examples" / "real_mges"
+    for name in ("m32", "ngc4342", "ngc5831"):
+        mge = MGE(*np.loadtxt(root / f"{name}_mge.txt", unpack=True))
+        unit = unit_photometry(mge, 10.0)
+        assert unit.sigma.size <= GeneralDomain().max_gaussians
+        assert domain_violations(unit, 89.0, -0.1, 0.64 / unit.r_e, 0.8 / unit.r_e) == []
+    with pytest.raises(ValueError, match=r"inclination = 60 deg is below 80\.\d+ deg.*q_obs = 0\.179"):
+        check_domain(unit_photometry(MGE(*np.loadtxt(root / "ngc4342_mge.txt", unpack=True)), 10.0), 60.0)
