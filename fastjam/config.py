@@ -18,6 +18,8 @@ Example (all lengths in arcsec, distance in Mpc, luminosity in Lsun)::
     [data]
     path = "vrms_bins.txt" # relative to this file
     format = "text"        # text | fits | manga
+    # vrms_ext = 0, err_ext = 1  (fits: extensions of V_RMS and its error), or
+    # cube = true              (fits: vrms_ext holds a (2, ny, nx) cube of V_RMS and error)
     drop_outside_field = false
 
     [priors]
@@ -55,7 +57,8 @@ SCHEMA = {
     "galaxy": {"sersic_n": float, "r_e": float, "q_obs": float, "l_tot": float, "magnitude": float, "m_sun": float,
                "extinction": float, "distance": float, "sigma_psf": float, "fwhm_psf": float, "pixsize": float,
                "pa": float, "mge": str},
-    "data": {"path": str, "format": str, "drop_outside_field": bool, "vrms_ext": (int, str), "err_ext": (int, str)},
+    "data": {"path": str, "format": str, "drop_outside_field": bool, "vrms_ext": (int, str), "err_ext": (int, str),
+             "cube": bool},
     "priors": {"ml": list, "ml_prior": str, "beta_z_min": float, "inclination": str, "q_intr_min": float},
     "likelihood": {"emulator_error": bool, "systematic": float, "clip_sigma": float},
     "sampler": {"backend": str, "seed": int, "walkers": int, "steps": int, "burn": int, "chains": int,
@@ -122,6 +125,8 @@ def load_config(path, overrides=None):
         raw = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ValueError(f"config file {path} does not exist") from None
+    except OSError as exc:  # a directory, no permission
+        raise ValueError(f"config file {path} cannot be read ({exc.strerror or exc})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"config file {path} is not valid TOML: {exc}") from None
     for dotted, value in (overrides or {}).items():

@@ -61,10 +61,16 @@ def load_kinematics(cfg):
     from . import io
 
     d, pa = cfg["data"], cfg["galaxy"]["pa"]
+    if not Path(d["path"]).is_file():
+        raise ValueError(f"[data] path {d['path']} {'is a directory' if Path(d['path']).is_dir() else 'does not exist'}")
     if d["format"] == "text":
         return io.read_text(d["path"], pa_deg=pa)
     if d["format"] == "fits":
         kw = {k: d[k] for k in ("vrms_ext", "err_ext") if k in d}
+        if d.get("cube"):
+            if "err_ext" in d:
+                raise ValueError("[data] cube = true reads V_RMS and error from one cube: remove err_ext")
+            kw["err_ext"] = None
         return io.read_fits(d["path"], pa_deg=pa, **kw)
     return io.read_manga_maps(d["path"], pa_deg=pa)
 
@@ -120,6 +126,9 @@ def build_problem(cfg, forward=None, emulator=None, keep=None):
         inside = grid.inside_field(x / r_e, y / r_e)
     n_out = int(np.sum(~inside))
     if forward == "emulator" and n_out:
+        if n_out == x.size:
+            raise ValueError(f"all {x.size} bins lie beyond the emulated field |x|, |y| <= {grid.FIELD_HALF} R_e = "
+                             f"{grid.FIELD_HALF * r_e:.3g} arcsec: positions not in arcsec, or r_e too small?")
         if not cfg["data"]["drop_outside_field"]:
             raise ValueError(f"{n_out} of {x.size} bins lie beyond the emulated field |x|, |y| <= "
                              f"{grid.FIELD_HALF} R_e = {grid.FIELD_HALF * r_e:.3g} arcsec: set "
@@ -245,6 +254,8 @@ class FitResult:
     best_theta : ndarray
         Highest-posterior sample (unconstrained).
     truth : dict
+    checks : FitChecks
+        Goodness of fit, predictive check and warnings (:mod:`fastjam.diagnostics`).
     """
 
     idata: object
@@ -256,6 +267,7 @@ class FitResult:
     problem: Problem = field(repr=False)
     best_theta: np.ndarray = field(repr=False)
     truth: dict = field(default_factory=dict)
+    checks: object = None
 
     @property
     def best_params(self):
@@ -282,23 +294,35 @@ class FitResult:
                      f"forward model {self.problem.forward}")
         lines.append("log10_mass = log10(M/L x L_tot) [Msun]: M/L and the mass scale as 1/D and D for L_tot from "
                      "an apparent magnitude; as D and D^2 with L_tot held fixed")
+        if self.checks is not None:
+            lines += self.checks.lines()
         return "\n".join(lines)
 
     def save(self, out):
         """Write summary (txt + json), posterior (NetCDF), best-fit model, corner, maps and trace plots.
 
         Every file is written to a temporary name and renamed, so an interrupted save never
-        leaves a truncated file.
+        leaves a truncated file, and a ``SAVING`` marker stays in ``out`` if the save is killed
+        half-way (old and new files may then be mixed).
         """
         from . import plots
 
+        from .rundir import saving
+
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
+        with saving(out):
+            self._write(out)
+
+    def _write(self, out):
+        from . import plots
+
         _atomic_text(out / "summary.txt", self.table() + "\n")
         _atomic_text(out / "summary.json", json.dumps(dict(
             backend=self.backend, seconds=self.seconds, n_evaluations=self.n_evaluations,
             diagnostics=self.diagnostics, summary=self.summary, best=self.best_params, truth=self.truth,
-            forward=self.problem.forward, n_bins=int(self.problem.x.size)), indent=2))
+            forward=self.problem.forward, n_bins=int(self.problem.x.size),
+            **(self.checks.to_dict() if self.checks is not None else {})), indent=2))
         tmp = out / f"posterior.nc.tmp{os.getpid()}"
         self.idata.to_netcdf(str(tmp))
         os.replace(tmp, out / "posterior.nc")
@@ -308,8 +332,8 @@ class FitResult:
         np.savetxt(tmpm, table, header="x[arcsec] y[arcsec] Vrms[km/s] eVrms[km/s] model[km/s]", fmt="%.6g")
         os.replace(tmpm, out / "best_model.txt")
         plots.save(plots.corner_plot(self.idata, self.truth), out / "corner.png")
-        plots.save(plots.maps_plot(self.problem.x, self.problem.y, self.problem.vrms, model, self.problem.vrms_err),
-                   out / "maps.png")
+        sigma = np.sqrt(np.asarray(self.problem.likelihood.variance(model), dtype=float))
+        plots.save(plots.maps_plot(self.problem.x, self.problem.y, self.problem.vrms, model, sigma), out / "maps.png")
         plots.save(plots.trace_plot(self.idata), out / "trace.png")
 
 
@@ -356,7 +380,7 @@ def summarize(idata):
     return out
 
 
-def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_kwargs=None):
+def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_kwargs=None, strict=False):
     """Sample the posterior of (inclination, beta_z, M/L) for one galaxy.
 
     Parameters
@@ -371,16 +395,29 @@ def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_k
         Forward model; "jam" runs jampy in the likelihood (slow; emcee only, not vectorised).
     progress : bool
     sampler_kwargs : dict, optional
-        Extra backend options (e.g. ``pool``, ``checkpoint`` for emcee).
+        Extra backend options (e.g. ``pool``; ``checkpoint``, a file the run resumes from).
+    strict : bool
+        Raise on every warning of :mod:`fastjam.diagnostics` (data warnings before sampling;
+        after it, :class:`~fastjam.diagnostics.ChecksFailed` carrying the result).
 
     Returns
     -------
     FitResult
+        With ``checks``, the goodness of fit and warnings.
+
+    Raises
+    ------
+    ValueError
+        Bad input, or a data error (V_RMS <= 0, too few bins) found before sampling.
     """
+    from . import diagnostics
+
     from samplers import get_sampler
 
     backend = backend or cfg["sampler"]["backend"]
     problem = build_problem(cfg, forward, emulator)
+    before = diagnostics.data_findings(problem)
+    diagnostics.raise_on(before, strict)
     if cfg["likelihood"]["clip_sigma"] > 0:
         problem, theta0 = clip_outliers(cfg, problem, emulator)
     else:
@@ -403,8 +440,11 @@ def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_k
     flat = result.log_density.reshape(-1)
     best = result.theta.reshape(-1, 3)[int(np.argmax(flat))]
     truth = {k: float(v) for k, v in cfg.get("truth", {}).items()}
-    return FitResult(idata, summarize(idata), backend, result.seconds, result.n_evaluations, result.diagnostics,
-                     problem, best, truth)
+    out = FitResult(idata, summarize(idata), backend, result.seconds, result.n_evaluations, result.diagnostics,
+                    problem, best, truth)
+    out.checks = diagnostics.diagnose_fit(out, seed=s["seed"])
+    diagnostics.report(out, before, strict)
+    return out
 
 
 __all__ = ["FitResult", "PARAMETERS", "build_galaxy", "build_problem", "fit", "load_kinematics"]

@@ -33,11 +33,13 @@ def corner_plot(idata, truth=None, var_names=("inclination", "beta_z", "ml"), co
 
 
 def maps_plot(x, y, vrms, model, vrms_err=None):
-    """Data, model and residual V_RMS at the bins (km/s), x along the major axis."""
+    """Data, model and residual V_RMS at the bins (km/s), x along the major axis; with errors,
+    also the histogram of the normalised residuals (data - model)/error against N(0, 1)."""
     from plotbin.plot_velfield import plot_velfield
 
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.4))
+    ncol = 3 if vrms_err is None else 4
+    fig, axes = plt.subplots(1, ncol, figsize=(4.7 * ncol, 4.4))
     vmin, vmax = np.percentile(vrms, [1, 99])
     for ax, values, title in zip(axes[:2], (vrms, model), ("data $V_{\\rm rms}$", "model $V_{\\rm rms}$")):
         plt.sca(ax)
@@ -48,11 +50,25 @@ def maps_plot(x, y, vrms, model, vrms_err=None):
     plot_velfield(x, y, resid, vmin=-3, vmax=3, cmap="RdBu_r", colorbar=True,
                   label="(data - model)/error" if vrms_err is not None else "km/s")
     axes[2].set_title("residual")
-    for ax in axes:
+    for ax in axes[:3]:
         ax.set_xlabel("x [arcsec] (major axis)")
     axes[0].set_ylabel("y [arcsec]")
+    if vrms_err is not None:
+        residual_histogram(resid, axes[3])
     fig.tight_layout()
     return fig
+
+
+def residual_histogram(resid, ax):
+    """Histogram of normalised residuals on ``ax`` with the standard normal density over it."""
+    lim = max(4.0, float(np.max(np.abs(resid))))
+    ax.hist(resid, bins=np.linspace(-lim, lim, 41), density=True, color="0.6", label=f"{resid.size} bins")
+    grid = np.linspace(-lim, lim, 200)
+    ax.plot(grid, np.exp(-0.5 * grid**2) / np.sqrt(2 * np.pi), "k-", label="N(0, 1)")
+    ax.set_xlabel("(data - model)/error")
+    ax.set_ylabel("density")
+    ax.set_title(f"normalised residuals: mean {np.mean(resid):.2f}, sd {np.std(resid):.2f}")
+    ax.legend(loc="upper right")
 
 
 def trace_plot(idata, var_names=("inclination", "beta_z", "ml")):

@@ -66,7 +66,10 @@ class EmceeSampler(Sampler):
         if self.checkpoint is not None:
             backend = emcee.backends.HDFBackend(str(self.checkpoint))
             if backend.initialized and backend.iteration > 0:
-                start = None
+                if backend.shape != start.shape:
+                    raise ValueError(f"checkpoint {self.checkpoint} holds {backend.shape[0]} walkers in "
+                                     f"{backend.shape[1]} dimensions, not {start.shape[0]} in {start.shape[1]}")
+                start = None  # emcee continues from the last sample and its saved random state
                 steps = max(self.steps - backend.iteration, 0)
                 log.info("resuming the emcee chain at step %d of %d", backend.iteration, self.steps)
             else:
@@ -74,6 +77,7 @@ class EmceeSampler(Sampler):
         sampler = emcee.EnsembleSampler(self.walkers, np.size(theta0), log_prob, vectorize=self.vectorize,
                                         pool=None if self.vectorize else self.pool, backend=backend)
         sampler.random_state = np.random.RandomState(self.seed).get_state()
+        sampler.log_prob_fn = log_prob  # emcee's own wrapper prints a traceback on every exception, Ctrl-C included
         t0 = time.perf_counter()
         if steps:
             sampler.run_mcmc(start, steps, progress=self.progress)

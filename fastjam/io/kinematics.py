@@ -304,7 +304,19 @@ def read_text(path, pa_deg=None):
     return _build(source, x, y, vrms, err, flux, pa, _value_reasons(vrms, err, flux), len(table))
 
 
+#: Largest input a reader accepts (text file size, or one FITS image as float64), bytes: far
+#: above any IFU map (1e5 bins) and well within a laptop's memory.
+MAX_INPUT_BYTES = 512 * 2**20
+
+
+def _check_size(nbytes, source, what):
+    if nbytes > MAX_INPUT_BYTES:
+        raise InputFileError(f"{source}: {what} is {nbytes / 2**20:.0f} MiB, above the limit of "
+                             f"{MAX_INPUT_BYTES / 2**20:.0f} MiB (fastjam.io.kinematics.MAX_INPUT_BYTES): bin the data")
+
+
 def _read_utf8(path, source):
+    _check_size(Path(path).stat().st_size, source, "the file")
     data = Path(path).read_bytes()
     try:
         return data.decode("utf-8")
@@ -395,6 +407,8 @@ def _image_data(hdu, source, what):
     label = f"extension {hdu.name!r} ({what})"
     if not hdu.is_image:
         raise InputFileError(f"{source}: {label} is not an image")
+    shape = tuple(hdu.header.get(f"NAXIS{i}", 0) for i in range(1, hdu.header.get("NAXIS", 0) + 1))
+    _check_size(8 * int(np.prod(shape, dtype=float)), source, label)
     with _wrap_parser_errors(source, f"read {label}"):
         data = hdu.data
         arr = None if data is None else np.array(data, dtype=float)
