@@ -112,8 +112,13 @@ def build_problem(cfg, forward=None, emulator=None, keep=None):
     -------
     Problem
     """
-    galaxy = build_galaxy(cfg)
     kin = load_kinematics(cfg)
+    if cfg["data"]["format"] == "manga":
+        from .config import with_header_defaults
+        from .io import manga_galaxy_defaults
+
+        cfg = with_header_defaults(cfg, manga_galaxy_defaults(kin.meta), f"the MAPS header of {cfg['data']['path']}")
+    galaxy = build_galaxy(cfg)
     x, y, vrms, err = kin.x, kin.y, kin.vrms, kin.vrms_err
     forward = forward or cfg["forward"]["model"]
     if isinstance(galaxy.photometry, MGE):

@@ -3,7 +3,7 @@
 A fit's ``--out`` directory holds either nothing, a finished fit (``summary.json``), an
 interrupted one (``checkpoint/``) or a save that was killed half-way (the ``SAVING`` marker).
 Anything but an empty or absent directory is refused unless the user says ``--overwrite``
-(replace it) or ``--resume`` (continue the interrupted fit); see ``docs/diagnostics.md``.
+(replace it: the old files stay until the new ones are saved over them) or ``--resume`` (continue the interrupted fit); see ``docs/diagnostics.md``.
 """
 import json
 import os
@@ -85,9 +85,9 @@ def prepare_fit_dir(out, overwrite=False, resume=False):
         state = ("an interrupted fit (resume it with --resume)" if CHECKPOINT in held
                  else "a half-saved fit (SAVING marker)" if SAVING in held else "an earlier fit")
         raise ValueError(f"--out {out} holds {state}: pass --overwrite to replace it or choose another --out")
-    for name in held:
-        target = out / name
-        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    # the earlier fit's files stay until the new ones replace them at save time (a killed rerun
+    # leaves them intact); only its checkpoint goes
+    shutil.rmtree(out / CHECKPOINT, ignore_errors=True)
     return out
 
 

@@ -397,7 +397,7 @@ MANGA_BINS = {
     2: (1000.0, 150.0, 25.0, 0.01, 0.02, 0, 0, 0.0, -1.0),
     3: (5000.0, 150.0, 25.0, 0.01, 0.02, 1, 0, 3.0, 3.0),      # velocity masked
     4: (5000.0, 150.0, 25.0, 0.01, 0.00, 0, 0, -3.0, 3.0),     # sigma ivar = 0
-    5: (5000.0, 10.0, 30.0, 0.01, 0.02, 0, 0, 3.0, -3.0),      # sigma < sigmacorr
+    5: (1000.0, 10.0, 30.0, 0.01, 0.02, 0, 0, 3.0, -3.0),      # V^2 + sigma^2 - sigmacorr^2 <= 0
     6: (1080.0, 100.0, 10.0, 0.09, 0.16, 0, 0, -1.0, -2.0),
     7: (940.0, 90.0, 15.0, 0.01, 0.01, 0, 0, 2.5, 0.0),
     8: (5000.0, 150.0, 25.0, 0.01, 0.02, 0, 1, -2.5, 0.0),     # sigma masked
@@ -409,7 +409,12 @@ MANGA_SPAXELS = {0: [(0, 0), (0, 1), (1, 0)], 1: [(0, 3), (0, 4)], 2: [(2, 2)], 
                  8: [(1, 2)]}
 
 
-def _write_manga(path, drop=(), dr17=True, with_flux=True):
+#: Primary header of the mock MAPS files (a DR17 hybrid-binned file; ECOOPA = 270 keeps the sky axes).
+MANGA_HEADER = dict(DAPTYPE="HYB10-MILESHC-MASTARHC2", DAPQUAL=0, ECOOPA=270.0, ECOOELL=0.3, REFF=5.5,
+                    GFWHM=2.6, RFWHM=2.5)
+
+
+def _write_manga(path, drop=(), dr17=True, with_flux=True, header=None, snr=None):
     from astropy.io import fits
 
     shape = (5, 5)
@@ -435,7 +440,13 @@ def _write_manga(path, drop=(), dr17=True, with_flux=True):
             "BIN_LWSKYCOO": coo, "BINID": binid}
     if with_flux:
         hdus["SPX_MFLUX"] = flux
-    hdul = [fits.PrimaryHDU()] + [fits.ImageHDU(d, name=n) for n, d in hdus.items() if n not in drop]
+    if snr is not None:
+        hdus["BIN_SNR"] = np.full(shape, float(snr))
+    primary = fits.PrimaryHDU()
+    for key, value in {**MANGA_HEADER, **(header or {})}.items():
+        if value is not None:
+            primary.header[key] = value
+    hdul = [primary] + [fits.ImageHDU(d, name=n) for n, d in hdus.items() if n not in drop]
     fits.HDUList(hdul).writeto(path)
     return path, flux
 
@@ -463,7 +474,7 @@ def test_read_manga_values_errors_unique_bins_and_drops(tmp_path, caplog):
     mean_flux = [np.mean([flux[rc] for rc in MANGA_SPAXELS[b]]) for b in KEPT]
     np.testing.assert_allclose(kin.flux, mean_flux)
     assert kin.mask_dropped == 4                     # bins 3, 4, 5, 8; BINID = -1 not counted
-    assert "3 masked or IVAR <= 0" in caplog.text and "1 sigma < sigmacorr" in caplog.text
+    assert "3 masked or IVAR <= 0" in caplog.text and "1 corrected V_RMS^2 <= 0" in caplog.text
     assert "systemic velocity 1000.00 km/s" in caplog.text
 
 
