@@ -164,8 +164,15 @@ def _positive_float(text):
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block), like every other fastjam error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="fastjam", description="Fast Bayesian JAM modelling with a neural emulator.")
+    parser = _Parser(prog="fastjam", description="Fast Bayesian JAM modelling with a neural emulator.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages (INFO level)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
