@@ -1,12 +1,6 @@
 """Malformed inputs end in a clear error or warning, never silently, never in a traceback
 (a representative subset of ``bench/malformed.py``; the whole catalogue is the slow test)."""
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-PATH = Path(__file__).resolve().parents[1] / "bench" / "malformed.py"
 
 #: Cases that end before any sampling: every command and input kind, seconds each.
 FAST = ["signed V in the V_RMS column", "a single bin", "three bins", "negative errors", "empty table", "ragged columns",
@@ -21,14 +15,9 @@ FAST = ["signed V in the V_RMS column", "a single bin", "three bins", "negative 
 
 @pytest.fixture(scope="module")
 def malformed():
-    sys.path.insert(0, str(PATH.parent))  # as when run as `python bench/malformed.py`
-    try:
-        spec = importlib.util.spec_from_file_location("bench_malformed", PATH)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(PATH.parent))
-    return module
+    from conftest import load_bench
+
+    return load_bench("malformed")
 
 
 def test_catalogue_is_large_and_covers_every_input_kind(malformed):
