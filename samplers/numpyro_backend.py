@@ -26,7 +26,8 @@ class NumPyroSampler(Sampler):
         File holding the sampler state and the draws so far, rewritten every ``chunk`` kept
         iterations; a run resumes from it (:mod:`samplers.checkpoint`).
     chunk : int, optional
-        Kept iterations between checkpoints (default: samples // 10, at least 1).
+        Kept iterations between checkpoints (default: samples // 4, at least 1). Each chunk
+        recompiles NumPyro's sampling loop (seconds), hence few chunks.
     seed, progress : see :class:`Sampler`.
     """
 
@@ -40,7 +41,7 @@ class NumPyroSampler(Sampler):
         self.chains, self.warmup, self.samples = int(chains), int(warmup), int(samples)
         self.target_accept = float(target_accept)
         self.checkpoint = checkpoint
-        self.chunk = int(chunk or max(self.samples // 10, 1)) if checkpoint else self.samples
+        self.chunk = int(chunk or max(self.samples // 4, 1)) if checkpoint else self.samples
 
     def run(self, log_density, theta0):
         import jax

@@ -23,25 +23,24 @@ def _gaussian(theta):
 
 
 def test_numpyro_chunks_equal_one_run_and_resume_exactly(tmp_path, monkeypatch):
-    """Checkpointed (chunked) NUTS = one uninterrupted run, bit for bit; interrupted after its second
+    """Checkpointed (chunked) NUTS = one uninterrupted run, bit for bit; interrupted after its first
     checkpoint and resumed = uninterrupted, bit for bit."""
     import samplers.numpyro_backend as nb
     from samplers.numpyro_backend import NumPyroSampler
 
-    kw = dict(chains=2, warmup=100, samples=100, seed=3, progress=False)
+    kw = dict(chains=2, warmup=50, samples=60, seed=3, progress=False)
     plain = NumPyroSampler(**kw).run(_gaussian, np.zeros(3))
     chunked = NumPyroSampler(checkpoint=tmp_path / "a.pkl", chunk=30, **kw).run(_gaussian, np.zeros(3))
     assert np.array_equal(plain.theta, chunked.theta)
     saves = []
     save = nb.save_checkpoint
 
-    def interrupt_after_two(path, state):
+    def interrupt_after_one(path, state):
         save(path, state)
         saves.append(path)
-        if len(saves) == 2:
-            raise KeyboardInterrupt
+        raise KeyboardInterrupt
 
-    monkeypatch.setattr(nb, "save_checkpoint", interrupt_after_two)
+    monkeypatch.setattr(nb, "save_checkpoint", interrupt_after_one)
     with pytest.raises(KeyboardInterrupt):
         NumPyroSampler(checkpoint=tmp_path / "b.pkl", chunk=30, **kw).run(_gaussian, np.zeros(3))
     monkeypatch.setattr(nb, "save_checkpoint", save)
