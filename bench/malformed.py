@@ -550,6 +550,7 @@ def run_case(case):
         outcome, message = "ok", ""
     verdict = ("traceback" if outcome == "traceback" else "silent" if case.expect == "flag" and outcome == "ok"
                else "false alarm" if case.expect == "ok" and outcome != "ok" else "pass")
+    message = message.replace(tmp, "<tmp>").replace(str(REPO), "<repo>")   # no local paths in the results
     return dict(name=case.name, kind=case.kind, expect=case.expect, outcome=outcome, verdict=verdict, exit=code,
                 message=message[:300], seconds=round(time.perf_counter() - t0, 2))
 
