@@ -1,6 +1,7 @@
 """The ``fastjam`` command line: thin wrappers over the library functions."""
 import argparse
 import logging
+import os
 import sys
 
 log = logging.getLogger("fastjam")
@@ -280,6 +281,11 @@ def main(argv=None):
         return 2
     except KeyboardInterrupt:
         print(f"fastjam {args.command}: interrupted; {_resume_hint(args)}", file=sys.stderr)
+        if argv is None:  # a real command line: skip the interpreter teardown, which can crash in JAX after Ctrl-C
+            sys.stdout.flush()
+            sys.stderr.flush()
+            logging.shutdown()
+            os._exit(130)
         return 130
     return 0
 
