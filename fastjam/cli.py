@@ -1,6 +1,7 @@
 """The ``fastjam`` command line: thin wrappers over the library functions."""
 import argparse
 import logging
+import os
 import sys
 
 log = logging.getLogger("fastjam")
@@ -52,22 +53,49 @@ def _evaluate(args):
 
 
 def _fit(args):
+    from . import rundir
     from .config import load_config
+    from .diagnostics import ChecksFailed
     from .fit import fit
 
-    overrides = dict(kv.split("=", 1) for kv in args.set or [])
-    overrides = {k: _parse_value(v) for k, v in overrides.items()}
-    cfg = load_config(args.config, overrides)
+    cfg = load_config(args.config, _overrides(args.set))
+    backend = args.backend or cfg["sampler"]["backend"]
+    sampler_kwargs = {}
+    if args.out:
+        out = rundir.prepare_fit_dir(args.out, overwrite=args.overwrite, resume=args.resume)
+        fingerprint = dict(config=cfg, backend=backend, emulator=args.emulator)
+        sampler_kwargs["checkpoint"] = str(rundir.checkpoint_path(out, backend, fingerprint, resume=args.resume))
+    elif args.resume:
+        raise ValueError("--resume needs the --out directory of the interrupted fit")
     emulator = None
     if args.emulator:
         from .emulator import Emulator
 
         emulator = Emulator.load(args.emulator)
-    result = fit(cfg, backend=args.backend, emulator=emulator, progress=not args.no_progress)
+    try:
+        result = fit(cfg, backend=backend, emulator=emulator, progress=not args.no_progress,
+                     sampler_kwargs=sampler_kwargs, strict=args.strict)
+        failed = None
+    except ChecksFailed as exc:
+        result, failed = exc.result, exc
     print(result.table())
     if args.out:
         result.save(args.out)
+        rundir.finish(args.out)
         print(f"summary, posterior.nc, corner.png, maps.png and trace.png written to {args.out}")
+    if failed is not None:
+        raise ValueError(str(failed))
+
+
+def _overrides(pairs):
+    """``--set section.key=value`` pairs as a dict of parsed values."""
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set {pair!r} must be of the form section.key=value, e.g. --set sampler.steps=5000")
+        out[key.strip()] = _parse_value(value.strip())
+    return out
 
 
 def _compare(args):
@@ -75,8 +103,11 @@ def _compare(args):
     from .config import load_config
     from .jam import JAMSettings
 
-    overrides = dict(kv.split("=", 1) for kv in args.set or [])
-    cfg = load_config(args.config, {k: _parse_value(v) for k, v in overrides.items()})
+    cfg = load_config(args.config, _overrides(args.set))
+    if args.out:
+        from .rundir import check_writable_dir
+
+        check_writable_dir(args.out)
     emulator = None
     if args.emulator:
         from .emulator import Emulator
@@ -116,20 +147,60 @@ def _parse_value(text):
         return text
 
 
+def _int(low):
+    """argparse type: an integer >= ``low`` (argparse names the option in the message)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
+        return value
+
+    return parse
+
+
+def _seed(text):
+    value = _int(0)(text)
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2^32), got {value}")
+    return value
+
+
+def _positive_float(text):
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block), like every other fastjam error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="fastjam", description="Fast Bayesian JAM modelling with a neural emulator.")
+    parser = _Parser(prog="fastjam", description="Fast Bayesian JAM modelling with a neural emulator.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages (INFO level)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("simulate", help="generate a training set of JAM V_RMS maps (parallel, resumable)")
-    p.add_argument("--n", type=int, required=True, help="number of maps in the design")
-    p.add_argument("--seed", type=int, required=True, help="seed of the Sobol design (use disjoint seeds per split)")
+    p.add_argument("--n", type=_int(1), required=True, help="number of maps in the design")
+    p.add_argument("--seed", type=_seed, required=True, help="seed of the Sobol design (use disjoint seeds per split)")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--workers", type=int, default=2, help="local Dask worker processes; 0 = serial (default 2)")
+    p.add_argument("--workers", type=_int(0), default=2, help="local Dask worker processes; 0 = serial (default 2)")
     p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--resume", action="store_true", help="continue (or extend) an existing output directory")
-    p.add_argument("--nrad", type=int, default=40, help="jampy nrad (default 40)")
-    p.add_argument("--nang", type=int, default=20, help="jampy nang (default 20)")
+    p.add_argument("--nrad", type=_int(2), default=40, help="jampy nrad (default 40)")
+    p.add_argument("--nang", type=_int(2), default=20, help="jampy nang (default 20)")
     p.add_argument("--family", choices=("sersic", "mge"), default="sersic",
                    help="single-Sérsic V_RMS maps (default) or the multi-component MGE family (A, B maps)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -139,16 +210,16 @@ def build_parser():
     p.add_argument("--data", required=True, help="training set directory")
     p.add_argument("--out", required=True, help="output directory for weights, checkpoints and plots")
     p.add_argument("--val", default=None, help="separate validation set (default: hold out 10%% of --data)")
-    p.add_argument("--epochs", type=int, default=400, help="maximum epochs (default 400)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3, help="initial learning rate (default 1e-3)")
-    p.add_argument("--patience", type=int, default=30, help="early-stopping patience in epochs (default 30)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=_int(1), default=400, help="maximum epochs (default 400)")
+    p.add_argument("--batch-size", type=_int(1), default=32)
+    p.add_argument("--lr", type=_positive_float, default=1e-3, help="initial learning rate (default 1e-3)")
+    p.add_argument("--patience", type=_int(1), default=30, help="early-stopping patience in epochs (default 30)")
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--mlp-only", action="store_true", help="baseline without the photometry CNN: (n, q_obs) inputs")
-    p.add_argument("--hidden", type=int, nargs="+", default=None, help="MLP layer widths (default 256 256 256 256)")
-    p.add_argument("--max-maps", type=int, default=None, help="use only the first N maps")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--hidden", type=_int(1), nargs="+", default=None, help="MLP layer widths (default 256 256 256 256)")
+    p.add_argument("--max-maps", type=_int(1), default=None, help="use only the first N maps")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="cpu or cuda (default: cuda when present)")
+    p.add_argument("--threads", type=_int(1), default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_train)
@@ -158,8 +229,8 @@ def build_parser():
     p.add_argument("--data", required=True, help="test set directory (never used in training)")
     p.add_argument("--json", default=None, help="write the metrics to this JSON file")
     p.add_argument("--plots", default=None, help="directory for maps of the worst and a typical case")
-    p.add_argument("--offgrid-maps", type=int, default=100, help="maps recomputed by JAM at random positions")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--offgrid-maps", type=_int(0), default=100, help="maps recomputed by JAM at random positions")
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--update-card", action="store_true", help="store the metrics and error model in the model card")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_evaluate)
@@ -172,24 +243,27 @@ def build_parser():
                    help="emulator directory (default: the config's [forward] emulator, else the shipped one)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override a config value, e.g. --set sampler.ess=2000 (repeatable)")
+    p.add_argument("--resume", action="store_true", help="continue the interrupted fit in --out from its checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier fit in --out")
+    p.add_argument("--strict", action="store_true", help="treat every diagnostic warning as an error (exit 2)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_fit)
 
     p = sub.add_parser("compare", help="fit with the emulator and with jampy, and compare the two posteriors")
     p.add_argument("config", help="TOML configuration of the fit")
-    p.add_argument("--workers", type=int, default=2, help="local Dask workers for jampy; 0 = serial (default 2)")
+    p.add_argument("--workers", type=_int(0), default=2, help="local Dask workers for jampy; 0 = serial (default 2)")
     p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--out", default=None, help="directory for the report, figures and the resumable JAM cache")
     p.add_argument("--jam-method", choices=("grid", "emcee"), default="grid",
                    help="JAM reference: grid with analytic M/L (default) or emcee")
-    p.add_argument("--grid", type=int, nargs=2, default=(40, 30), metavar=("NI", "NB"),
+    p.add_argument("--grid", type=_int(2), nargs=2, default=(40, 30), metavar=("NI", "NB"),
                    help="grid nodes in inclination and beta_z (default 40 30)")
     p.add_argument("--grid-box", choices=("emulator", "prior"), default="emulator",
                    help="grid over a box around the emulator posterior (default) or over the whole prior")
-    p.add_argument("--jam-walkers", type=int, default=None, help="emcee walkers for JAM (default: the config's)")
-    p.add_argument("--jam-steps", type=int, default=None, help="emcee steps for JAM (default: the config's)")
-    p.add_argument("--nrad", type=int, default=40, help="jampy nrad (default 40, as the training set)")
-    p.add_argument("--nang", type=int, default=20, help="jampy nang (default 20, as the training set)")
+    p.add_argument("--jam-walkers", type=_int(6), default=None, help="emcee walkers for JAM (default: the config's)")
+    p.add_argument("--jam-steps", type=_int(2), default=None, help="emcee steps for JAM (default: the config's)")
+    p.add_argument("--nrad", type=_int(2), default=40, help="jampy nrad (default 40, as the training set)")
+    p.add_argument("--nang", type=_int(2), default=20, help="jampy nang (default 20, as the training set)")
     p.add_argument("--emulator", default=None, help="emulator directory (default: the shipped one)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override a config value, e.g. --set sampler.steps=5000 (repeatable)")
@@ -221,15 +295,72 @@ def main(argv=None):
         parser.print_help()
         return 0
     try:
+        _check_paths(args)
         args.func(args)
     except ValueError as exc:
         print(f"fastjam {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a path that cannot be read or written, found late
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"fastjam {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"fastjam {args.command}: error: out of memory (input too large for this machine)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        hint = " (rerun with --resume)" if args.command in ("simulate", "train", "survey") else " (rerun to resume)"
-        print(f"fastjam {args.command}: interrupted; finished outputs are kept{hint}", file=sys.stderr)
+        print(f"fastjam {args.command}: interrupted; {_resume_hint(args)}", file=sys.stderr)
+        if argv is None:  # a real command line: skip the interpreter teardown, which can crash in JAX after Ctrl-C
+            sys.stdout.flush()
+            sys.stderr.flush()
+            logging.shutdown()
+            os._exit(130)
         return 130
     return 0
+
+
+def _resume_hint(args):
+    if args.command in ("simulate", "train", "survey"):
+        return f"finished outputs are kept: rerun the same command with --resume to continue {args.out}"
+    if args.command == "fit":
+        if not args.out:
+            return "nothing was saved (give --out to make a fit resumable)"
+        return f"resume with: fastjam fit {args.config} --out {args.out} --resume (and the same options)"
+    if args.command == "compare" and args.out:
+        return f"the JAM cache in {args.out} is kept: rerun the same command to continue"
+    return "nothing was saved"
+
+
+#: Input paths of each command: (attribute, option, kind) with kind "file" or "dir".
+INPUTS = {"fit": (("config", "config", "file"), ("emulator", "--emulator", "dir")),
+          "compare": (("config", "config", "file"), ("emulator", "--emulator", "dir")),
+          "train": (("data", "--data", "dir"), ("val", "--val", "dir")),
+          "evaluate": (("data", "--data", "dir"), ("model", "--model", "dir"))}
+#: Output paths checked before any work: (attribute, option, kind).
+OUTPUTS = {"simulate": (("out", "--out", "dir"),), "train": (("out", "--out", "dir"),),
+           "evaluate": (("json", "--json", "file"), ("plots", "--plots", "dir"))}
+
+
+def _check_paths(args):
+    """Refuse missing or wrong-kind inputs and unwritable outputs before any work."""
+    from pathlib import Path
+
+    from .rundir import check_writable_dir, check_writable_file
+
+    for attr, option, kind in INPUTS.get(args.command, ()):
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        path = Path(value)
+        if not path.exists():
+            raise ValueError(f"{option} {path} does not exist")
+        if kind == "file" and not path.is_file():
+            raise ValueError(f"{option} {path} is a directory, not a file")
+        if kind == "dir" and not path.is_dir():
+            raise ValueError(f"{option} {path} is a file, not a directory")
+    for attr, option, kind in OUTPUTS.get(args.command, ()):
+        value = getattr(args, attr, None)
+        if value is not None:
+            (check_writable_dir if kind == "dir" else check_writable_file)(value, option)
 
 
 if __name__ == "__main__":

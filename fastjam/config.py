@@ -18,6 +18,8 @@ Example (all lengths in arcsec, distance in Mpc, luminosity in Lsun)::
     [data]
     path = "vrms_bins.txt" # relative to this file
     format = "text"        # text | fits | manga
+    # vrms_ext = 0, err_ext = 1  (fits: extensions of V_RMS and its error), or
+    # cube = true              (fits: vrms_ext holds a (2, ny, nx) cube of V_RMS and error)
     drop_outside_field = false
 
     [priors]
@@ -61,7 +63,8 @@ SCHEMA = {
     "galaxy": {"sersic_n": float, "r_e": float, "q_obs": float, "l_tot": float, "magnitude": float, "m_sun": float,
                "extinction": float, "distance": float, "sigma_psf": float, "fwhm_psf": float, "pixsize": float,
                "pa": float, "mge": str},
-    "data": {"path": str, "format": str, "drop_outside_field": bool, "vrms_ext": (int, str), "err_ext": (int, str)},
+    "data": {"path": str, "format": str, "drop_outside_field": bool, "vrms_ext": (int, str), "err_ext": (int, str),
+             "cube": bool},
     "priors": {"ml": list, "ml_prior": str, "beta_z_min": float, "inclination": str, "q_intr_min": float},
     "likelihood": {"emulator_error": bool, "systematic": float, "clip_sigma": float},
     "sampler": {"backend": str, "seed": int, "ess": float, "r_hat": float, "walkers": int, "steps": int, "burn": int,
@@ -72,6 +75,8 @@ SCHEMA = {
 REQUIRED = {"galaxy": ("distance", "pixsize"), "data": ("path",)}
 #: Photometry: either these Sérsic keys (with l_tot or magnitude) or ``mge``, a file of Gaussians.
 SERSIC_KEYS = ("sersic_n", "r_e", "q_obs")
+#: ``[galaxy]`` keys a MaNGA MAPS header can supply (REFF, 1 - ECOOELL, RFWHM): optional for format "manga".
+MANGA_HEADER_DEFAULTS = ("r_e", "q_obs", "fwhm_psf")
 CHOICES = {("data", "format"): ("text", "fits", "manga"), ("priors", "ml_prior"): ("log-uniform", "uniform"),
            ("priors", "inclination"): ("isotropic", "uniform"), ("sampler", "backend"): ("emcee", "numpyro"),
            ("forward", "model"): ("emulator", "jam")}
@@ -140,6 +145,8 @@ def read_toml(path, what="config file"):
         return tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
         raise ValueError(f"{what} {path} does not exist") from None
+    except OSError as exc:  # a directory, no permission
+        raise ValueError(f"{what} {path} cannot be read ({exc.strerror or exc})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{what} {path} is not valid TOML: {exc}") from None
 
@@ -174,14 +181,16 @@ def validate_config(raw, base=Path(".")):
             raise ValueError(f"[galaxy] mge replaces the Sérsic photometry: remove {', '.join(clash)}")
         g["mge"] = str((Path(base) / g["mge"]).resolve())
     else:
+        header_keys = MANGA_HEADER_DEFAULTS if out["data"]["format"] == "manga" else ()
         for key in SERSIC_KEYS:
-            if key not in g:
+            if key not in g and key not in header_keys:
                 raise ValueError(f"missing required value {key!r} in [galaxy] (or give an mge file)")
         if ("l_tot" in g) == ("magnitude" in g):
             raise ValueError("[galaxy] needs exactly one of l_tot (Lsun) or magnitude (with m_sun)")
         if "magnitude" in g and "m_sun" not in g:
             raise ValueError("[galaxy] magnitude needs m_sun, the Sun's absolute magnitude in the same band")
-    if ("sigma_psf" in g) == ("fwhm_psf" in g):
+    if "sigma_psf" in g and "fwhm_psf" in g or not ("sigma_psf" in g or "fwhm_psf" in g
+                                                       or out["data"]["format"] == "manga"):
         raise ValueError("[galaxy] needs exactly one of sigma_psf or fwhm_psf (arcsec)")
     for (section, key), bounds in BOUNDS.items():
         if out[section].get(key) is not None:
@@ -199,6 +208,41 @@ def validate_config(raw, base=Path(".")):
     if "emulator" in out["forward"]:
         out["forward"]["emulator"] = str((Path(base) / out["forward"]["emulator"]).resolve())
     return out
+
+
+def with_header_defaults(cfg, defaults, source):
+    """The configuration with ``[galaxy]`` values the data file offers where it gives none.
+
+    Parameters
+    ----------
+    cfg : dict
+        Validated configuration.
+    defaults : dict
+        ``[galaxy]`` key -> value (e.g. :func:`fastjam.io.manga_galaxy_defaults`).
+    source : str
+        Where the values come from, for the log.
+
+    Raises
+    ------
+    ValueError
+        A required value is neither configured nor offered.
+    """
+    import logging
+
+    g = dict(cfg["galaxy"])
+    for key, value in defaults.items():
+        if key in g or key == "fwhm_psf" and "sigma_psf" in g:
+            continue
+        g[key] = value
+        logging.getLogger(__name__).info("[galaxy] %s = %g from %s (set it in the configuration to override)",
+                                         key, value, source)
+    for key in MANGA_HEADER_DEFAULTS:
+        if key not in g and not (key == "fwhm_psf" and "sigma_psf" in g) and "mge" not in g:
+            raise ValueError(f"[galaxy] {key} is not set and {source} does not give it: set it in the configuration")
+    for key in ("r_e", "q_obs", "fwhm_psf"):
+        if key in g:
+            _check_bounds("galaxy", key, g[key], *BOUNDS["galaxy", key])
+    return {**cfg, "galaxy": g}
 
 
 def _check_bounds(section, key, value, low, high, low_open):

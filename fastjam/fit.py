@@ -60,10 +60,16 @@ def load_kinematics(cfg):
     from . import io
 
     d, pa = cfg["data"], cfg["galaxy"]["pa"]
+    if not Path(d["path"]).is_file():
+        raise ValueError(f"[data] path {d['path']} {'is a directory' if Path(d['path']).is_dir() else 'does not exist'}")
     if d["format"] == "text":
         return io.read_text(d["path"], pa_deg=pa)
     if d["format"] == "fits":
         kw = {k: d[k] for k in ("vrms_ext", "err_ext") if k in d}
+        if d.get("cube"):
+            if "err_ext" in d:
+                raise ValueError("[data] cube = true reads V_RMS and error from one cube: remove err_ext")
+            kw["err_ext"] = None
         return io.read_fits(d["path"], pa_deg=pa, **kw)
     return io.read_manga_maps(d["path"], pa_deg=pa)
 
@@ -137,8 +143,13 @@ def build_problem(cfg, forward=None, emulator=None, keep=None):
     -------
     Problem
     """
-    galaxy = build_galaxy(cfg)
     kin = load_kinematics(cfg)
+    if cfg["data"]["format"] == "manga":
+        from .config import with_header_defaults
+        from .io import manga_galaxy_defaults
+
+        cfg = with_header_defaults(cfg, manga_galaxy_defaults(kin.meta), f"the MAPS header of {cfg['data']['path']}")
+    galaxy = build_galaxy(cfg)
     x, y, vrms, err = kin.x, kin.y, kin.vrms, kin.vrms_err
     forward = forward or cfg["forward"]["model"]
     sel = _selected_bins(cfg, galaxy, x, y, forward)
@@ -178,6 +189,9 @@ def _selected_bins(cfg, galaxy, x, y, forward):
     inside = grid.inside_field(x / r_e, y / r_e)
     n_out = int(np.sum(~inside))
     if n_out:
+        if n_out == x.size:
+            raise ValueError(f"all {x.size} bins lie beyond the emulated field |x|, |y| <= {grid.FIELD_HALF} R_e = "
+                             f"{grid.FIELD_HALF * r_e:.3g} arcsec: positions not in arcsec, or r_e too small?")
         if not cfg["data"]["drop_outside_field"]:
             raise ValueError(f"{n_out} of {x.size} bins lie beyond the emulated field |x|, |y| <= "
                              f"{grid.FIELD_HALF} R_e = {grid.FIELD_HALF * r_e:.3g} arcsec: set "
@@ -244,6 +258,8 @@ class FitResult:
         Wall seconds of the stages: ``setup``, ``map``, ``sampling``, ``summary`` (arviz
         tables), ``compilation`` (JAX tracing and compiling, inside the other stages),
         ``writing`` (after :meth:`save`).
+    checks : FitChecks
+        Goodness of fit, predictive check and warnings (:mod:`fastjam.diagnostics`).
     """
 
     idata: object
@@ -256,6 +272,7 @@ class FitResult:
     best_theta: np.ndarray = field(repr=False)
     truth: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    checks: object = None
 
     @property
     def posterior(self):
@@ -285,19 +302,32 @@ class FitResult:
                      f"forward model {self.problem.forward}")
         lines.append("log10_mass = log10(M/L x L_tot) [Msun]: M/L and the mass scale as 1/D and D for L_tot from "
                      "an apparent magnitude; as D and D^2 with L_tot held fixed")
+        if self.checks is not None:
+            lines += self.checks.lines()
         return "\n".join(lines)
 
     def save(self, out, plots=True):
         """Write summary (txt + json), posterior (NetCDF), best-fit model, corner, maps and trace plots.
 
         Every file is written to a temporary name and renamed, so an interrupted save never
-        leaves a truncated file. ``plots=False`` skips the three figures (the slowest part).
+        leaves a truncated file, and a ``SAVING`` marker stays in ``out`` if the save is killed
+        half-way (old and new files may then be mixed). ``plots=False`` skips the three figures
+        (the slowest part).
         """
         from . import plots as figures
+
+        from .rundir import saving
 
         t0 = time.perf_counter()
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
+        with saving(out):
+            self._write(out, plots)
+        self.timings["writing"] = time.perf_counter() - t0
+
+    def _write(self, out, plots):
+        from . import plots as figures
+
         write_text(out / "summary.txt", self.table() + "\n")
         with atomic_path(out / "posterior.nc") as tmp:
             self.idata.to_netcdf(str(tmp))
@@ -307,14 +337,15 @@ class FitResult:
             np.savetxt(tmp, table, header="x[arcsec] y[arcsec] Vrms[km/s] eVrms[km/s] model[km/s]", fmt="%.6g")
         if plots:
             figures.save(figures.corner_plot(self.idata, self.truth), out / "corner.png")
-            figures.save(figures.maps_plot(self.problem.x, self.problem.y, self.problem.vrms, model,
-                                           self.problem.vrms_err), out / "maps.png")
+            sigma = np.sqrt(np.asarray(self.problem.likelihood.variance(model), dtype=float))
+            figures.save(figures.maps_plot(self.problem.x, self.problem.y, self.problem.vrms, model, sigma),
+                         out / "maps.png")
             figures.save(figures.trace_plot(self.idata), out / "trace.png")
-        self.timings["writing"] = time.perf_counter() - t0
         write_json(out / "summary.json", dict(
             backend=self.backend, seconds=self.seconds, n_evaluations=self.n_evaluations,
             diagnostics=self.diagnostics, summary=self.summary, best=self.best_params, truth=self.truth,
-            forward=self.problem.forward, n_bins=int(self.problem.x.size), timings=self.timings))
+            forward=self.problem.forward, n_bins=int(self.problem.x.size), timings=self.timings,
+            **(self.checks.to_dict() if self.checks is not None else {})))
 
 
 def _arviz():
@@ -372,7 +403,7 @@ def summarize(idata):
     return out
 
 
-def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_kwargs=None):
+def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_kwargs=None, strict=False):
     """Sample the posterior of (inclination, beta_z, M/L) for one galaxy.
 
     Sampling stops when every parameter reaches the target bulk ESS and R-hat
@@ -390,12 +421,23 @@ def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_k
         Forward model; "jam" runs jampy in the likelihood (slow; emcee only, not vectorised).
     progress : bool
     sampler_kwargs : dict, optional
-        Extra backend options (e.g. ``pool``, ``checkpoint`` for emcee, ``dense_mass`` for NUTS).
+        Extra backend options (e.g. ``pool`` for emcee, ``dense_mass`` for NUTS; ``checkpoint``, a
+        file the run resumes from).
+    strict : bool
+        Raise on every warning of :mod:`fastjam.diagnostics` (data warnings before sampling;
+        after it, :class:`~fastjam.diagnostics.ChecksFailed` carrying the result).
 
     Returns
     -------
     FitResult
+        With ``checks``, the goodness of fit and warnings.
+
+    Raises
+    ------
+    ValueError
+        Bad input, or a data error (V_RMS <= 0, too few bins) found before sampling.
     """
+    from . import diagnostics
     from .samplers import Target, get_sampler
 
     backend = backend or cfg["sampler"]["backend"]
@@ -407,6 +449,8 @@ def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_k
     c0 = compile_seconds()
     problem = build_problem(cfg, forward, emulator)
     timings["setup"] = time.perf_counter() - t0
+    before = diagnostics.data_findings(problem)
+    diagnostics.raise_on(before, strict)
     t1 = time.perf_counter()
     if cfg["likelihood"]["clip_sigma"] > 0:
         problem, theta0 = clip_outliers(cfg, problem, emulator)
@@ -434,8 +478,11 @@ def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_k
     flat = result.log_density.reshape(-1)
     best = result.theta.reshape(-1, 3)[int(np.argmax(flat))]
     truth = {k: float(v) for k, v in cfg.get("truth", {}).items()}
-    return FitResult(idata, summary, backend, result.seconds, result.n_evaluations, result.diagnostics,
-                     problem, best, truth, timings)
+    out = FitResult(idata, summary, backend, result.seconds, result.n_evaluations, result.diagnostics,
+                    problem, best, truth, timings)
+    out.checks = diagnostics.diagnose_fit(out, seed=s["seed"])
+    diagnostics.report(out, before, strict)
+    return out
 
 
 def _compile_clock(forward):

@@ -194,9 +194,13 @@ class Likelihood:
     systematic: float = 0.0
     mask: np.ndarray = None
 
+    def variance(self, model):
+        """Variance (..., p) in (km/s)^2 of each bin for model V_RMS (..., p) in km/s."""
+        return self.vrms_err**2 + (self.frac_model_err * model) ** 2 + self.systematic**2
+
     def log_like(self, model, xp=np):
         """Log-likelihood of model V_RMS (..., p) in km/s."""
-        var = self.vrms_err**2 + (self.frac_model_err * model) ** 2 + self.systematic**2
+        var = self.variance(model)
         terms = (self.vrms - model) ** 2 / var + xp.log(2 * np.pi * var)
         return -0.5 * xp.sum(terms if self.mask is None else terms * self.mask, -1)
 

@@ -39,9 +39,11 @@ def corner_plot(idata, truth=None, var_names=("inclination", "beta_z", "ml"), co
 
 
 def maps_plot(x, y, vrms, model, vrms_err=None):
-    """Data, model and residual V_RMS at the bins (km/s), x along the major axis."""
-    fig = figure(figsize=(14, 4.4))
-    axes = fig.subplots(1, 3)
+    """Data, model and residual V_RMS at the bins (km/s), x along the major axis; with errors,
+    also the histogram of the normalised residuals (data - model)/error against N(0, 1)."""
+    ncol = 3 if vrms_err is None else 4
+    fig = figure(figsize=(4.7 * ncol, 4.4))
+    axes = fig.subplots(1, ncol)
     vmin, vmax = np.percentile(vrms, [1, 99])
     for ax, values, title in zip(axes[:2], (vrms, model), ("data $V_{\\rm rms}$", "model $V_{\\rm rms}$")):
         _velfield(ax, x, y, values, vmin, vmax, "km/s")
@@ -49,9 +51,11 @@ def maps_plot(x, y, vrms, model, vrms_err=None):
     resid = (vrms - model) / (vrms_err if vrms_err is not None else 1.0)
     _velfield(axes[2], x, y, resid, -3, 3, "(data - model)/error" if vrms_err is not None else "km/s", cmap="RdBu_r")
     axes[2].set_title("residual")
-    for ax in axes:
+    for ax in axes[:3]:
         ax.set_xlabel("x [arcsec] (major axis)")
     axes[0].set_ylabel("y [arcsec]")
+    if vrms_err is not None:
+        residual_histogram(resid, axes[3])
     fig.tight_layout()
     return fig
 
@@ -66,6 +70,18 @@ def _velfield(ax, x, y, values, vmin, vmax, label, **kwargs):
     cax = ax.inset_axes([1.02, 0, 0.05, 1], transform=ax.transAxes)
     ticks = MaxNLocator(7).tick_values(vmin, vmax)
     ax.figure.colorbar(cnt, cax=cax, ticks=ticks[(ticks >= vmin) & (ticks <= vmax)]).set_label(label)
+
+
+def residual_histogram(resid, ax):
+    """Histogram of normalised residuals on ``ax`` with the standard normal density over it."""
+    lim = max(4.0, float(np.max(np.abs(resid))))
+    ax.hist(resid, bins=np.linspace(-lim, lim, 41), density=True, color="0.6", label=f"{resid.size} bins")
+    grid = np.linspace(-lim, lim, 200)
+    ax.plot(grid, np.exp(-0.5 * grid**2) / np.sqrt(2 * np.pi), "k-", label="N(0, 1)")
+    ax.set_xlabel("(data - model)/error")
+    ax.set_ylabel("density")
+    ax.set_title(f"normalised residuals: mean {np.mean(resid):.2f}, sd {np.std(resid):.2f}")
+    ax.legend(loc="upper right")
 
 
 def trace_plot(idata, var_names=("inclination", "beta_z", "ml")):

@@ -80,6 +80,9 @@ class EmceeSampler(Sampler):
         if self.checkpoint is not None:
             backend = emcee.backends.HDFBackend(str(self.checkpoint))
             if backend.initialized and backend.iteration > 0:
+                if backend.shape != start.shape:
+                    raise ValueError(f"checkpoint {self.checkpoint} holds {backend.shape[0]} walkers in "
+                                     f"{backend.shape[1]} dimensions, not {start.shape[0]} in {start.shape[1]}")
                 start, done = None, backend.iteration
                 log.info("resuming the emcee chain at step %d of at most %d", done, self.steps)
             else:
@@ -92,7 +95,10 @@ class EmceeSampler(Sampler):
                 return np.asarray(batched(theta), dtype=float)
         sampler = emcee.EnsembleSampler(self.walkers, np.size(theta0), log_prob, vectorize=self.vectorize,
                                         pool=None if self.vectorize else self.pool, backend=backend)
-        sampler.random_state = np.random.RandomState(self.seed + done).get_state()
+        sampler.log_prob_fn = log_prob  # emcee's own wrapper prints a traceback on every exception, Ctrl-C included
+        if not done or backend.random_state is None:
+            sampler.random_state = np.random.RandomState(self.seed + done).get_state()
+        # a resumed chain continues from the random state saved with its last step
         t0, ess, r_hat, n_new = time.perf_counter(), float("nan"), float("nan"), 0
         bar = tqdm(total=self.steps, initial=done, disable=not self.progress, unit="step", desc="emcee")
         if done and self.target.active and done >= 2 * self.check_every:

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from .base import Sampler, SamplerResult, Target
+from .checkpoint import load_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +36,17 @@ class NumPyroSampler(Sampler):
         Adapt a dense mass matrix (default) or a diagonal one.
     target_accept : float
         Target acceptance probability of the step-size adaptation.
+    checkpoint : str, optional
+        File holding the sampler state and the draws so far, rewritten after every round; a run
+        resumes from it (:mod:`fastjam.samplers.checkpoint`) and continues exactly as an
+        uninterrupted run with the same seed.
     seed, progress, target, monitor : see :class:`~samplers.base.Sampler`.
     """
 
     name = "numpyro"
 
     def __init__(self, chains=4, warmup=500, samples=5000, check_every=250, dense_mass=True, target_accept=0.8,
-                 seed=0, progress=True, target=Target(), monitor=None):
+                 checkpoint=None, seed=0, progress=True, target=Target(), monitor=None):
         super().__init__(seed, progress, target, monitor)
         if chains < 1 or warmup < 1 or samples < 1:
             raise ValueError(f"chains, warmup and samples must be >= 1, got {chains}, {warmup}, {samples}")
@@ -49,6 +54,7 @@ class NumPyroSampler(Sampler):
         self.check_every = min(max(int(check_every), 1), self.samples)
         self.warmup = self.check_every * math.ceil(int(warmup) / self.check_every)
         self.dense_mass, self.target_accept = bool(dense_mass), float(target_accept)
+        self.checkpoint = checkpoint
 
     def _kernel(self, posterior):
         import jax
@@ -73,28 +79,42 @@ class NumPyroSampler(Sampler):
 
         return jax.jit(init), advance, jnp
 
+    def _measure(self, parts):
+        """(bulk ESS, R-hat) of the kept draws so far (NaN before the first round or without a target)."""
+        if not parts or not self.target.active:
+            return float("nan"), float("nan")
+        theta = np.concatenate([p[0] for p in parts], axis=1)
+        return self.target.measure(self.monitor(np.asarray(theta, dtype=float)))
+
     def run(self, posterior, theta0):
         import jax
         from tqdm.auto import tqdm
 
         init, advance, jnp = self._kernel(posterior)
-        start = jnp.asarray(self._initial_ball(theta0, max(self.chains, 2), scale=0.1))
         t0 = time.perf_counter()
-        state = init(jax.random.PRNGKey(self.seed), start)
-        bar = tqdm(total=self.warmup + self.samples, disable=not self.progress, unit="it", desc="NUTS")
-        for _ in range(self.warmup // self.check_every):
+        start = jnp.asarray(self._initial_ball(theta0, max(self.chains, 2), scale=0.1))
+        state, warm, parts = init(jax.random.PRNGKey(self.seed), start), 0, []  # init also sets up the kernel
+        saved = load_checkpoint(self.checkpoint)
+        if saved is not None:
+            state, warm, parts = jax.tree_util.tree_map(jnp.asarray, saved["state"]), saved["warmup"], saved["parts"]
+            log.info("resuming NUTS after %d warm-up and %d kept iterations", warm, len(parts) * self.check_every)
+        n_draws = len(parts) * self.check_every
+        bar = tqdm(total=self.warmup + self.samples, initial=warm + n_draws, disable=not self.progress, unit="it",
+                   desc="NUTS")
+        while warm < self.warmup:
             state, _ = advance(state, self.check_every)
+            warm += self.check_every
+            save_checkpoint(self.checkpoint, dict(state=jax.device_get(state), warmup=warm, parts=parts))
             bar.update(self.check_every)
-        parts, ess, r_hat, n_draws = [], float("nan"), float("nan"), 0
+        ess, r_hat = self._measure(parts)
         while n_draws < self.samples and not self.target.met(ess, r_hat):
             state, out = advance(state, self.check_every)
             parts.append([np.swapaxes(np.asarray(a), 0, 1)[: self.chains] for a in out])  # (chains, draws, ...)
             n_draws += self.check_every
+            save_checkpoint(self.checkpoint, dict(state=jax.device_get(state), warmup=warm, parts=parts))
             bar.update(self.check_every)
-            if self.target.active:
-                theta = np.concatenate([p[0] for p in parts], axis=1)
-                ess, r_hat = self.target.measure(self.monitor(np.asarray(theta, dtype=float)))
-                bar.set_postfix(ess=f"{ess:.0f}", r_hat=f"{r_hat:.3f}")
+            ess, r_hat = self._measure(parts)
+            bar.set_postfix(ess=f"{ess:.0f}", r_hat=f"{r_hat:.3f}")
         bar.close()
         seconds = time.perf_counter() - t0
         theta, energy, num_steps, diverging = (np.concatenate([p[k] for p in parts], axis=1)[:, : self.samples]

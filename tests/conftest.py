@@ -47,3 +47,20 @@ def random_emulator(tmp_path_factory):
     save_emulator(out, net, meta["space"], meta["grid"], {})
     update_card(out, error_model=dict(radius_re=[0.0, 1.0, 4.0], frac_rms=[0.01, 0.02]))
     return Emulator.load(out)
+
+
+def load_bench(name):
+    """A ``bench/NAME.py`` script as a module, imported as when run as ``python bench/NAME.py``."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module

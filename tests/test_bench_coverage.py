@@ -1,29 +1,16 @@
 """The coverage statistics (:func:`fastjam.compare.stats.coverage_table`) on posteriors of known
 calibration, and ``bench/coverage.py``'s draws of mock galaxies."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy import stats
 
 from fastjam.compare.stats import coverage_table, posterior_row
 
-PATH = Path(__file__).resolve().parents[1] / "bench" / "coverage.py"
-
-
 @pytest.fixture(scope="module")
 def coverage():
-    import sys
+    from conftest import load_bench
 
-    sys.path.insert(0, str(PATH.parent))  # as when run as `python bench/coverage.py`
-    try:
-        spec = importlib.util.spec_from_file_location("bench_coverage", PATH)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(PATH.parent))
-    return module
+    return load_bench("coverage")
 
 
 def _rows(rng, n, width=1.0, offset=0.0):

@@ -165,13 +165,14 @@ def test_killed_fit_leaves_the_earlier_outputs_intact(tmp_path, kill_after=6.0):
            "--set", "sampler.steps=200", "--set", "sampler.walkers=8"]
     subprocess.run(cmd, check=True, capture_output=True, timeout=600)
     _outputs_readable(out)
-    proc = subprocess.Popen(cmd + ["--set", "sampler.seed=7"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd + ["--set", "sampler.seed=7", "--overwrite"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(kill_after)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     _outputs_readable(out)
-    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+    subprocess.run(cmd + ["--overwrite"], check=True, capture_output=True, timeout=600)
     _outputs_readable(out)
+    assert not (out / "checkpoint").exists() and not (out / "SAVING").exists()
 
 
 def test_mge_galaxy_goes_with_jam_only(tmp_path, random_emulator):

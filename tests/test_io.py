@@ -397,7 +397,7 @@ MANGA_BINS = {
     2: (1000.0, 150.0, 25.0, 0.01, 0.02, 0, 0, 0.0, -1.0),
     3: (5000.0, 150.0, 25.0, 0.01, 0.02, 1, 0, 3.0, 3.0),      # velocity masked
     4: (5000.0, 150.0, 25.0, 0.01, 0.00, 0, 0, -3.0, 3.0),     # sigma ivar = 0
-    5: (5000.0, 10.0, 30.0, 0.01, 0.02, 0, 0, 3.0, -3.0),      # sigma < sigmacorr
+    5: (1000.0, 10.0, 30.0, 0.01, 0.02, 0, 0, 3.0, -3.0),      # V^2 + sigma^2 - sigmacorr^2 <= 0
     6: (1080.0, 100.0, 10.0, 0.09, 0.16, 0, 0, -1.0, -2.0),
     7: (940.0, 90.0, 15.0, 0.01, 0.01, 0, 0, 2.5, 0.0),
     8: (5000.0, 150.0, 25.0, 0.01, 0.02, 0, 1, -2.5, 0.0),     # sigma masked
@@ -409,7 +409,12 @@ MANGA_SPAXELS = {0: [(0, 0), (0, 1), (1, 0)], 1: [(0, 3), (0, 4)], 2: [(2, 2)], 
                  8: [(1, 2)]}
 
 
-def _write_manga(path, drop=(), dr17=True, with_flux=True):
+#: Primary header of the mock MAPS files (a DR17 hybrid-binned file; ECOOPA = 270 keeps the sky axes).
+MANGA_HEADER = dict(DAPTYPE="HYB10-MILESHC-MASTARHC2", DAPQUAL=0, ECOOPA=270.0, ECOOELL=0.3, REFF=5.5,
+                    GFWHM=2.6, RFWHM=2.5)
+
+
+def _write_manga(path, drop=(), dr17=True, with_flux=True, header=None, snr=None):
     from astropy.io import fits
 
     shape = (5, 5)
@@ -435,7 +440,13 @@ def _write_manga(path, drop=(), dr17=True, with_flux=True):
             "BIN_LWSKYCOO": coo, "BINID": binid}
     if with_flux:
         hdus["SPX_MFLUX"] = flux
-    hdul = [fits.PrimaryHDU()] + [fits.ImageHDU(d, name=n) for n, d in hdus.items() if n not in drop]
+    if snr is not None:
+        hdus["BIN_SNR"] = np.full(shape, float(snr))
+    primary = fits.PrimaryHDU()
+    for key, value in {**MANGA_HEADER, **(header or {})}.items():
+        if value is not None:
+            primary.header[key] = value
+    hdul = [primary] + [fits.ImageHDU(d, name=n) for n, d in hdus.items() if n not in drop]
     fits.HDUList(hdul).writeto(path)
     return path, flux
 
@@ -463,7 +474,7 @@ def test_read_manga_values_errors_unique_bins_and_drops(tmp_path, caplog):
     mean_flux = [np.mean([flux[rc] for rc in MANGA_SPAXELS[b]]) for b in KEPT]
     np.testing.assert_allclose(kin.flux, mean_flux)
     assert kin.mask_dropped == 4                     # bins 3, 4, 5, 8; BINID = -1 not counted
-    assert "3 masked or IVAR <= 0" in caplog.text and "1 sigma < sigmacorr" in caplog.text
+    assert "3 masked or IVAR <= 0" in caplog.text and "1 corrected V_RMS^2 <= 0" in caplog.text
     assert "systemic velocity 1000.00 km/s" in caplog.text
 
 
@@ -567,3 +578,56 @@ def test_fuzz_read_fits_corrupted_file(tmp_path, fits_bytes, edits, cut):
     path = tmp_path / "fuzz.fits"
     path.write_bytes(bytes(data))
     _assert_valid_or_value_error(read_fits, path, mask_ext="MASK")
+
+
+# --------------------------------------------------------------------------------------------
+# MaNGA header: position angle, DAPTYPE, DAPQUAL, BIN_SNR, galaxy defaults; the V_RMS^2 drop rule
+# --------------------------------------------------------------------------------------------
+
+def test_read_manga_defaults_pa_to_ecoopa_and_reports_header(tmp_path, caplog):
+    from fastjam.io import manga_galaxy_defaults
+
+    path, _ = _write_manga(tmp_path / "maps.fits", header={"ECOOPA": 90.0})
+    with caplog.at_level(logging.INFO, logger="fastjam.io"):
+        kin = read_manga_maps(path)
+    east = np.array([MANGA_BINS[b][7] for b in KEPT])
+    np.testing.assert_allclose(kin.x, east, atol=1e-12)        # PA = 90: East is +x (major axis)
+    assert "position angle 90.0 deg from the header's ECOOPA" in caplog.text
+    assert kin.meta["PA_USED"] == 90.0
+    assert manga_galaxy_defaults(kin.meta) == dict(r_e=5.5, q_obs=0.7, fwhm_psf=2.5)
+    no_pa, _ = _write_manga(tmp_path / "nopa.fits", header={"ECOOPA": None})
+    with pytest.raises(ValueError, match="no valid ECOOPA: set \\[galaxy\\] pa"):
+        read_manga_maps(no_pa)
+    assert len(read_manga_maps(no_pa, pa_deg=10.0)) == len(KEPT)
+
+
+@pytest.mark.parametrize("header, snr, message", [
+    ({"DAPTYPE": "SPX-MILESHC-MASTARHC2"}, None, "is per-spaxel"),
+    ({"DAPQUAL": 2**30 + 1}, None, "CRITICAL bit (30)"),
+    ({}, 5.0, "have BIN_SNR < 10"),
+])
+def test_read_manga_header_warnings(tmp_path, caplog, header, snr, message):
+    path, _ = _write_manga(tmp_path / "maps.fits", header=header, snr=snr)
+    with caplog.at_level(logging.WARNING, logger="fastjam.io"):
+        read_manga_maps(path)
+    assert message in caplog.text
+
+
+def test_read_manga_clean_header_is_quiet(tmp_path, caplog):
+    path, _ = _write_manga(tmp_path / "maps.fits", snr=30.0)
+    with caplog.at_level(logging.WARNING, logger="fastjam.io"):
+        read_manga_maps(path)
+    assert "per-spaxel" not in caplog.text and "CRITICAL" not in caplog.text and "BIN_SNR" not in caplog.text
+
+
+def test_read_manga_keeps_low_sigma_bins_with_positive_vrms2(tmp_path):
+    """sigma < sigma_corr is no reason to drop a bin whose V^2 makes V_RMS^2 positive."""
+    from astropy.io import fits
+
+    path, _ = _write_manga(tmp_path / "maps.fits")
+    with fits.open(path) as hdul:
+        hdul["STELLAR_VEL"].data[1, 4] = 1200.0          # bin 5: V - Vsys = 200, sigma 10 < sigmacorr 30
+        hdul.writeto(tmp_path / "low_sigma.fits")
+    kin = read_manga_maps(tmp_path / "low_sigma.fits", pa_deg=PA_IDENTITY, vsys=VSYS)
+    assert len(kin) == len(KEPT) + 1
+    assert np.isclose(kin.vrms[KEPT.index(2) + 1], np.sqrt(200.0**2 + 10.0**2 - 30.0**2))

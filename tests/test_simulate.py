@@ -115,7 +115,7 @@ def test_cli_reports_bad_input_in_one_line(tmp_path):
     res = subprocess.run([sys.executable, "-m", "fastjam", "simulate", "--n", "0", "--seed", "1", "--out",
                           str(tmp_path / "x"), "--workers", "0"], capture_output=True, text=True)
     assert res.returncode == 2
-    assert res.stderr.strip().count("\n") == 0 and "--n must be >= 1" in res.stderr
+    assert res.stderr.strip().count("\n") == 0 and "--n: must be an integer >= 1, got 0" in res.stderr
 
 
 @pytest.mark.slow
