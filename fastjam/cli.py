@@ -63,11 +63,23 @@ def _fit(args):
         from .emulator import Emulator
 
         emulator = Emulator.load(args.emulator)
-    result = fit(cfg, backend=args.backend, emulator=emulator, progress=not args.no_progress)
+    forward = args.forward or cfg["forward"]["model"]
+    if args.refine or forward == "jam":
+        from .exact_fit import fit_exact, refine
+        from .jam import JAMSettings
+
+        kw = dict(jam_settings=JAMSettings(nrad=args.nrad, nang=args.nang), cache_dir=args.cache,
+                  workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
+        if args.refine:
+            result = refine(cfg, emulator=emulator, backend=args.backend, **kw)
+        else:
+            result = fit_exact(cfg, **kw)
+    else:
+        result = fit(cfg, backend=args.backend, emulator=emulator, progress=not args.no_progress)
     print(result.table())
     if args.out:
         result.save(args.out)
-        print(f"summary, posterior.nc, corner.png, maps.png and trace.png written to {args.out}")
+        print(f"summary, posterior.nc and plots written to {args.out}")
 
 
 def _compare(args):
@@ -156,6 +168,16 @@ def build_parser():
     p.add_argument("--emulator", default=None, help="emulator directory (default: the shipped one)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override a config value, e.g. --set sampler.steps=5000 (repeatable)")
+    p.add_argument("--forward", choices=("emulator", "jam"), default=None,
+                   help="forward model (default: the config's); jam = the exact JAM posterior (docs/exact.md)")
+    p.add_argument("--refine", action="store_true",
+                   help="emulator posterior, then the exact JAM posterior on its inclination range, side by side")
+    p.add_argument("--workers", type=int, default=2, help="local Dask workers for jampy; 0 = serial (default 2)")
+    p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--cache", default=None,
+                   help="jampy node cache of the exact posterior (default ~/.cache/fastjam/exact/<galaxy>)")
+    p.add_argument("--nrad", type=int, default=40, help="jampy nrad of the exact posterior (default 40)")
+    p.add_argument("--nang", type=int, default=20, help="jampy nang of the exact posterior (default 20)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_fit)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .galaxy import FWHM_PER_SIGMA, Galaxy, Sersic
-from .model import PARAMETERS, Likelihood, Priors, emulator_error_at, make_log_density
+from .model import PARAMETERS, Likelihood, Priors, emulator_coherent_error, emulator_error_at, make_log_density
 from .physics import grid
 from .physics.mge import MGE
 from .physics.geometry import qintr_from_inclination
@@ -144,6 +144,7 @@ def build_problem(cfg, forward=None, emulator=None, keep=None):
         vrms_fn = make_vrms_function(emulator, galaxy, x, y)
         frac = (emulator_error_at(emulator.card, np.hypot(x, y) / r_e) if cfg["likelihood"]["emulator_error"]
                 else np.zeros(x.size))
+        coherent = emulator_coherent_error(emulator.card) if cfg["likelihood"]["coherent_error"] else 0.0
         xp = jnp
     else:
         from .jam import JAMModel
@@ -154,8 +155,9 @@ def build_problem(cfg, forward=None, emulator=None, keep=None):
             return jam.vrms(galaxy, float(inclination), float(beta_z), float(ml), x, y)[0]
 
         frac = np.zeros(x.size)
+        coherent = 0.0
         xp = np
-    lik = Likelihood(xp.asarray(vrms), xp.asarray(err), xp.asarray(frac), cfg["likelihood"]["systematic"])
+    lik = Likelihood(xp.asarray(vrms), xp.asarray(err), xp.asarray(frac), cfg["likelihood"]["systematic"], coherent)
     return Problem(galaxy, x, y, vrms, err, priors, lik, vrms_fn, make_log_density(priors, lik, vrms_fn, xp), xp,
                    forward, np.flatnonzero(sel), int(sel.size))
 
