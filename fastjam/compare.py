@@ -46,7 +46,7 @@ from .physics.geometry import qintr_from_inclination
 
 log = logging.getLogger(__name__)
 
-JAM_METHODS = ("grid", "emcee")
+JAM_METHODS = ("grid", "emcee", "exact")
 GRID_BOXES = ("emulator", "prior")
 
 #: The project's accuracy and speed goals for the emulator posterior.
@@ -1171,7 +1171,7 @@ def report(emulator, jam, jam_method, rng, truth=None, energy_samples=1000, ener
     """Build the :class:`ComparisonResult` of two :class:`Side` posteriors."""
     parameters = {}
     for k, name in enumerate(PARAMETERS):
-        if jam_method == "grid":  # independent draws from a deterministic quadrature, plus its error
+        if jam_method in ("grid", "exact"):  # independent draws from a deterministic quadrature, plus its error
             js = parameter_stats(jam.samples[:, k], jam.diagnostics["n_draws"])
             js["grid_error"] = (jam.diagnostics.get("grid_error") or {}).get(name)
         else:
@@ -1206,8 +1206,9 @@ def compare(cfg, emulator=None, jam_method="grid", workers=2, scheduler=None, ou
         Validated configuration (:func:`fastjam.config.load_config`).
     emulator : Emulator, optional
         Default: the shipped one.
-    jam_method : {"grid", "emcee"}
-        JAM reference: grid over (inclination, beta_z) with M/L integrated analytically, or emcee.
+    jam_method : {"grid", "emcee", "exact"}
+        JAM reference: grid over (inclination, beta_z) with M/L integrated analytically, emcee,
+        or the exact posterior of JAM's linear decomposition (:mod:`fastjam.exact_fit`).
     workers : int
         Local Dask workers for jampy; 0 runs serially in this process.
     scheduler : str, optional
@@ -1261,6 +1262,11 @@ def compare(cfg, emulator=None, jam_method="grid", workers=2, scheduler=None, ou
         around = emu_side.samples[:, :2] if grid_box == "emulator" else None
         jam_side = run_jam_grid(problem, jam_settings, grid_size, out, int(workers), scheduler, progress, n_draws, rng,
                                 around)
+    elif jam_method == "exact":
+        from .exact_fit import run_jam_exact
+
+        jam_side = run_jam_exact(problem, jam_settings, out, int(workers), scheduler, progress,
+                                 emu_side.samples[:, 0] if grid_box == "emulator" else None, seed)
     else:
         walkers = int(jam_walkers or cfg["sampler"]["walkers"])
         steps = int(jam_steps or cfg["sampler"]["steps"])

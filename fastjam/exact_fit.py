@@ -39,17 +39,18 @@ def interpolated_vrms_fn(nodes):
     return vrms_fn
 
 
-def exact_fit_result(problem, cfg, settings=ExactSettings(), jam_settings=DEFAULT_SETTINGS, cache_dir=None, workers=2,
-                     scheduler=None, progress=True, inclination_range=None):
+def exact_fit_result(problem, settings=ExactSettings(), jam_settings=DEFAULT_SETTINGS, cache_dir=None, workers=2,
+                     scheduler=None, progress=True, inclination_range=None, seed=0, truth=None):
     """The exact JAM posterior on ``problem``'s bins and priors as a :class:`~fastjam.fit.FitResult`.
 
-    The likelihood is ``problem``'s without the emulator's model-error terms.
+    The likelihood is ``problem``'s without the emulator's model-error terms; ``seed`` seeds
+    the posterior draws, ``truth`` (dict) is drawn on the plots.
     """
     t0 = time.perf_counter()
     terms = LinearTerms(problem.galaxy, problem.x, problem.y, jam_settings)
     lik = _numpy_likelihood(problem)
     res = exact_posterior(terms, problem.priors, lik, inclination_range, settings, node_cache(terms, cache_dir),
-                          workers, scheduler, progress, np.random.default_rng(cfg["sampler"]["seed"]))
+                          workers, scheduler, progress, np.random.default_rng(seed))
     vrms_fn = interpolated_vrms_fn(res.nodes)
     problem = dataclasses.replace(problem, likelihood=lik, vrms_fn=vrms_fn, xp=np, forward="jam",
                                   log_density=make_log_density(problem.priors, lik, vrms_fn, np))
@@ -57,10 +58,9 @@ def exact_fit_result(problem, cfg, settings=ExactSettings(), jam_settings=DEFAUL
     chains = [np.reshape(d[k], (4, -1)) for k in ("inclination", "beta_z", "ml")]  # iid draws as 4 chains
     idata = make_idata(*chains, problem.galaxy, method="exact", forward="jam")
     best = problem.priors.inverse(res.best["inclination"], res.best["beta_z"], res.best["ml"])
-    truth = {k: float(v) for k, v in cfg.get("truth", {}).items()}
     diagnostics = dict(res.diagnostics, jam_settings=jam_settings.as_dict(), exact_settings=dataclasses.asdict(settings))
     return FitResult(idata, summarize(idata), "exact", time.perf_counter() - t0, res.diagnostics["n_jam_calls"],
-                     diagnostics, problem, np.asarray(best, dtype=float), truth)
+                     diagnostics, problem, np.asarray(best, dtype=float), dict(truth or {}))
 
 
 def fit_exact(cfg, settings=ExactSettings(), jam_settings=DEFAULT_SETTINGS, cache_dir=None, workers=2, scheduler=None,
@@ -91,7 +91,12 @@ def fit_exact(cfg, settings=ExactSettings(), jam_settings=DEFAULT_SETTINGS, cach
         raise ValueError("[likelihood] clip_sigma > 0 is not supported by the exact JAM fit: clip with the emulator "
                          "fit (fastjam fit --refine) or set clip_sigma = 0")
     problem = build_problem(cfg, forward="jam")
-    return exact_fit_result(problem, cfg, settings, jam_settings, cache_dir, workers, scheduler, progress)
+    return exact_fit_result(problem, settings, jam_settings, cache_dir, workers, scheduler, progress, None,
+                            *_seed_truth(cfg))
+
+
+def _seed_truth(cfg):
+    return cfg["sampler"]["seed"], {k: float(v) for k, v in cfg.get("truth", {}).items()}
 
 
 def inclination_window(samples, priors, tail=1e-3, pad=0.5, min_half_width=2.0):
@@ -179,7 +184,8 @@ def refine(cfg, emulator=None, backend=None, settings=ExactSettings(), jam_setti
     """
     emu = fit(cfg, backend=backend, emulator=emulator, forward="emulator", progress=progress)
     window = inclination_window(emu.idata.posterior["inclination"], emu.problem.priors)
-    exact = exact_fit_result(emu.problem, cfg, settings, jam_settings, cache_dir, workers, scheduler, progress, window)
+    exact = exact_fit_result(emu.problem, settings, jam_settings, cache_dir, workers, scheduler, progress, window,
+                             *_seed_truth(cfg))
     comparison = {}
     for name in COMPARED:
         e = parameter_stats(np.asarray(emu.idata.posterior[name]), emu.summary[name]["ess_bulk"])
@@ -188,3 +194,36 @@ def refine(cfg, emulator=None, backend=None, settings=ExactSettings(), jam_setti
         j["grid_error"] = quad
         comparison[name] = compare_parameter(e, j)
     return RefineResult(emu, exact, comparison, window)
+
+
+def run_jam_exact(problem, jam_settings, out=None, workers=2, scheduler=None, progress=True, around=None, seed=0,
+                  settings=ExactSettings()):
+    """The exact JAM posterior as the reference :class:`~fastjam.compare.Side` of ``fastjam compare``.
+
+    Parameters
+    ----------
+    problem : Problem
+        The emulator fit's problem (bins, priors).
+    jam_settings : JAMSettings
+    out : Path, optional
+        Nodes are cached in ``out/jam_exact/`` (default: the per-galaxy cache).
+    workers, scheduler, progress
+        As :func:`fit_exact`.
+    around : ndarray, shape (N,), optional
+        Inclination samples (the emulator's) whose window the engine starts from; default: the prior.
+    seed : int
+    settings : ExactSettings
+    """
+    from .compare import Side
+
+    window = inclination_window(around, problem.priors) if around is not None else None
+    cache_dir = Path(out) / "jam_exact" if out is not None else None
+    t0 = time.perf_counter()
+    res = exact_fit_result(problem, settings, jam_settings, cache_dir, workers, scheduler, progress, window, seed)
+    d = res.diagnostics
+    samples = np.column_stack([np.asarray(res.idata.posterior[p]).ravel() for p in ("inclination", "beta_z", "ml")])
+    n_calls = 2 * d["n_nodes"]
+    diagnostics = dict(d, n_draws=settings.n_draws, grid_error=d["quadrature_error"], window=window)
+    return Side(samples, res.idata, {p: float(settings.n_draws) for p in ("inclination", "beta_z", "ml")},
+                d["jam_seconds_per_call"], n_calls, n_calls * d["jam_seconds_per_call"], time.perf_counter() - t0,
+                res.best_params, res.best_model(), diagnostics)

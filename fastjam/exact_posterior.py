@@ -303,6 +303,7 @@ def _finish(post, nodes, priors, likelihood, grid, settings, rng, diagnostics, t
     cd = coarse.sample(settings.n_draws, rng)
     quad = grid_error(np.column_stack([draws[p] for p in PARAMETERS]), np.column_stack([cd[p] for p in PARAMETERS]))
     diagnostics.update(edge_mass=post.edge_mass(), quadrature_error=quad, unphysical_fraction=unphysical,
+                       jam_seconds_per_call=0.5 * float(np.median([nodes.seconds[k] for k in nodes.index.tolist()])),
                        box=dict(zip(("inclination", "beta_frac"), grid.bounds)),
                        wall_seconds=time.perf_counter() - t0)
     best = {k: post.best[k] for k in PARAMETERS}

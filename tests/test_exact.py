@@ -180,3 +180,33 @@ def test_failed_jampy_node_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(exact_mod, "jam_linear_terms", broken)
     with pytest.raises(ValueError, match="jampy failed at 2 node.*no convergence"):
         compute_nodes(LinearTerms(galaxy, x, y, SMALL), [0, 4096], workers=0, progress=False)
+
+
+@pytest.mark.slow
+def test_fit_forward_jam_from_the_command_line_with_an_mge(tmp_path):
+    """`fastjam fit --forward jam` on an MGE galaxy writes the outputs of an emulator fit."""
+    import json
+
+    from fastjam.cli import main
+
+    galaxy, (x, y) = _mge(), _positions(10)
+    _, lik = _problem(galaxy, x, y, err=0.03)
+    mge = galaxy.photometry
+    np.savetxt(tmp_path / "mge.txt", np.column_stack([mge.surf, mge.sigma, mge.qobs]))
+    np.savetxt(tmp_path / "bins.txt", np.column_stack([x, y, lik.vrms, lik.vrms_err]))
+    (tmp_path / "galaxy.toml").write_text(
+        '[galaxy]\nmge = "mge.txt"\ndistance = 15.0\nsigma_psf = 0.7\npixsize = 0.6\n[data]\npath = "bins.txt"\n'
+        '[truth]\ninclination = 70.0\nbeta_z = 0.1\nml = 3.0\n')
+    out = tmp_path / "out"
+    args = ["fit", str(tmp_path / "galaxy.toml"), "--forward", "jam", "--nrad", "10", "--nang", "6", "--workers", "0",
+            "--cache", str(tmp_path / "nodes"), "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["backend"] == "exact" and summary["forward"] == "jam"
+    assert set(summary["summary"]) == {"inclination", "beta_z", "ml", "q_intr", "log10_mass"}
+    assert summary["diagnostics"]["converged"] and summary["n_evaluations"] == summary["diagnostics"]["n_jam_calls"] > 0
+    for name in ("posterior.nc", "corner.png", "maps.png", "best_model.txt"):
+        assert (out / name).exists(), name
+    assert main(args) == 0  # rerun: every node from the cache
+    assert json.loads((out / "summary.json").read_text())["n_evaluations"] == 0
+    assert main(args + ["--set", "likelihood.clip_sigma=3.0"]) == 2  # refused with a one-line error
