@@ -24,6 +24,7 @@ run resumes with no finished jampy call lost.
 """
 import logging
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,7 +154,44 @@ def _linear(x, values, t):
     return values[0] * (1 - w) + values[1] * w
 
 
-def compute_nodes(terms, indices, cache=None, workers=2, scheduler=None, progress=True, known=None):
+class Workers:
+    """A Dask client started at its first use and kept until :meth:`close` (a context manager),
+    so that the levels of one run share their worker processes.
+
+    Parameters
+    ----------
+    workers : int
+        Local worker processes; 0 runs serially in this process.
+    scheduler : str, optional
+        Address of a running Dask scheduler (overrides ``workers``).
+    """
+
+    def __init__(self, workers=2, scheduler=None):
+        if int(workers) < 0:
+            raise ValueError(f"workers must be >= 0, got {workers}")
+        self.workers, self.scheduler = int(workers), scheduler
+        self._stack, self._client = None, None
+
+    def client(self):
+        """The Dask client (None when serial)."""
+        if self._stack is None:
+            self._stack = ExitStack()
+            self._client = self._stack.enter_context(dask_client(self.workers, self.scheduler))
+        return self._client
+
+    def close(self):
+        if self._stack is not None:
+            self._stack.close()
+            self._stack, self._client = None, None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def compute_nodes(terms, indices, cache=None, workers=2, scheduler=None, progress=True, known=None, pool=None):
     """A and B at dyadic node ``indices``, in parallel, resuming from ``cache``.
 
     Parameters
@@ -171,6 +209,8 @@ def compute_nodes(terms, indices, cache=None, workers=2, scheduler=None, progres
         tqdm bar with ETA.
     known : Nodes, optional
         Nodes already in memory (not recomputed).
+    pool : Workers, optional
+        Workers to use (and keep); default: started for this call only.
 
     Returns
     -------
@@ -202,7 +242,13 @@ def compute_nodes(terms, indices, cache=None, workers=2, scheduler=None, progres
             values[k], seconds[k] = res["vrms"], res["seconds"]
             n_cached += 1
     t0 = time.perf_counter()
-    failed = _run_on_dask(terms, todo, values, seconds, cache, workers, scheduler, progress)
+    if todo:
+        with ExitStack() as stack:
+            if pool is None:
+                pool = stack.enter_context(Workers(workers, scheduler))
+            failed = _run_on_dask(terms, todo, values, seconds, cache, pool, progress)
+    else:
+        failed = []
     if failed:
         raise ValueError(f"jampy failed at {len(failed)} node(s): " + "; ".join(
             f"i = {terms.inclination_of_index(k):.4g} deg: {err}" for k, err in failed[:3]))
@@ -215,31 +261,29 @@ def compute_nodes(terms, indices, cache=None, workers=2, scheduler=None, progres
     return Nodes(terms.q_obs, keys, q, terms.inclination_of_index(keys), stack[:, :p], stack[:, p:], seconds), info
 
 
-def _run_on_dask(terms, todo, values, seconds, cache, workers, scheduler, progress):
+def _run_on_dask(terms, todo, values, seconds, cache, pool, progress):
     """The parallel loop: jampy at nodes ``todo`` on a Dask client, each result saved when it arrives.
 
     Returns the failed nodes as (index, error) pairs.
     """
     from tqdm.auto import tqdm
 
-    if not todo:
-        return []
     failed = []
     inclination = terms.inclination_of_index(np.arange(max(todo) + 1))  # by node index
     log.info("exact JAM: %d nodes (%d jampy calls) to compute", len(todo), 2 * len(todo))
     bar = tqdm(total=2 * len(todo), disable=not progress, unit="jampy call", desc="exact JAM", smoothing=0.1)
     try:
-        with dask_client(workers, scheduler) as client:
-            for res in _map_nodes(client, terms, todo, inclination, inclination, 2 * _n_workers(client)):
-                k = res["index"]
-                seconds[k] = res["seconds"]
-                if res["error"] is None:
-                    values[k] = res["vrms"]
-                    if cache is not None:
-                        cache.save(res)
-                else:
-                    failed.append((k, res["error"]))
-                bar.update(2)
+        client = pool.client()
+        for res in _map_nodes(client, terms, todo, inclination, inclination, 2 * _n_workers(client)):
+            k = res["index"]
+            seconds[k] = res["seconds"]
+            if res["error"] is None:
+                values[k] = res["vrms"]
+                if cache is not None:
+                    cache.save(res)
+            else:
+                failed.append((k, res["error"]))
+            bar.update(2)
     finally:
         bar.close()
     return failed

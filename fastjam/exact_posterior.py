@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .compare import MAX_EDGE_MASS, Grid, coarsened, grid_error, grid_posterior
-from .exact import DEPTH, compute_nodes
+from .exact import DEPTH, Workers, compute_nodes
 from .model import PARAMETERS
 
 log = logging.getLogger(__name__)
@@ -243,7 +243,14 @@ def exact_posterior(terms, priors, likelihood, inclination_range=None, settings=
                          f"[{i_min:.4g}, 90] deg")
     lo = terms.index_of_inclination(max(lo_i, i_min), "below")
     hi = terms.index_of_inclination(min(hi_i, 90.0), "above")
-    kw = dict(cache=cache, workers=workers, scheduler=scheduler, progress=progress)
+    with Workers(workers, scheduler) as pool:
+        return _refine(terms, priors, likelihood, settings, dict(cache=cache, pool=pool, progress=progress), lo, hi,
+                       rng, t0)
+
+
+def _refine(terms, priors, likelihood, settings, kw, lo, hi, rng, t0):
+    """The adaptive loop of :func:`exact_posterior` (``kw``: the node options)."""
+    i_min = priors.inclination_min
     nodes, info = compute_nodes(terms, np.linspace(lo, hi, settings.n_start).round().astype(int), **kw)
     counts = dict(n_computed=info["n_computed"], n_cached=info["n_cached"])
     levels, prev, grid, change, converged = [], None, None, None, False

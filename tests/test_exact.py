@@ -182,13 +182,8 @@ def test_failed_jampy_node_is_a_clear_error(monkeypatch):
         compute_nodes(LinearTerms(galaxy, x, y, SMALL), [0, 4096], workers=0, progress=False)
 
 
-@pytest.mark.slow
-def test_fit_forward_jam_from_the_command_line_with_an_mge(tmp_path):
-    """`fastjam fit --forward jam` on an MGE galaxy writes the outputs of an emulator fit."""
-    import json
-
-    from fastjam.cli import main
-
+def _mge_config(tmp_path):
+    """A configuration of the three-Gaussian MGE galaxy with noise-free data at 3% errors."""
     galaxy, (x, y) = _mge(), _positions(10)
     _, lik = _problem(galaxy, x, y, err=0.03)
     mge = galaxy.photometry
@@ -197,6 +192,37 @@ def test_fit_forward_jam_from_the_command_line_with_an_mge(tmp_path):
     (tmp_path / "galaxy.toml").write_text(
         '[galaxy]\nmge = "mge.txt"\ndistance = 15.0\nsigma_psf = 0.7\npixsize = 0.6\n[data]\npath = "bins.txt"\n'
         '[truth]\ninclination = 70.0\nbeta_z = 0.1\nml = 3.0\n')
+    return tmp_path / "galaxy.toml"
+
+
+def test_exact_reference_side_of_compare(tmp_path):
+    """The exact posterior as `fastjam compare`'s JAM side, started on a window of inclination samples."""
+    from fastjam.compare import report
+    from fastjam.config import load_config
+    from fastjam.exact_fit import run_jam_exact
+    from fastjam.fit import build_problem
+
+    problem = build_problem(load_config(_mge_config(tmp_path)), forward="jam")
+    around = np.random.default_rng(1).normal(70.0, 2.0, 500)
+    side = run_jam_exact(problem, SMALL, tmp_path / "out", workers=0, progress=False, around=around,
+                         settings=ExactSettings(n_draws=4000))
+    assert side.samples.shape == (4000, 3) and side.n_calls == 2 * side.diagnostics["n_nodes"]
+    assert len(list((tmp_path / "out" / "jam_exact").glob("node_*.npz"))) == side.diagnostics["n_nodes"]
+    lo, hi = side.diagnostics["window"]
+    assert lo < 70.0 < hi and side.diagnostics["converged"]
+    same = report(side, side, "exact", np.random.default_rng(0), energy_samples=200, energy_repeats=2)
+    for c in same.parameters.values():
+        assert c["shift_sigma"] == 0 and c["width_ratio"] == 1
+
+
+@pytest.mark.slow
+def test_fit_forward_jam_from_the_command_line_with_an_mge(tmp_path):
+    """`fastjam fit --forward jam` on an MGE galaxy writes the outputs of an emulator fit."""
+    import json
+
+    from fastjam.cli import main
+
+    _mge_config(tmp_path)
     out = tmp_path / "out"
     args = ["fit", str(tmp_path / "galaxy.toml"), "--forward", "jam", "--nrad", "10", "--nang", "6", "--workers", "0",
             "--cache", str(tmp_path / "nodes"), "--out", str(out), "--no-progress"]
