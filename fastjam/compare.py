@@ -324,7 +324,8 @@ def grid_posterior(priors, likelihood, grid, m1, n_ml=401, half_width=10.0, chun
     if m1.ndim != 2 or m1.shape[0] != grid.size:
         raise ValueError(f"m1 must have shape ({grid.size}, p), got {m1.shape}")
     if np.any(np.asarray(likelihood.frac_model_err) != 0) or getattr(likelihood, "coherent_sigma", 0):
-        raise ValueError("the grid's analytic M/L integral needs a likelihood without a model error term")
+        raise ValueError("the grid's analytic M/L integral needs a likelihood without a fractional model error "
+                         "or a coherent error")
     if int(n_ml) < 3 or not half_width > 0:
         raise ValueError(f"n_ml must be >= 3 and half_width > 0, got {n_ml}, {half_width}")
     inc, beta = grid.nodes(priors)

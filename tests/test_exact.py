@@ -166,7 +166,7 @@ def test_bad_requests():
         nodes.interpolate([85.0])
     with pytest.raises(ValueError, match="at least 2 nodes"):
         nodes.subset([0]).interpolate([70.0])
-    with pytest.raises(ValueError, match="model error"):
+    with pytest.raises(ValueError, match="coherent error"):
         grid_posterior(priors, Likelihood(np.ones(4), np.ones(4), np.zeros(4), coherent_sigma=0.01),
                        Grid.over_prior(priors, 3, 3), np.ones((9, 4)))
 
