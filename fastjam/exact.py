@@ -52,8 +52,10 @@ class LinearTerms(JAMForward):
         self.q_obs = float(galaxy.q_obs)
 
     def q_intr_of_index(self, index):
-        """q_intr of dyadic node ``index`` (0 ... 2^DEPTH)."""
-        return QINTR_MIN + (self.q_obs - QINTR_MIN) * np.asarray(index, dtype=float) / 2**DEPTH
+        """q_intr of dyadic node ``index`` (0 ... 2^DEPTH); node 0 lies 1e-9 (relative) above
+        0.05, where rounding in jampy's own q_intr would fail its check ``q_intr >= 0.05``."""
+        q = QINTR_MIN + (self.q_obs - QINTR_MIN) * np.asarray(index, dtype=float) / 2**DEPTH
+        return np.maximum(q, QINTR_MIN * (1 + 1e-9))
 
     def inclination_of_index(self, index):
         """Inclination [deg] of dyadic node ``index``."""
