@@ -218,14 +218,14 @@ def print_tables(study, rows):
               f"{e['first_run']['wall_seconds']:>8.0f}{e['jam_seconds_per_call']:>7.2f}"
               f"{max(e['interpolation_error'].values()):>12.1e}   {refs}")
     print(f"\n{'galaxy':<17s}{'emulator+coherent vs exact':>36s}{'emulator (no coherent) vs exact':>36s}"
-          f"{'refined window vs full':>30s}{'window calls':>13s}")
+          f"{'refined window vs full':>38s}{'window calls':>13s}")
     for name, r in rows.items():
         if "refine" not in r:
             continue
         f = r["refine"]
         cols = ["  ".join(f"{f[k][p]['shift_sigma']:+.2f}/{f[k][p]['width_ratio']:.2f}" for p in PARAMS)
                 for k in ("emulator_coherent_vs_exact", "emulator_plain_vs_exact", "window_vs_full")]
-        print(f"{name:<17s}{cols[0]:>36s}{cols[1]:>36s}{cols[2]:>30s}{f['window_jam_calls']:>13d}")
+        print(f"{name:<17s}{cols[0]:>36s}{cols[1]:>36s}{cols[2]:>38s}{f['window_jam_calls']:>13d}")
     print("(shift of the median in exact sigma / width ratio, for inclination, beta_z, M/L)")
 
 
