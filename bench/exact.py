@@ -126,7 +126,7 @@ def run_galaxy(name, path, work, workers, emulator_too):
         _atomic_json(run_file, dict(n_jam_calls=d["n_jam_calls"], wall_seconds=wall, n_cached=d["n_cached"],
                                     loadavg=os.getloadavg()))
     first = json.loads(run_file.read_text())
-    row = dict(config=shown_path(path), n_bins=int(exact.problem.x.size), truth=exact.truth,
+    row = dict(config=shown_path(path).replace(str(Path.home()), "~"), n_bins=int(exact.problem.x.size), truth=exact.truth,
                exact=dict(stats=_posterior_stats(exact), n_nodes=d["n_nodes"], first_run=first,
                           interpolation_error=d["interpolation_error"], quadrature_error=d["quadrature_error"],
                           converged=d["converged"], unphysical_fraction=d["unphysical_fraction"],
