@@ -18,7 +18,8 @@ For each galaxy:
 * agreement with a reference: the 2-D JAM grid of ``fastjam compare``
   (``bench/results/compare.json``, 1,200 jampy calls per galaxy) where it exists: shift of the
   medians in reference sigma and width ratio;
-* Sérsic galaxies (emulator sampler :data:`EMULATOR_SAMPLER`): ``fastjam fit --refine`` (:func:`fastjam.exact_fit.refine`: the emulator
+* Sérsic galaxies (emulator sampler :data:`EMULATOR_SAMPLER`): ``fastjam fit --refine``
+  (:func:`fastjam.exact_fit.refine`: the emulator
   posterior with the coherent-error model, then the exact posterior on the emulator's
   inclination window, nodes in ``DIR/NAME/nodes_window``) and the emulator posterior without
   the coherent-error term: shifts and width ratios against the exact posterior.
@@ -126,14 +127,16 @@ def run_galaxy(name, path, work, workers, emulator_too):
         _atomic_json(run_file, dict(n_jam_calls=d["n_jam_calls"], wall_seconds=wall, n_cached=d["n_cached"],
                                     loadavg=os.getloadavg()))
     first = json.loads(run_file.read_text())
-    row = dict(config=shown_path(path).replace(str(Path.home()), "~"), n_bins=int(exact.problem.x.size), truth=exact.truth,
+    row = dict(config=shown_path(path).replace(str(Path.home()), "~"), n_bins=int(exact.problem.x.size),
+               truth=exact.truth,
                exact=dict(stats=_posterior_stats(exact), n_nodes=d["n_nodes"], first_run=first,
                           interpolation_error=d["interpolation_error"], quadrature_error=d["quadrature_error"],
                           converged=d["converged"], unphysical_fraction=d["unphysical_fraction"],
                           jam_seconds_per_call=d["jam_seconds_per_call"], edge_mass=d["edge_mass"]))
     if emulator_too and "mge" not in cfg["galaxy"]:
         t0 = time.perf_counter()
-        ref = refine(load_config(path, EMULATOR_SAMPLER), cache_dir=gdir / "nodes_window", workers=workers, progress=False)
+        ref = refine(load_config(path, EMULATOR_SAMPLER), cache_dir=gdir / "nodes_window", workers=workers,
+                     progress=False)
         rd = ref.exact.diagnostics
         window = _posterior_stats(ref.exact)
         emu = _posterior_stats(ref.emulator)

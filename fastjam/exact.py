@@ -123,8 +123,8 @@ class Nodes:
     def subset(self, keep):
         """The nodes with ``keep`` (bool or index array over the nodes)."""
         keep = np.asarray(keep)
-        return Nodes(self.q_obs, self.index[keep], self.q_intr[keep], self.inclination[keep], self.a[keep], self.b[keep],
-                     self.seconds)
+        return Nodes(self.q_obs, self.index[keep], self.q_intr[keep], self.inclination[keep], self.a[keep],
+                     self.b[keep], self.seconds)
 
     def interpolate(self, inclination):
         """A and B at ``inclination`` [deg], shape (m,), by a not-a-knot cubic spline in q_intr

@@ -58,7 +58,8 @@ def exact_fit_result(problem, settings=ExactSettings(), jam_settings=DEFAULT_SET
     chains = [np.reshape(d[k], (4, -1)) for k in ("inclination", "beta_z", "ml")]  # iid draws as 4 chains
     idata = make_idata(*chains, problem.galaxy, method="exact", forward="jam")
     best = problem.priors.inverse(res.best["inclination"], res.best["beta_z"], res.best["ml"])
-    diagnostics = dict(res.diagnostics, jam_settings=jam_settings.as_dict(), exact_settings=dataclasses.asdict(settings))
+    diagnostics = dict(res.diagnostics, jam_settings=jam_settings.as_dict(),
+                       exact_settings=dataclasses.asdict(settings))
     return FitResult(idata, summarize(idata), "exact", time.perf_counter() - t0, res.diagnostics["n_jam_calls"],
                      diagnostics, problem, np.asarray(best, dtype=float), dict(truth or {}))
 
