@@ -1,6 +1,6 @@
 """Calibration of the emulator posterior: coverage of its credible intervals on jampy mocks.
 
-    python bench/coverage.py [--n 100] [--work DIR] [--workers 2] [--seed 0]
+    python bench/coverage.py [--n 100] [--work DIR] [--workers 2] [--seed 0] [--error 0.025 0.05]
 
 Draws ``n`` galaxies (Sérsic n in [1.5, 6], q_obs in [0.4, 0.95], R_e in [4, 12] arcsec,
 PSF sigma 0.05-0.2 R_e, spaxel 0.6-1.2 PSF sigma) and their true (inclination, beta_z,
@@ -46,10 +46,10 @@ def draw_galaxies(n, rng, space):
     return out
 
 
-def _make(k, galaxy, truth):
+def _make(k, galaxy, truth, error=(0.025, 0.05)):
     from fastjam.mock import make_mock
 
-    return k, make_mock(galaxy, truth, seed=1000 + k, bin_seed=k)
+    return k, make_mock(galaxy, truth, seed=1000 + k, bin_seed=k, error=tuple(error))
 
 
 def _fit(k, config, steps, walkers):
@@ -100,6 +100,8 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2, help="local Dask workers; 0 = serial")
     parser.add_argument("--walkers", type=int, default=32)
     parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--error", type=float, nargs=2, default=(0.025, 0.05), metavar=("CENTRE", "EDGE"),
+                        help="fractional V_RMS error at the centre and from 2 R_e outwards (default 0.025 0.05)")
     parser.add_argument("--json", default=str(RESULTS / "coverage.json"))
     parser.add_argument("--plot", default=str(RESULTS / "coverage.png"))
     args = parser.parse_args(argv)
@@ -119,7 +121,7 @@ def main(argv=None):
     fits = [work / "fits" / f"mock_{k:03d}.json" for k in range(args.n)]
     t0 = time.perf_counter()
     with WorkerPool(args.workers) as pool:
-        todo = [(k, *galaxies[k]) for k in range(args.n) if not configs[k].exists()]
+        todo = [(k, *galaxies[k], args.error) for k in range(args.n) if not configs[k].exists()]
         for k, mock in pool.as_completed(_make, todo, desc="jampy mocks", unit="mock"):
             mock.write(configs[k].parent, f"Coverage mock {k} (bench/coverage.py --seed {args.seed}).")
         todo = [(k, str(configs[k]), args.steps, args.walkers) for k in range(args.n) if not fits[k].exists()]

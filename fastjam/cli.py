@@ -72,20 +72,28 @@ def _fit(args):
         from .emulator import Emulator
 
         emulator = Emulator.load(args.emulator)
-    try:
-        result = fit(cfg, backend=backend, emulator=emulator, progress=not args.no_progress,
-                     sampler_kwargs=sampler_kwargs, strict=args.strict)
-        failed = None
-    except ChecksFailed as exc:
-        result, failed = exc.result, exc
+    forward = args.forward or cfg["forward"]["model"]
+    failed = None
+    if args.refine or forward == "jam":
+        from .exact_fit import fit_exact, refine
+        from .jam import JAMSettings
+
+        kw = dict(jam_settings=JAMSettings(nrad=args.nrad, nang=args.nang), cache_dir=args.cache,
+                  workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
+        result = refine(cfg, emulator=emulator, backend=args.backend, **kw) if args.refine else fit_exact(cfg, **kw)
+    else:
+        try:
+            result = fit(cfg, backend=backend, emulator=emulator, progress=not args.no_progress,
+                         sampler_kwargs=sampler_kwargs, strict=args.strict)
+        except ChecksFailed as exc:
+            result, failed = exc.result, exc
     print(result.table())
     if args.out:
         result.save(args.out)
         rundir.finish(args.out)
-        print(f"summary, posterior.nc, corner.png, maps.png and trace.png written to {args.out}")
+        print(f"summary, posterior.nc and plots written to {args.out}")
     if failed is not None:
         raise ValueError(str(failed))
-
 
 def _overrides(pairs):
     """``--set section.key=value`` pairs as a dict of parsed values."""
@@ -246,6 +254,16 @@ def build_parser():
     p.add_argument("--resume", action="store_true", help="continue the interrupted fit in --out from its checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier fit in --out")
     p.add_argument("--strict", action="store_true", help="treat every diagnostic warning as an error (exit 2)")
+    p.add_argument("--forward", choices=("emulator", "jam"), default=None,
+                   help="forward model (default: the config's); jam = the exact JAM posterior (docs/exact.md)")
+    p.add_argument("--refine", action="store_true",
+                   help="emulator posterior, then the exact JAM posterior on its inclination range, side by side")
+    p.add_argument("--workers", type=_int(0), default=2, help="local Dask workers for jampy; 0 = serial (default 2)")
+    p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--cache", default=None,
+                   help="jampy node cache of the exact posterior (default ~/.cache/fastjam/exact/<galaxy>)")
+    p.add_argument("--nrad", type=_int(5), default=40, help="jampy nrad of the exact posterior (default 40)")
+    p.add_argument("--nang", type=_int(3), default=20, help="jampy nang of the exact posterior (default 20)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_fit)
 
@@ -254,8 +272,9 @@ def build_parser():
     p.add_argument("--workers", type=_int(0), default=2, help="local Dask workers for jampy; 0 = serial (default 2)")
     p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--out", default=None, help="directory for the report, figures and the resumable JAM cache")
-    p.add_argument("--jam-method", choices=("grid", "emcee"), default="grid",
-                   help="JAM reference: grid with analytic M/L (default) or emcee")
+    p.add_argument("--jam-method", choices=("grid", "emcee", "exact"), default="grid",
+                   help="JAM reference: grid with analytic M/L (default), emcee, or the exact posterior "
+                   "(docs/exact.md)")
     p.add_argument("--grid", type=_int(2), nargs=2, default=(40, 30), metavar=("NI", "NB"),
                    help="grid nodes in inclination and beta_z (default 40 30)")
     p.add_argument("--grid-box", choices=("emulator", "prior"), default="emulator",

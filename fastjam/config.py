@@ -30,6 +30,7 @@ Example (all lengths in arcsec, distance in Mpc, luminosity in Lsun)::
 
     [likelihood]
     emulator_error = true
+    coherent_error = true  # the emulator's per-map coherent error, marginalised (model card)
     systematic = 0.0       # km/s, in quadrature
     clip_sigma = 0.0       # > 0: iterative 3-sigma-like outlier clipping at this threshold
 
@@ -66,7 +67,7 @@ SCHEMA = {
     "data": {"path": str, "format": str, "drop_outside_field": bool, "vrms_ext": (int, str), "err_ext": (int, str),
              "cube": bool},
     "priors": {"ml": list, "ml_prior": str, "beta_z_min": float, "inclination": str, "q_intr_min": float},
-    "likelihood": {"emulator_error": bool, "systematic": float, "clip_sigma": float},
+    "likelihood": {"emulator_error": bool, "coherent_error": bool, "systematic": float, "clip_sigma": float},
     "sampler": {"backend": str, "seed": int, "ess": float, "r_hat": float, "walkers": int, "steps": int, "burn": int,
                 "chains": int, "warmup": int, "samples": int},
     "forward": {"model": str, "emulator": str},
@@ -101,7 +102,7 @@ DEFAULTS = {
     "data": {"format": "text", "drop_outside_field": False},
     "priors": {"ml": [0.1, 20.0], "ml_prior": "log-uniform", "beta_z_min": -0.2, "inclination": "isotropic",
                "q_intr_min": 0.05},
-    "likelihood": {"emulator_error": True, "systematic": 0.0, "clip_sigma": 0.0},
+    "likelihood": {"emulator_error": True, "coherent_error": True, "systematic": 0.0, "clip_sigma": 0.0},
     "sampler": {"backend": "emcee", "seed": 0, "ess": 1000.0, "r_hat": 1.01, "walkers": 32, "steps": 20000,
                 "chains": 4, "warmup": 500, "samples": 5000},
     "forward": {"model": "emulator"},

@@ -17,7 +17,7 @@ import numpy as np
 
 from .atomic import atomic_path, write_json, write_text
 from .galaxy import FWHM_PER_SIGMA, Galaxy, Sersic
-from .model import PARAMETERS, Likelihood, Priors, emulator_error_at
+from .model import PARAMETERS, Likelihood, Priors, emulator_coherent_error, emulator_error_at
 from .physics import grid
 from .physics.mge import MGE
 from .posterior import Posterior
@@ -167,13 +167,16 @@ def build_problem(cfg, forward=None, emulator=None, keep=None):
         model = emulator.bind(galaxy, x, y)
         frac = (emulator_error_at(emulator.card, np.hypot(x, y) / galaxy.photometry.r_e)
                 if cfg["likelihood"]["emulator_error"] else np.zeros(x.size))
+        coherent = emulator_coherent_error(emulator.card) if cfg["likelihood"]["coherent_error"] else 0.0
     else:
         from .jam import JAMModel
 
         model = JAMModel().bind(galaxy, x, y)
         frac = np.zeros(x.size)
+        coherent = 0.0
     xp = model.xp
-    lik = Likelihood(xp.asarray(vrms), xp.asarray(err), xp.asarray(frac), cfg["likelihood"]["systematic"])
+    lik = Likelihood(xp.asarray(vrms), xp.asarray(err), xp.asarray(frac), cfg["likelihood"]["systematic"],
+                     coherent_sigma=coherent)
     return Problem(galaxy, x, y, vrms, err, Posterior(priors, lik, model, galaxy.total_luminosity), forward,
                    np.flatnonzero(sel), int(sel.size))
 

@@ -30,6 +30,21 @@ Likelihood: independent Gaussians on the good bins with variance
 where :math:`\\epsilon_k` is the measurement error, :math:`\\delta_{\\rm emu}(r)` the emulator's
 fractional RMS error at radius :math:`r` (from its model card; on by default) and
 :math:`\\sigma_{\\rm sys}` an optional systematic term in km/s.
+
+A coherent model error (on by default for the emulator): the emulator's error has a part common
+to the whole map, a factor :math:`(1 + s)` on the model with :math:`s \\sim N(0, \\sigma_{\\rm coh}^2)`.
+Marginalised analytically, the data are Gaussian with covariance
+:math:`C = D + \\sigma_{\\rm coh}^2\\, m m^T` (:math:`D = {\\rm diag}(\\sigma_k^2)`, :math:`m` the model),
+whose inverse and determinant follow from the Sherman-Morrison formula:
+
+.. math::
+
+    r^T C^{-1} r = \\sum_k \\frac{r_k^2}{\\sigma_k^2}
+        - \\frac{\\sigma_{\\rm coh}^2 (\\sum_k r_k m_k/\\sigma_k^2)^2}{1 + \\sigma_{\\rm coh}^2 \\sum_k m_k^2/\\sigma_k^2},
+    \\qquad \\ln\\det C = \\sum_k \\ln \\sigma_k^2 + \\ln\\Big(1 + \\sigma_{\\rm coh}^2 \\sum_k m_k^2/\\sigma_k^2\\Big),
+
+with :math:`r = d - m`. :math:`\\sigma_{\\rm coh}` comes from the model card
+(:func:`emulator_coherent_error`).
 """
 from dataclasses import dataclass
 
@@ -186,6 +201,9 @@ class Likelihood:
         Extra error in km/s added in quadrature.
     mask : ndarray, shape (p,), optional
         1 for a data bin, 0 for padding (:meth:`padded`); None: all bins count.
+    coherent_sigma : float
+        Fractional sigma of a model error common to all bins, a factor (1 + s) on the model
+        with s ~ N(0, coherent_sigma^2), marginalised analytically (module docstring).
     """
 
     vrms: np.ndarray
@@ -193,16 +211,24 @@ class Likelihood:
     frac_model_err: np.ndarray
     systematic: float = 0.0
     mask: np.ndarray = None
+    coherent_sigma: float = 0.0
 
     def variance(self, model):
         """Variance (..., p) in (km/s)^2 of each bin for model V_RMS (..., p) in km/s."""
         return self.vrms_err**2 + (self.frac_model_err * model) ** 2 + self.systematic**2
 
     def log_like(self, model, xp=np):
-        """Log-likelihood of model V_RMS (..., p) in km/s."""
+        """Log-likelihood of model V_RMS (..., p) in km/s (padding bins of ``mask`` left out)."""
         var = self.variance(model)
-        terms = (self.vrms - model) ** 2 / var + xp.log(2 * np.pi * var)
-        return -0.5 * xp.sum(terms if self.mask is None else terms * self.mask, -1)
+        resid = self.vrms - model
+        weight = 1.0 if self.mask is None else self.mask
+        out = -0.5 * xp.sum(weight * (resid**2 / var + xp.log(2 * np.pi * var)), -1)
+        if not self.coherent_sigma:
+            return out
+        c2 = float(self.coherent_sigma) ** 2
+        model_w = weight * model / var
+        denom = 1 + c2 * xp.sum(model_w * model, -1)
+        return out + 0.5 * c2 * xp.sum(model_w * resid, -1) ** 2 / denom - 0.5 * xp.log(denom)
 
     def padded(self, size):
         """The same likelihood on ``size`` >= p bins, the extra ones masked out (unit errors)."""
@@ -213,7 +239,31 @@ class Likelihood:
         mask = np.ones(p) if self.mask is None else np.asarray(self.mask)
         err = np.pad(np.asarray(self.vrms_err), pad, constant_values=1.0)
         return Likelihood(np.pad(np.asarray(self.vrms), pad), err, np.pad(np.asarray(self.frac_model_err), pad),
-                          self.systematic, np.pad(mask, pad))
+                          self.systematic, np.pad(mask, pad), self.coherent_sigma)
+
+
+#: Two-sided 95% point of a Gaussian: a half-normal |s| has its 95th percentile at 1.96 sigma.
+Z95 = 1.959963984540054
+
+
+def emulator_coherent_error(card):
+    """Fractional sigma of the emulator's coherent (per-map) error from its model card.
+
+    The card holds the 95th percentile of the per-map mean signed error's absolute value
+    (``metrics.per_map_bias.p95``, from ``fastjam evaluate``); for s ~ N(0, sigma^2) that is
+    1.96 sigma, so sigma = p95 / 1.96 (the median |s| would give a smaller sigma: the tail is
+    heavier than a Gaussian's, and the 95th percentile keeps the tail honest). 0 with a warning
+    when the card lacks the statistic.
+    """
+    try:
+        p95 = float(card["metrics"]["per_map_bias"]["p95"])
+    except (KeyError, TypeError):
+        import warnings
+
+        warnings.warn("the emulator's model card has no metrics.per_map_bias (run `fastjam evaluate --update-card`):"
+                      " fitting without the coherent model-error term", stacklevel=2)
+        return 0.0
+    return p95 / Z95
 
 
 def emulator_error_at(card, radius_re):

@@ -14,7 +14,7 @@ FLOORS = {
     "samplers": 4, "posterior": 4,
     "fit": 5, "mock": 5,
     "compare": 6, "plots": 6, "io": 6, "config": 6, "catalog": 6, "survey_table": 6,
-    "recovery": 6, "mock_survey": 6,
+    "recovery": 6, "mock_survey": 6, "exact": 6, "exact_posterior": 6, "exact_fit": 6,
     "survey": 7,
     "cli": 8, "__main__": 8,
 }

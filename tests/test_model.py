@@ -59,6 +59,40 @@ def test_likelihood_is_gaussian():
     assert lik.log_like(model) == pytest.approx(expect, rel=1e-12)
 
 
+def test_coherent_error_likelihood_is_the_multivariate_normal(rng):
+    """The Sherman-Morrison marginal of a common factor (1 + s), s ~ N(0, c^2), equals the
+    multivariate normal with covariance diag(var) + c^2 m m^T, for numpy and JAX alike."""
+    import jax.numpy as jnp
+
+    for _ in range(5):
+        p = int(rng.integers(2, 30))
+        err, frac, sys_, c = rng.uniform(1, 10, p), rng.uniform(0, 0.05, p), rng.uniform(0, 3), rng.uniform(0.001, 0.3)
+        data = rng.uniform(50, 300, p)
+        models = rng.uniform(50, 300, (3, p))
+        lik = Likelihood(data, err, frac, systematic=sys_, coherent_sigma=c)
+        got = lik.log_like(models)
+        for m, value in zip(models, got):
+            cov = np.diag(err**2 + (frac * m) ** 2 + sys_**2) + c**2 * np.outer(m, m)
+            assert value == pytest.approx(stats.multivariate_normal(m, cov).logpdf(data), rel=1e-10, abs=1e-9)
+        jlik = Likelihood(jnp.asarray(data), jnp.asarray(err), jnp.asarray(frac), sys_, coherent_sigma=c)
+        np.testing.assert_allclose(np.asarray(jlik.log_like(jnp.asarray(models), jnp)), got, rtol=2e-5)  # float32
+    base = Likelihood(data, err, frac, systematic=sys_)
+    assert Likelihood(data, err, frac, sys_, coherent_sigma=0.0).log_like(models[0]) == base.log_like(models[0])
+    # a common scale error is forgiven: a model 0.5% high costs less with c = 0.01 than without
+    tight, coherent = (Likelihood(data, np.full(p, 0.5), np.zeros(p), coherent_sigma=c) for c in (0.0, 0.01))
+    assert coherent.log_like(data * 1.005) - coherent.log_like(data) > tight.log_like(data * 1.005) - tight.log_like(data)
+
+
+def test_coherent_error_from_the_model_card():
+    from fastjam.model import Z95, emulator_coherent_error
+
+    card = {"metrics": {"per_map_bias": {"p95": 0.00125}}}
+    assert emulator_coherent_error(card) == pytest.approx(0.00125 / Z95)
+    assert stats.halfnorm.ppf(0.95) == pytest.approx(Z95)
+    with pytest.warns(UserWarning, match="per_map_bias"):
+        assert emulator_coherent_error({"metrics": {}}) == 0.0
+
+
 class _FlatModel:
     """A bound forward model with constant output (a JAX pytree without leaves)."""
 

@@ -36,7 +36,7 @@ from .stats import coverage_table, energy_distance, energy_test
 
 log = logging.getLogger(__name__)
 
-JAM_METHODS = ("grid", "emcee")
+JAM_METHODS = ("grid", "emcee", "exact")
 GRID_BOXES = ("emulator", "prior")
 
 
@@ -51,8 +51,9 @@ def compare(cfg, emulator=None, jam_method="grid", workers=2, scheduler=None, ou
         Validated configuration (:func:`fastjam.config.load_config`).
     emulator : Emulator, optional
         Default: the shipped one.
-    jam_method : {"grid", "emcee"}
-        JAM reference: grid over (inclination, beta_z) with M/L integrated analytically, or emcee.
+    jam_method : {"grid", "emcee", "exact"}
+        JAM reference: grid over (inclination, beta_z) with M/L integrated analytically, emcee,
+        or the exact posterior of JAM's linear decomposition (:mod:`fastjam.exact_fit`).
     workers : int
         Local Dask workers for jampy; 0 runs serially in this process.
     scheduler : str, optional
@@ -106,6 +107,11 @@ def compare(cfg, emulator=None, jam_method="grid", workers=2, scheduler=None, ou
         around = emu_side.samples[:, :2] if grid_box == "emulator" else None
         jam_side = run_jam_grid(problem, jam_settings, grid_size, out, int(workers), scheduler, progress, n_draws, rng,
                                 around)
+    elif jam_method == "exact":
+        from ..exact_fit import run_jam_exact
+
+        jam_side = run_jam_exact(problem, jam_settings, out, int(workers), scheduler, progress,
+                                 emu_side.samples[:, 0] if grid_box == "emulator" else None, seed)
     else:
         walkers = int(jam_walkers or cfg["sampler"]["walkers"])
         steps = int(jam_steps or cfg["sampler"]["steps"])

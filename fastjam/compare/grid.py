@@ -283,8 +283,9 @@ def grid_posterior(priors, likelihood, grid, m1, n_ml=401, half_width=10.0, chun
     m1 = np.asarray(m1, dtype=float)
     if m1.ndim != 2 or m1.shape[0] != grid.size:
         raise ValueError(f"m1 must have shape ({grid.size}, p), got {m1.shape}")
-    if np.any(np.asarray(likelihood.frac_model_err) != 0):
-        raise ValueError("the grid's analytic M/L integral needs a likelihood without a fractional model error")
+    if np.any(np.asarray(likelihood.frac_model_err) != 0) or getattr(likelihood, "coherent_sigma", 0):
+        raise ValueError("the grid's analytic M/L integral needs a likelihood without a fractional model error "
+                         "or a coherent error")
     if int(n_ml) < 3 or not half_width > 0:
         raise ValueError(f"n_ml must be >= 3 and half_width > 0, got {n_ml}, {half_width}")
     inc, beta = grid.nodes(priors)
@@ -292,6 +293,12 @@ def grid_posterior(priors, likelihood, grid, m1, n_ml=401, half_width=10.0, chun
     if not np.any(ok):
         raise ValueError("no grid node has a finite model")
     s_grid, log_w = _ml_abscissae(priors, likelihood, m1, ok, int(n_ml), float(half_width))
+    # the Gaussian log-likelihood of s * m1 is quadratic in s: -0.5 (dd - 2 s dm + s^2 mm) + const
+    var = np.asarray(likelihood.vrms_err, dtype=float) ** 2 + float(likelihood.systematic) ** 2
+    d = np.asarray(likelihood.vrms, dtype=float)
+    m1w = np.where(ok[:, None], m1, 0.0) / var
+    dm, mm = m1w @ d, np.sum(m1w * np.where(ok[:, None], m1, 0.0), axis=1)
+    const = -0.5 * np.sum(d**2 / var + np.log(2 * np.pi * var))
     log_cond = np.full(s_grid.shape, -np.inf)
     log_phys = np.full(s_grid.shape, -np.inf)  # log posterior density in (i, beta_z, ml)
     for start in range(0, grid.size, chunk):
@@ -302,7 +309,7 @@ def grid_posterior(priors, likelihood, grid, m1, n_ml=401, half_width=10.0, chun
         s = s_grid[sl][good]
         i_, b_ = inc[sl][good, None], beta[sl][good, None]
         lp = priors.log_prob(i_ * np.ones_like(s), b_ * np.ones_like(s), s**2)
-        ll = likelihood.log_like(s[..., None] * m1[sl][good][:, None, :])
+        ll = const + s * dm[sl][good, None] - 0.5 * s**2 * mm[sl][good, None]
         rows = np.flatnonzero(good) + start
         log_phys[rows] = lp + ll
         log_cond[rows] = lp + ll + np.log(2 * s)

@@ -182,7 +182,7 @@ def report(emulator, jam, jam_method, rng, truth=None, energy_samples=1000, ener
     """Build the :class:`ComparisonResult` of two :class:`Side` posteriors."""
     parameters = {}
     for k, name in enumerate(PARAMETERS):
-        if jam_method == "grid":  # independent draws from a deterministic quadrature, plus its error
+        if jam_method in ("grid", "exact"):  # independent draws from a deterministic quadrature, plus its error
             js = parameter_stats(jam.samples[:, k], jam.diagnostics["n_draws"])
             js["grid_error"] = (jam.diagnostics.get("grid_error") or {}).get(name)
         else:
