@@ -87,7 +87,9 @@ def test_torch_and_jax_agree(tmp_path, encoder):
                                                n_basis=8))
     with torch.no_grad():
         net.basis.weight.normal_(0, 0.05)
-    save_emulator(tmp_path, net, dict(kind="general"), None, {})
+    from fastjam.emulator.general_features import feature_definition
+
+    save_emulator(tmp_path, net, dict(kind="general"), None, {}, features=feature_definition())
     arrays, card = load_arrays(tmp_path)
     galaxy = Galaxy(sersic_mge(2.5, 0.6, r_e=8.0, l_tot=1e10, distance=20.0), 20.0, 0.8, 0.5)
     unit = unit_photometry(galaxy.mge, galaxy.distance)

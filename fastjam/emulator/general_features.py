@@ -35,6 +35,12 @@ LN_SIGMA_SCALE = 3.0  #: ln(sigma_j / R_e) is divided by this
 N_GLOBAL = 4
 
 
+def feature_definition():
+    """The constants of these features, as stored in a general emulator's card."""
+    return dict(kind="general", beta_lo=BETA_LO, sigma_psf_re=list(SIGMA_PSF_RE), pixsize_ratio=list(PIXSIZE_RATIO),
+                ln_sigma_scale=LN_SIGMA_SCALE, n_global=N_GLOBAL)
+
+
 def _unit(value, low, high):
     return 2 * (value - low) / (high - low) - 1
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .general_features import BETA_LO, anchor_weight, beta_feature, beta_hi, f_from_anchors, global_features
+from .general_features import (BETA_LO, anchor_weight, beta_feature, beta_hi, f_from_anchors, feature_definition,
+                               global_features)
 from .train import TrainConfig, TrainResult, _atomic_torch_save, optimiser, plot_loss
 
 log = logging.getLogger(__name__)
@@ -228,7 +229,7 @@ def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(),
     record = dict(n_train=n_train, n_val=int(len(val_inp["cos_i"])), train_config=asdict(config),
                   best_epoch=int(best["epoch"]), best_val_rms_lnf=float(np.sqrt(best["loss"])),
                   epochs_run=len(history["epoch"]), train_seconds=float(np.sum(history["seconds"])), **(info or {}))
-    save_emulator(out, net, dict(kind="general", beta_lo=BETA_LO), None, record)
+    save_emulator(out, net, dict(kind="general", beta_lo=BETA_LO), None, record, features=feature_definition())
     (out / "history.json").write_text(json.dumps(history))
     plot_loss(history, out / "loss.png")
     return TrainResult(out, len(history["epoch"]), int(best["epoch"]), float(best["loss"]),

@@ -23,14 +23,20 @@ def default_path():
     return Path(os.environ.get("FASTJAM_EMULATOR") or shipped_path())
 
 
-def save_emulator(out, net, space, grid_meta, info):
-    """Write ``emulator.npz`` and ``emulator.json`` atomically into ``out``."""
+def save_emulator(out, net, space, grid_meta, info, features=None):
+    """Write ``emulator.npz`` and ``emulator.json`` atomically into ``out``.
+
+    ``features`` is the input-feature definition stored in the card (default: the Sérsic
+    emulator's, :func:`fastjam.emulator.features.feature_definition` of ``space``).
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_npz(out / "emulator.npz", **net.arrays())
-    from .features import feature_definition
+    if features is None:
+        from .features import feature_definition
 
-    card = dict(format_version=1, network=net.config.as_dict(), space=space, features=feature_definition(space),
+        features = feature_definition(space)
+    card = dict(format_version=1, network=net.config.as_dict(), space=space, features=features,
                 grid=grid_meta, training=info)
     write_json(out / "emulator.json", card, default=_jsonable)
 
