@@ -32,6 +32,12 @@ FORMAT_VERSION = 1
 SERSIC_FIELDS = ("params", "f", "image")
 
 
+def finished(directory, pattern):
+    """The finished files of ``directory`` matching ``pattern``, sorted: files still being
+    written (:func:`fastjam.atomic.temporary_name`, ``NAME.tmpPID.h5``) are left out."""
+    return sorted(p for p in Path(directory).glob(pattern) if ".tmp" not in p.name)
+
+
 def dataset_fields(meta):
     """Names of the per-map arrays of a training set."""
     return tuple(meta.get("fields", SERSIC_FIELDS))
@@ -89,8 +95,8 @@ class DatasetWriter:
     def done_indices(self):
         """Indices already finished (stored or recorded as failed)."""
         done = set(int(i) for i in _shard_indices(self.path))
-        done.update(int(p.stem.split("_")[1]) for p in (self.path / "parts").glob("map_*.h5"))
-        done.update(int(p.stem.split("_")[1]) for p in (self.path / "parts").glob("fail_*.json"))
+        done.update(int(p.stem.split("_")[1]) for p in finished(self.path / "parts", "map_*.h5"))
+        done.update(int(p.stem.split("_")[1]) for p in finished(self.path / "parts", "fail_*.json"))
         return done
 
     @property
@@ -129,8 +135,8 @@ class DatasetWriter:
         """Move finished parts into a new compressed shard; returns the number of maps moved."""
         import h5py
 
-        parts = sorted((self.path / "parts").glob("map_*.h5"))
-        fails = sorted((self.path / "parts").glob("fail_*.json"))
+        parts = sorted(finished(self.path / "parts", "map_*.h5"))
+        fails = sorted(finished(self.path / "parts", "fail_*.json"))
         if len(parts) + len(fails) < min_parts:
             return 0
         stored = set(int(i) for i in _shard_indices(self.path))
@@ -143,7 +149,7 @@ class DatasetWriter:
         failed = [json.loads(p.read_text()) for p in fails]
         failed = [d for d in failed if d["index"] not in stored]
         if recs or failed:
-            k = len(list((self.path / "shards").glob("shard_*.h5")))
+            k = len(finished(self.path / "shards", "shard_*.h5"))
             n_params = len(json.loads(self.meta_path.read_text())["param_names"])
             arrays = dict(
                 index=np.array([r["index"] for r in recs], dtype=np.int64),
@@ -166,7 +172,7 @@ def _shard_indices(path):
     import h5py
 
     out = []
-    for shard in sorted(Path(path, "shards").glob("shard_*.h5")):
+    for shard in finished(Path(path, "shards"), "shard_*.h5"):
         with h5py.File(shard, "r") as fh:
             out.append(fh["index"][()])
             out.append(fh["failed_index"][()])
@@ -233,16 +239,16 @@ def load_dataset(path):
     fields = dataset_fields(meta)
     cols = {k: [] for k in ("index", "seconds") + fields}
     failed = []
-    for shard in sorted(path.glob("shards/shard_*.h5")):
+    for shard in finished(path / "shards", "shard_*.h5"):
         with h5py.File(shard, "r") as fh:
             for k in cols:
                 cols[k].append(fh[k][()])
             failed.append(fh["failed_index"][()])
-    for part in sorted(path.glob("parts/map_*.h5")):
+    for part in finished(path / "parts", "map_*.h5"):
         with h5py.File(part, "r") as fh:
             for k in cols:
                 cols[k].append(np.asarray(fh[k][()])[None])
-    failed += [np.array([int(p.stem.split("_")[1])]) for p in path.glob("parts/fail_*.json")]
+    failed += [np.array([int(p.stem.split("_")[1])]) for p in finished(path / "parts", "fail_*.json")]
     if not cols["index"]:
         raise ValueError(f"{path} holds no finished maps yet")
     arrays = {k: np.concatenate(v) for k, v in cols.items()}
