@@ -34,7 +34,7 @@ def run_cli(config, backend, out, cache):
     """One command-line fit in a fresh process: wall seconds and its summary.json."""
     env = dict(os.environ, FASTJAM_JAX_CACHE=str(cache), PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "fastjam.cli", "fit", str(config), "--backend", backend, "--out", str(out),
-           "--no-progress"]
+           "--overwrite", "--no-progress"]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0

@@ -325,10 +325,9 @@ class FitResult:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         with saving(out):
-            self._write(out, plots)
-        self.timings["writing"] = time.perf_counter() - t0
+            self._write(out, plots, t0)
 
-    def _write(self, out, plots):
+    def _write(self, out, plots, t0):
         from . import plots as figures
 
         write_text(out / "summary.txt", self.table() + "\n")
@@ -344,6 +343,7 @@ class FitResult:
             figures.save(figures.maps_plot(self.problem.x, self.problem.y, self.problem.vrms, model, sigma),
                          out / "maps.png")
             figures.save(figures.trace_plot(self.idata), out / "trace.png")
+        self.timings["writing"] = time.perf_counter() - t0  # all but summary.json itself
         write_json(out / "summary.json", dict(
             backend=self.backend, seconds=self.seconds, n_evaluations=self.n_evaluations,
             diagnostics=self.diagnostics, summary=self.summary, best=self.best_params, truth=self.truth,
