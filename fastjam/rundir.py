@@ -107,7 +107,7 @@ def checkpoint_path(out, backend, fingerprint, resume=False):
     Returns
     -------
     Path
-        ``out/checkpoint/<backend>.h5`` (emcee) or ``.pkl`` (numpyro).
+        ``out/checkpoint/<backend>.pkl``.
     """
     directory = Path(out) / CHECKPOINT
     run_file = directory / RUN_FILE
@@ -120,7 +120,7 @@ def checkpoint_path(out, backend, fingerprint, resume=False):
     else:
         directory.mkdir(parents=True, exist_ok=True)
         run_file.write_text(text)
-    return directory / f"{backend}.{'h5' if backend == 'emcee' else 'pkl'}"
+    return directory / f"{backend}.pkl"
 
 
 def finish(out):

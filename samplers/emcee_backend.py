@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from .base import Sampler, SamplerResult, Target
+from .checkpoint import load_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,12 @@ class EmceeSampler(Sampler):
     pool : object, optional
         A ``map``-providing pool (multiprocessing, Dask) for a non-vectorised density.
     checkpoint : str, optional
-        emcee HDF5 backend file: the chain is saved as it grows and a run resumes from it.
+        File holding the chain so far and the random state (:mod:`fastjam.samplers.checkpoint`),
+        rewritten every ``checkpoint_every`` steps; a run resumes from it exactly as an
+        uninterrupted run with the same seed would have continued.
+    checkpoint_every : int
+        Steps between two checkpoints (1 for slow densities such as jampy's; writing a file
+        every step of a fast emulator would cost more than the step).
     seed, progress, target, monitor : see :class:`~samplers.base.Sampler`.
 
     Notes
@@ -48,7 +54,7 @@ class EmceeSampler(Sampler):
     name = "emcee"
 
     def __init__(self, walkers=32, steps=20000, burn=None, thin=1, check_every=250, vectorize=True, pool=None,
-                 checkpoint=None, seed=0, progress=True, target=Target(), monitor=None):
+                 checkpoint=None, checkpoint_every=250, seed=0, progress=True, target=Target(), monitor=None):
         super().__init__(seed, progress, target, monitor)
         if walkers < 6 or walkers % 2:
             raise ValueError(f"emcee needs an even number of walkers >= 6, got {walkers}")
@@ -59,6 +65,7 @@ class EmceeSampler(Sampler):
         self.walkers, self.steps, self.thin, self.burn = int(walkers), int(steps), int(thin), burn
         self.check_every = max(int(check_every), 1)
         self.vectorize, self.pool, self.checkpoint = vectorize, pool, checkpoint
+        self.checkpoint_every = max(int(checkpoint_every), 1)
 
     def _burn(self, done):
         return int(done // 3 if self.burn is None else min(self.burn, done - 1))
@@ -76,17 +83,11 @@ class EmceeSampler(Sampler):
         from tqdm.auto import tqdm
 
         log_prob = _batched(posterior) if self.vectorize else posterior
-        start, done, backend = self._initial_ball(theta0, self.walkers), 0, None
-        if self.checkpoint is not None:
-            backend = emcee.backends.HDFBackend(str(self.checkpoint))
-            if backend.initialized and backend.iteration > 0:
-                if backend.shape != start.shape:
-                    raise ValueError(f"checkpoint {self.checkpoint} holds {backend.shape[0]} walkers in "
-                                     f"{backend.shape[1]} dimensions, not {start.shape[0]} in {start.shape[1]}")
-                start, done = None, backend.iteration
-                log.info("resuming the emcee chain at step %d of at most %d", done, self.steps)
-            else:
-                backend.reset(self.walkers, start.shape[1])
+        start, done = self._initial_ball(theta0, self.walkers), 0
+        backend, random_state = self._restore(start.shape)
+        if backend is not None:
+            start, done = None, backend.iteration
+            log.info("resuming the emcee chain at step %d of at most %d", done, self.steps)
         if self.vectorize:
             np.asarray(log_prob(self._initial_ball(theta0, self.walkers)))  # compile before the clock starts
             batched = log_prob
@@ -96,9 +97,7 @@ class EmceeSampler(Sampler):
         sampler = emcee.EnsembleSampler(self.walkers, np.size(theta0), log_prob, vectorize=self.vectorize,
                                         pool=None if self.vectorize else self.pool, backend=backend)
         sampler.log_prob_fn = log_prob  # emcee's own wrapper prints a traceback on every exception, Ctrl-C included
-        if not done or backend.random_state is None:
-            sampler.random_state = np.random.RandomState(self.seed + done).get_state()
-        # a resumed chain continues from the random state saved with its last step
+        sampler.random_state = random_state if done else np.random.RandomState(self.seed).get_state()
         t0, ess, r_hat, n_new = time.perf_counter(), float("nan"), float("nan"), 0
         bar = tqdm(total=self.steps, initial=done, disable=not self.progress, unit="step", desc="emcee")
         if done and self.target.active and done >= 2 * self.check_every:
@@ -108,6 +107,8 @@ class EmceeSampler(Sampler):
                                     iterations=self.steps - done, store=True):
                 done, n_new = done + 1, n_new + 1
                 bar.update(1)
+                if self.checkpoint is not None and done % self.checkpoint_every == 0:
+                    self._save(sampler)
                 if self.target.active and done % self.check_every == 0 and done >= 2 * self.check_every:
                     ess, r_hat = self._check(sampler, done)
                     bar.set_postfix(ess=f"{ess:.0f}", r_hat=f"{r_hat:.3f}")
@@ -129,6 +130,30 @@ class EmceeSampler(Sampler):
             log.warning("emcee stopped at the cap of %d steps before the target (ESS %.0f >= %.0f, R-hat %.3f < %.3f): "
                         "raise [sampler] steps", done, ess, self.target.ess, r_hat, self.target.r_hat)
         return SamplerResult(np.swapaxes(chain, 0, 1), lp.T, int(self.walkers * n_new), seconds, diagnostics)
+
+
+    def _restore(self, shape):
+        """(emcee backend, random state) of the checkpoint, or (None, None) without one."""
+        import emcee
+
+        saved = load_checkpoint(self.checkpoint)
+        if saved is None:
+            return None, None
+        chain = saved["chain"]
+        if chain.shape[1:] != shape:
+            raise ValueError(f"checkpoint {self.checkpoint} holds {chain.shape[1]} walkers in {chain.shape[2]} "
+                             f"dimensions, not {shape[0]} in {shape[1]}")
+        backend = emcee.backends.Backend()
+        backend.reset(*shape)
+        backend.grow(chain.shape[0], None)
+        backend.chain[:], backend.log_prob[:] = chain, saved["log_prob"]
+        backend.accepted[:], backend.iteration = saved["accepted"], chain.shape[0]
+        return backend, saved["random_state"]
+
+    def _save(self, sampler):
+        save_checkpoint(self.checkpoint, dict(chain=sampler.get_chain(), log_prob=sampler.get_log_prob(),
+                                              accepted=np.asarray(sampler.backend.accepted),
+                                              random_state=sampler.random_state))
 
 
 def _batched(posterior):

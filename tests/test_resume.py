@@ -64,16 +64,16 @@ def test_emcee_resumes_exactly_from_its_hdf_checkpoint(tmp_path):
             raise KeyboardInterrupt
         return -0.5 * float(np.sum((theta - MEAN) ** 2))
 
-    kw = dict(walkers=8, steps=200, vectorize=False, seed=5, progress=False)
+    kw = dict(walkers=8, steps=200, vectorize=False, seed=5, progress=False, checkpoint_every=10)
     plain = EmceeSampler(**kw).run(log_prob, np.zeros(3))
     calls.update(n=0, limit=8 * 90 + 3)
     with pytest.raises(KeyboardInterrupt):
-        EmceeSampler(checkpoint=tmp_path / "c.h5", **kw).run(log_prob, np.zeros(3))
+        EmceeSampler(checkpoint=tmp_path / "c.pkl", **kw).run(log_prob, np.zeros(3))
     calls["limit"] = None
-    resumed = EmceeSampler(checkpoint=tmp_path / "c.h5", **kw).run(log_prob, np.zeros(3))
+    resumed = EmceeSampler(checkpoint=tmp_path / "c.pkl", **kw).run(log_prob, np.zeros(3))
     assert np.array_equal(resumed.theta, plain.theta)
     with pytest.raises(ValueError, match="walkers"):
-        EmceeSampler(checkpoint=tmp_path / "c.h5", **dict(kw, walkers=10)).run(log_prob, np.zeros(3))
+        EmceeSampler(checkpoint=tmp_path / "c.pkl", **dict(kw, walkers=10)).run(log_prob, np.zeros(3))
 
 
 def test_fit_directory_guard(tmp_path):
@@ -125,7 +125,7 @@ def test_cli_fit_killed_then_resumed_equals_uninterrupted(tmp_path, backend, sig
     out, ref = tmp_path / "out", tmp_path / "ref"
     cmd = _cli(backend)
     proc = subprocess.Popen(cmd + [str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    checkpoint = out / "checkpoint" / ("emcee.h5" if backend == "emcee" else "numpyro.pkl")
+    checkpoint = out / "checkpoint" / f"{backend}.pkl"
     while not checkpoint.exists() and proc.poll() is None:
         time.sleep(0.1)
     time.sleep(1.0)

@@ -8,7 +8,7 @@ emulator's fit.
     (:class:`fastjam.parallel.WorkerPool`) and are cached in ``out/jam_grid/`` as they finish.
 ``"emcee"`` (:func:`run_jam_emcee`)
     emcee with jampy in the likelihood (:class:`fastjam.posterior.Posterior` with a bound JAM model, picklable), walkers
-    evaluated in parallel on the same pool, the chain checkpointed in ``out/jam_chain.h5``.
+    evaluated in parallel on the same pool, the chain checkpointed in ``out/jam_chain.pkl``.
 """
 import hashlib
 import json
@@ -251,7 +251,7 @@ def run_jam_emcee(problem, settings, theta0, walkers, steps, out=None, workers=2
                   seed=0, timing_calls=3):
     """The JAM reference posterior by emcee with jampy in the likelihood, as a :class:`Side`.
 
-    The chain is checkpointed in ``out/jam_chain.h5`` (resumed when present) and walkers are
+    The chain is checkpointed in ``out/jam_chain.pkl`` (resumed when present) and walkers are
     evaluated in parallel on Dask workers. The seconds per call are measured in this process
     (``timing_calls`` calls after one warm-up call).
     """
@@ -271,13 +271,13 @@ def run_jam_emcee(problem, settings, theta0, walkers, steps, out=None, workers=2
         spec = dict(forward=forward.fingerprint(), priors=repr(problem.priors), walkers=int(walkers),
                     data=hashlib.sha256(np.concatenate([problem.vrms, problem.vrms_err,
                                                         [problem.likelihood.systematic]]).tobytes()).hexdigest())
-        checkpoint = Path(out) / "jam_chain.h5"
+        checkpoint = Path(out) / "jam_chain.pkl"
         _check_spec(Path(out) / "jam_chain.json", spec, checkpoint)
         checkpoint = str(checkpoint)
     with WorkerPool(workers, scheduler) as pool:
         sampler = EmceeSampler(walkers=walkers, steps=steps, vectorize=False,
                                pool=pool if pool.client is not None else None, checkpoint=checkpoint,
-                               seed=seed, progress=progress)
+                               checkpoint_every=1, seed=seed, progress=progress)
         result = sampler.run(density, theta0)
         n_workers = pool.workers
     inc, beta, ml, _ = problem.priors.transform(result.theta)
