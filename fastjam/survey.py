@@ -293,7 +293,7 @@ class _client:
         import dask
         from dask.distributed import Client, LocalCluster
 
-        from .simulate import WORKER_ENVIRON
+        from .parallel import WORKER_ENVIRON
 
         if self.scheduler is not None:
             self.client = Client(self.scheduler)
