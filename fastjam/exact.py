@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .compare.reference import GridCache
+from .compare.reference import GridCache, node_result, store_nodes
 from .jam import DEFAULT_SETTINGS, JAMModel, jam_linear_terms
 from .parallel import WorkerPool, has_error
 from .physics.geometry import QINTR_MIN, inclination_from_qintr, qintr_from_inclination
@@ -88,21 +88,16 @@ class LinearTerms:
         k = np.floor(t + 1e-9) if side == "below" else np.ceil(t - 1e-9)
         return int(np.clip(k, 0, 2**DEPTH))
 
-    def node(self, index, inclination, beta_z=None):
-        """A and B at one node: dict with ``index``, ``vrms`` (A and B concatenated, (km/s)^2
-        per unit M/L, shape (2p,)) or None, ``seconds``, ``error``. ``beta_z`` is unused."""
-        t0 = time.perf_counter()
-        out = dict(index=int(index), vrms=None, error=None)
-        try:
-            j = self.jam
-            a, b = jam_linear_terms(j.mge, inclination, j.distance, j.sigma_psf, j.pixsize, j.x, j.y, j.settings)
-            if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-                raise FloatingPointError("non-finite A or B")
-            out["vrms"] = np.concatenate([a, b])
-        except Exception as exc:  # recorded; the node is reported and refined around
-            out["error"] = f"{type(exc).__name__}: {exc}"[:500]
-        out["seconds"] = time.perf_counter() - t0
-        return out
+    def linear_terms(self, inclination):
+        """A and B concatenated, (km/s)^2 per unit M/L, shape (2p,), at ``inclination`` [deg]."""
+        j = self.jam
+        return np.concatenate(jam_linear_terms(j.mge, inclination, j.distance, j.sigma_psf, j.pixsize, j.x, j.y,
+                                               j.settings))
+
+    def node(self, index, inclination):
+        """A and B at one node (:func:`fastjam.compare.reference.node_result`: ``vrms`` holds A and
+        B concatenated); a failure is recorded, and the node refined around."""
+        return node_result(index, self.linear_terms, inclination)
 
 
 def node_cache(terms, directory=None):
@@ -292,18 +287,8 @@ def _run_on_dask(terms, todo, values, seconds, cache, pool, progress):
 
     Returns the failed nodes as (index, error) pairs.
     """
-    failed = []
     inclination = terms.inclination_of_index(np.asarray(todo))
     log.info("exact JAM: %d nodes (%d jampy calls) to compute", len(todo), 2 * len(todo))
-    jobs = list(zip(todo, inclination))
-    for res in pool.pool().as_completed(_node, jobs, shared=(terms,), progress=progress, desc="exact JAM",
-                                        unit="node", failed=has_error):
-        k = res["index"]
-        seconds[k] = res["seconds"]
-        if res["error"] is None:
-            values[k] = res["vrms"]
-            if cache is not None:
-                cache.save(res)
-        else:
-            failed.append((k, res["error"]))
-    return failed
+    results = pool.pool().as_completed(_node, list(zip(todo, inclination)), shared=(terms,), progress=progress,
+                                       desc="exact JAM", unit="node", failed=has_error)
+    return store_nodes(results, values, seconds, cache)

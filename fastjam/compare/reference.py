@@ -30,13 +30,20 @@ from .side import Side, jam_likelihood, samples_of
 log = logging.getLogger(__name__)
 
 
-def _run_node(forward, index, inclination, beta_z):
-    """One grid node at M/L = 1 of a bound JAM model (:meth:`fastjam.jam.JAMModel.bind`): dict with
-    ``index``, ``vrms`` (or None), ``seconds``, ``error``."""
+def node_result(index, fn, *args):
+    """One node of a jampy batch, as a worker returns it: ``fn(*args)`` timed, with a failure or
+    non-finite values recorded instead of raised.
+
+    Returns
+    -------
+    dict
+        ``index``, ``vrms`` (the array ``fn`` returned, or None), ``seconds``, ``error`` (None or
+        the message).
+    """
     t0 = time.perf_counter()
     out = dict(index=int(index), vrms=None, error=None)
     try:
-        v = forward(inclination, beta_z, 1.0)
+        v = np.asarray(fn(*args), dtype=float)
         if not np.all(np.isfinite(v)):
             raise FloatingPointError(f"{np.sum(~np.isfinite(v))} non-finite values")
         out["vrms"] = v
@@ -44,6 +51,33 @@ def _run_node(forward, index, inclination, beta_z):
         out["error"] = f"{type(exc).__name__}: {exc}"[:500]
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def store_nodes(results, values, seconds, cache=None):
+    """Record node results (:func:`node_result`) as they arrive: ``values[k]`` and ``seconds[k]``
+    by node index, each finished node saved to ``cache`` at once (nothing finished is lost).
+
+    Returns
+    -------
+    list of (int, str)
+        The failed nodes and their errors.
+    """
+    failed = []
+    for res in results:
+        k = res["index"]
+        seconds[k] = res["seconds"]
+        if res["error"] is None:
+            values[k] = res["vrms"]
+            if cache is not None:
+                cache.save(res)
+        else:
+            failed.append((k, res["error"]))
+    return failed
+
+
+def _run_node(forward, index, inclination, beta_z):
+    """One grid node at M/L = 1 of a bound JAM model (:meth:`fastjam.jam.JAMModel.bind`)."""
+    return node_result(index, forward, inclination, beta_z, 1.0)
 
 
 class GridCache:
@@ -123,23 +157,16 @@ def run_grid(forward, inclination, beta_z, cache=None, workers=2, scheduler=None
             m1[k], seconds[k] = res["vrms"], res["seconds"]
     n_cached = n - len(todo)
     log.info("JAM grid: %d nodes, %d cached, %d to compute", n, n_cached, len(todo))
-    failed = []
     t0 = time.perf_counter()
     jobs = [(k, float(inclination[k]), float(beta_z[k])) for k in todo]
     with WorkerPool(workers if todo else 0, scheduler if todo else None) as pool:
         n_workers = pool.workers
-        for res in pool.as_completed(_run_node, jobs, shared=(forward,), progress=progress, desc="JAM grid",
-                                     unit="node", total=n, initial=n_cached, failed=has_error):
-            k = res["index"]
-            seconds[k] = res["seconds"]
-            if res["error"] is None:
-                m1[k] = res["vrms"]
-                if cache is not None:
-                    cache.save(res)
-            else:
-                failed.append(k)
-                log.warning("JAM failed at node %d (i = %.4g, beta_z = %.4g): %s", k, inclination[k], beta_z[k],
-                            res["error"])
+        results = pool.as_completed(_run_node, jobs, shared=(forward,), progress=progress, desc="JAM grid",
+                                    unit="node", total=n, initial=n_cached, failed=has_error)
+        errors = store_nodes(results, m1, seconds, cache)
+    for k, error in errors:
+        log.warning("JAM failed at node %d (i = %.4g, beta_z = %.4g): %s", k, inclination[k], beta_z[k], error)
+    failed = [k for k, _ in errors]
     info = dict(n_nodes=n, n_cached=n_cached, n_computed=len(todo), n_failed=len(failed), failed=sorted(failed),
                 seconds=seconds, wall_seconds=time.perf_counter() - t0, workers=n_workers)
     return m1, info
@@ -306,5 +333,5 @@ def _check_spec(path, spec, guarded):
         write_json(path, spec)
 
 
-__all__ = ["GridCache", "MAX_EDGE_MASS", "run_grid", "run_jam_emcee",
+__all__ = ["GridCache", "MAX_EDGE_MASS", "node_result", "store_nodes", "run_grid", "run_jam_emcee",
            "run_jam_grid"]
