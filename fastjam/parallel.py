@@ -9,7 +9,7 @@ disk at once and an interrupted run loses nothing finished) and shows a tqdm pro
 :meth:`WorkerPool.map` is the ordered ``map`` that emcee expects of a pool.
 
 Used by the training-set generator (:mod:`fastjam.simulate`), the JAM reference of
-:mod:`fastjam.compare` and the benchmarks.
+:mod:`fastjam.compare`, the exact posterior's nodes, the survey's fits and the benchmarks.
 """
 import logging
 
@@ -43,12 +43,18 @@ class WorkerPool:
         Local worker processes (one thread each, :data:`WORKER_ENVIRON`); 0 runs serially.
     scheduler : str, optional
         Address of an existing Dask scheduler; overrides ``workers``.
+    environ : dict, optional
+        More environment variables of local workers (on top of :data:`WORKER_ENVIRON`).
+    plugin : callable, optional
+        ``plugin() -> distributed.WorkerPlugin``, registered on every worker once the client
+        is up (e.g. to pay a start-up once per worker); not called when serial.
     """
 
-    def __init__(self, workers=2, scheduler=None):
+    def __init__(self, workers=2, scheduler=None, environ=None, plugin=None):
         if int(workers) < 0:
             raise ValueError(f"workers must be >= 0, got {workers}")
         self.n_local, self.scheduler = int(workers), scheduler
+        self.environ, self.plugin = dict(environ or {}), plugin
         self.client = self._cluster = None
 
     def __enter__(self):
@@ -60,10 +66,12 @@ class WorkerPool:
         if self.scheduler is not None:
             self.client = Client(self.scheduler)
         else:
-            with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRON}):
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": {**WORKER_ENVIRON, **self.environ}}):
                 self._cluster = LocalCluster(n_workers=self.n_local, threads_per_worker=1, processes=True,
                                              dashboard_address=":0", silence_logs=logging.WARNING)
             self.client = Client(self._cluster)
+        if self.plugin is not None:
+            self.client.register_plugin(self.plugin(), name=f"fastjam-{type(self).__name__}-plugin")
         return self
 
     def __exit__(self, *exc):

@@ -256,59 +256,20 @@ def survey(catalog, out, settings=None, workers=2, scheduler=None, resume=False,
 
 def _run(todo, out, emulator_path, plots, workers, scheduler, state):
     """Yield the rows of ``fit_galaxy`` as they finish (serially, or on a Dask cluster)."""
-    if scheduler is None and workers == 0:
-        for gid, cfg in todo:
-            yield fit_galaxy(gid, cfg, out, emulator_path, plots)
-        return
+    from .parallel import WorkerPool
+
     if not todo:
         return
-    from dask.distributed import as_completed
-
-    with _client(workers, scheduler, emulator_path) as client:
-        state["workers"] = max(len(client.scheduler_info()["workers"]), 1)
-        state["dashboard"] = client.dashboard_link or ""
-        log.info("Dask dashboard: %s (%d workers)", state["dashboard"], state["workers"])
-        queue = iter(todo)
-        futures = as_completed()
-        for gid, cfg in _take(queue, 4 * state["workers"]):
-            futures.add(client.submit(fit_galaxy, gid, cfg, out, emulator_path, plots, key=f"fit-{gid}",
-                                      pure=False))
-        for fut in futures:
-            row = fut.result()
-            fut.release()
-            for gid, cfg in _take(queue, 1):
-                futures.add(client.submit(fit_galaxy, gid, cfg, out, emulator_path, plots, key=f"fit-{gid}",
-                                          pure=False))
-            yield row
+    with WorkerPool(workers, scheduler, environ=XLA_ENVIRON, plugin=lambda: _warm_plugin(emulator_path)) as pool:
+        state["workers"] = pool.workers
+        if pool.client is not None:
+            state["dashboard"] = pool.client.dashboard_link or ""
+            log.info("Dask dashboard: %s (%d workers)", state["dashboard"], state["workers"])
+        yield from pool.as_completed(_fit_task, todo, shared=(out, emulator_path, plots), progress=False)
 
 
-class _client:
-    """Context manager: a Dask client on a new local cluster or an existing scheduler, warmed."""
-
-    def __init__(self, workers, scheduler, emulator_path):
-        self.workers, self.scheduler, self.emulator_path = workers, scheduler, emulator_path
-        self.cluster = None
-
-    def __enter__(self):
-        import dask
-        from dask.distributed import Client, LocalCluster
-
-        from .parallel import WORKER_ENVIRON
-
-        if self.scheduler is not None:
-            self.client = Client(self.scheduler)
-        else:
-            dask.config.set({"distributed.nanny.pre-spawn-environ": {**WORKER_ENVIRON, **XLA_ENVIRON}})
-            self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=":0", silence_logs=logging.WARNING)
-            self.client = Client(self.cluster)
-        self.client.register_plugin(_warm_plugin(self.emulator_path), name="fastjam-survey-warm")
-        return self.client
-
-    def __exit__(self, *exc):
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+def _fit_task(out, emulator_path, plots, gid, cfg):
+    return fit_galaxy(gid, cfg, out, emulator_path, plots)
 
 
 def _warm_plugin(emulator_path):
@@ -320,10 +281,6 @@ def _warm_plugin(emulator_path):
             log.info("worker %s warmed in %.1f s", worker.name, warm_worker(emulator_path))
 
     return WarmWorker()
-
-
-def _take(iterator, k):
-    return [item for _, item in zip(range(k), iterator)]
 
 
 __all__ = ["COLUMNS", "SurveySummary", "cached", "fit_galaxy", "survey", "warm_worker"]
