@@ -55,7 +55,7 @@ def main(argv=None):
     for name in args.only or GALAXIES:
         cfg = load_config(GALAXIES[name])
         res = compare(cfg, emulator=emulator, backend=args.backend, workers=args.workers, out=Path(args.work) / name,
-                      grid_size=tuple(args.grid), progress=not args.no_progress)
+                      jam_method="grid", grid_size=tuple(args.grid), progress=not args.no_progress)
         rows[name] = dict(config=shown_path(GALAXIES[name]), n_bins=int(res.data["x"].size), **res.to_dict())
         logging.info("%s done:\n%s", name, res.table())
     print(table(rows))

@@ -480,7 +480,7 @@ def catalogue():
     add("evaluate --seed -1", "evaluate", "flag", argv_case("evaluate", "--data", "{tmp}", "--seed", "-1"))
     add("evaluate on an empty directory", "evaluate", "flag", argv_case("evaluate", "--data", "{tmp}"))
     add("compare config missing", "compare", "flag", argv_case("compare", "{tmp}/none.toml"))
-    add("compare --grid 1 1", "compare", "flag", argv_case("compare", "{cfg}", "--grid", "1", "1"))
+    add("compare --grid 1 1", "compare", "flag", argv_case("compare", "{cfg}", "--jam-method", "grid", "--grid", "1", "1"))
     add("compare --jam-walkers 3", "compare", "flag", argv_case("compare", "{cfg}", "--jam-walkers", "3"))
     add("compare --out is a file", "compare", "flag", argv_case("compare", "{cfg}", "--out", "{bins}"))
     add("compare --set without =", "compare", "flag", argv_case("compare", "{cfg}", "--set", "x"))

@@ -272,9 +272,9 @@ def build_parser():
     p.add_argument("--workers", type=_int(0), default=2, help="local Dask workers for jampy; 0 = serial (default 2)")
     p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--out", default=None, help="directory for the report, figures and the resumable JAM cache")
-    p.add_argument("--jam-method", choices=("grid", "emcee", "exact"), default="grid",
-                   help="JAM reference: grid with analytic M/L (default), emcee, or the exact posterior "
-                   "(docs/exact.md)")
+    p.add_argument("--jam-method", choices=("exact", "grid", "emcee"), default="exact",
+                   help="JAM reference: the exact posterior (default, docs/exact.md), a grid with analytic M/L, "
+                   "or emcee")
     p.add_argument("--grid", type=_int(2), nargs=2, default=(40, 30), metavar=("NI", "NB"),
                    help="grid nodes in inclination and beta_z (default 40 30)")
     p.add_argument("--grid-box", choices=("emulator", "prior"), default="emulator",

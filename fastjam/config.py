@@ -46,7 +46,7 @@ Example (all lengths in arcsec, distance in Mpc, luminosity in Lsun)::
     samples = 5000         # NUTS: maximum kept iterations per chain
 
     [forward]
-    model = "emulator"     # or "jam" (jampy in the likelihood; emcee only)
+    model = "emulator"     # or "jam" (the exact JAM posterior, fastjam.exact_fit)
     # emulator = "my_emulator/"  # a directory with emulator.npz and emulator.json (default: shipped)
 
     [truth]                # optional, for mocks: drawn on the corner plot

@@ -250,8 +250,9 @@ def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_k
         Overrides ``[sampler] backend``.
     emulator : Emulator, optional
         Default: ``[forward] emulator`` of the configuration, else the shipped emulator.
-    forward : {"emulator", "jam"}, optional
-        Forward model; "jam" runs jampy in the likelihood (slow; emcee only, not vectorised).
+    forward : {"emulator"}, optional
+        Forward model sampled here: the emulator. The JAM posterior ("jam") is computed
+        exactly from JAM's linear terms by :func:`fastjam.exact_fit.fit_exact`, not sampled.
     progress : bool
     sampler_kwargs : dict, optional
         Extra backend options (e.g. ``pool`` for emcee, ``dense_mass`` for NUTS; ``checkpoint``, a
@@ -268,7 +269,8 @@ def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_k
     Raises
     ------
     ValueError
-        Bad input, or a data error (V_RMS <= 0, too few bins) found before sampling.
+        Bad input, a data error (V_RMS <= 0, too few bins) found before sampling, or
+        ``forward = "jam"``.
     """
     from . import diagnostics
     from .samplers import Target, get_sampler
@@ -276,8 +278,9 @@ def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_k
     backend = backend or cfg["sampler"]["backend"]
     timings, t0 = {}, time.perf_counter()
     forward = forward or cfg["forward"]["model"]
-    if forward == "jam" and backend != "emcee":
-        raise ValueError("the numpyro backend needs a JAX forward model (the emulator), not jampy: use emcee")
+    if forward == "jam":
+        raise ValueError("forward = 'jam': the JAM posterior is computed exactly, not sampled: call "
+                         "fastjam.exact_fit.fit_exact(cfg) (fastjam fit --forward jam)")
     compile_seconds = _compile_clock(forward)
     c0 = compile_seconds()
     problem = build_problem(cfg, forward, emulator)

@@ -396,4 +396,4 @@ def test_compare_input_errors(random_emulator):
     with pytest.raises(ValueError, match="workers must be >= 0"):
         compare(cfg, emulator=random_emulator, workers=-1)
     with pytest.raises(ValueError, match="grid size"):
-        compare(cfg, emulator=random_emulator, grid_size=(4,))
+        compare(cfg, emulator=random_emulator, jam_method="grid", grid_size=(4,))

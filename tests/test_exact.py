@@ -216,6 +216,18 @@ def test_exact_reference_side_of_compare(tmp_path):
         assert c["shift_sigma"] == 0 and c["width_ratio"] == 1
 
 
+def test_sampled_fit_refuses_the_jam_forward_model_and_names_the_exact_fit(tmp_path):
+    """`fit` samples the emulator; the JAM posterior is computed exactly by `fit_exact`, never by emcee with jampy."""
+    from fastjam.config import load_config
+    from fastjam.fit import fit
+
+    path = _mge_config(tmp_path)
+    with pytest.raises(ValueError, match="fit_exact"):
+        fit(load_config(path, {"forward.model": "jam"}))
+    with pytest.raises(ValueError, match="fit_exact"):
+        fit(load_config(path), forward="jam", backend="emcee")
+
+
 @pytest.mark.slow
 def test_fit_forward_jam_from_the_command_line_with_an_mge(tmp_path):
     """`fastjam fit --forward jam` on an MGE galaxy writes the outputs of an emulator fit."""
