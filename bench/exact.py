@@ -232,14 +232,18 @@ def print_tables(study, rows):
     print("(shift of the median in exact sigma / width ratio, for inclination, beta_z, M/L)")
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def bench_parser(description, json_name):
+    """The options shared by the benches of the exact posterior: --work, --workers, --only, --json."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--work", default=str(Path.home() / ".cache" / "fastjam" / "bench_exact"))
     parser.add_argument("--workers", type=int, default=2, help="local Dask workers for jampy")
     parser.add_argument("--only", action="append", help="run only this galaxy (repeatable)")
-    parser.add_argument("--no-emulator", action="store_true", help="skip the emulator fits")
-    parser.add_argument("--json", default=str(RESULTS / "exact.json"))
-    args = parser.parse_args(argv)
+    parser.add_argument("--json", default=str(RESULTS / json_name))
+    return parser
+
+
+def bench_galaxies(args):
+    """Quiet logging, the work directory, and the configurations of the bench galaxies (mocks written once)."""
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("distributed").setLevel(logging.ERROR)
     work = Path(args.work)
@@ -248,11 +252,17 @@ def main(argv=None):
     galaxies.update({name: make_new_mock(name, work) for name in NEW_MOCKS})
     galaxies["m32"] = make_m32(work)
     galaxies.update(BUNDLED)
+    return work, {k: v for k, v in galaxies.items() if not args.only or k in args.only}
+
+
+def main(argv=None):
+    parser = bench_parser(__doc__.splitlines()[0], "exact.json")
+    parser.add_argument("--no-emulator", action="store_true", help="skip the emulator fits")
+    args = parser.parse_args(argv)
+    work, galaxies = bench_galaxies(args)
     study = interpolation_study(work, args.workers)
     rows = {}
     for name, path in galaxies.items():
-        if args.only and name not in args.only:
-            continue
         done = work / name / "result.json"
         if done.exists():
             rows[name] = json.loads(done.read_text())
@@ -265,8 +275,12 @@ def main(argv=None):
         rows[name] = row
         logging.warning("%s done", name)
     print_tables(study, rows)
-    out = dict(args=dict(vars(args), work=None, json=None), interpolation=study, galaxies=rows,
-               machine=machine_info())
+    return write_results(args, interpolation=study, galaxies=rows)
+
+
+def write_results(args, **results):
+    """Write ``results`` with the arguments and the machine to ``args.json``; return the dict."""
+    out = dict(args=dict(vars(args), work=None, json=None), **results, machine=machine_info())
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     _atomic_json(Path(args.json), out)
     return out

@@ -124,7 +124,7 @@ def _compare(args):
     result = compare(cfg, emulator=emulator, jam_method=args.jam_method, workers=args.workers,
                      scheduler=args.scheduler, out=args.out, progress=not args.no_progress, grid_size=tuple(args.grid),
                      grid_box=args.grid_box, jam_walkers=args.jam_walkers, jam_steps=args.jam_steps,
-                     jam_settings=JAMSettings(nrad=args.nrad, nang=args.nang))
+                     jam_draws=args.jam_draws, jam_settings=JAMSettings(nrad=args.nrad, nang=args.nang))
     print(result.table())
     if args.out:
         print(f"comparison.json, comparison.txt, corner_overlay.png, maps_emulator.png and maps_jam.png written to "
@@ -272,9 +272,11 @@ def build_parser():
     p.add_argument("--workers", type=_int(0), default=2, help="local Dask workers for jampy; 0 = serial (default 2)")
     p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--out", default=None, help="directory for the report, figures and the resumable JAM cache")
-    p.add_argument("--jam-method", choices=("exact", "grid", "emcee"), default="exact",
+    p.add_argument("--jam-method", choices=("exact", "grid", "importance", "emcee"), default="exact",
                    help="JAM reference: the exact posterior (default, docs/exact.md), a grid with analytic M/L, "
-                   "or emcee")
+                   "importance sampling of the emulator posterior, or emcee")
+    p.add_argument("--jam-draws", type=_int(100), default=1500,
+                   help="importance-sampling draws = jampy calls (--jam-method importance; default 1500)")
     p.add_argument("--grid", type=_int(2), nargs=2, default=(40, 30), metavar=("NI", "NB"),
                    help="grid nodes in inclination and beta_z (default 40 30)")
     p.add_argument("--grid-box", choices=("emulator", "prior"), default="emulator",

@@ -3,8 +3,10 @@
 The emulator posterior is a normal :func:`fastjam.fit.fit`. The reference runs jampy in the
 likelihood with the *same* priors (the emulator's, clipped to its training domain), the same
 bins (after the emulator fit's field cut and outlier clipping) and the same Gaussian
-likelihood without the emulator's model-error term, by one of two methods: ``"grid"``, a
-grid over (inclination, beta_z) with M/L integrated analytically, or ``"emcee"``.
+likelihood without the emulator's model-error term, by one of four methods: ``"exact"``, the
+exact posterior of JAM's linear decomposition (:mod:`fastjam.exact_fit`, the default);
+``"grid"``, a grid over (inclination, beta_z) with M/L integrated analytically;
+``"importance"``, the emulator posterior reweighted by direct jampy calls; or ``"emcee"``.
 
 The package, by role:
 
@@ -12,6 +14,8 @@ The package, by role:
     the grid posterior's quadrature (NumPy only);
 :mod:`~fastjam.compare.reference`
     the JAM reference: jampy at the grid nodes or in emcee, in parallel and cached;
+:mod:`~fastjam.compare.importance`
+    the JAM reference by importance sampling of a proposal posterior;
 :mod:`~fastjam.compare.side`
     one side of the comparison (samples, ESS, cost) and the emulator's;
 :mod:`~fastjam.compare.stats`
@@ -36,13 +40,14 @@ from .stats import coverage_table, energy_distance, energy_test
 
 log = logging.getLogger(__name__)
 
-JAM_METHODS = ("grid", "emcee", "exact")
+JAM_METHODS = ("exact", "grid", "importance", "emcee")
 GRID_BOXES = ("emulator", "prior")
 
 
 def compare(cfg, emulator=None, jam_method="exact", workers=2, scheduler=None, out=None, progress=True,
             grid_size=(40, 30), grid_box="emulator", jam_walkers=None, jam_steps=None, seed=None,
-            jam_settings=DEFAULT_SETTINGS, backend=None, n_draws=20000, energy_samples=1000, energy_repeats=5):
+            jam_settings=DEFAULT_SETTINGS, backend=None, n_draws=20000, energy_samples=1000, energy_repeats=5,
+            jam_draws=1500):
     """Fit one galaxy with the emulator and with jampy in the likelihood, and compare the posteriors.
 
     Parameters
@@ -51,10 +56,11 @@ def compare(cfg, emulator=None, jam_method="exact", workers=2, scheduler=None, o
         Validated configuration (:func:`fastjam.config.load_config`).
     emulator : Emulator, optional
         Default: the shipped one.
-    jam_method : {"exact", "grid", "emcee"}
+    jam_method : {"exact", "grid", "importance", "emcee"}
         JAM reference: the exact posterior of JAM's linear decomposition (:mod:`fastjam.exact_fit`;
         default: it agrees with the grid to <= 0.02 sigma at 1/50 of the jampy calls, docs/exact.md),
-        a grid over (inclination, beta_z) with M/L integrated analytically, or emcee.
+        a grid over (inclination, beta_z) with M/L integrated analytically, importance sampling of
+        the emulator posterior with direct jampy calls (:mod:`fastjam.compare.importance`), or emcee.
     workers : int
         Local Dask workers for jampy; 0 runs serially in this process.
     scheduler : str, optional
@@ -83,6 +89,8 @@ def compare(cfg, emulator=None, jam_method="exact", workers=2, scheduler=None, o
         Samples drawn from the grid posterior.
     energy_samples, energy_repeats : int
         Subsample size and number of null splits of :func:`energy_test`.
+    jam_draws : int
+        Importance-sampling draws, i.e. jampy calls (``"importance"``).
 
     Returns
     -------
@@ -113,6 +121,12 @@ def compare(cfg, emulator=None, jam_method="exact", workers=2, scheduler=None, o
 
         jam_side = run_jam_exact(problem, jam_settings, out, int(workers), scheduler, progress,
                                  emu_side.samples[:, 0] if grid_box == "emulator" else None, seed)
+    elif jam_method == "importance":
+        from .importance import run_jam_importance
+
+        theta = problem.posterior.from_physical(*emu_side.samples.T)
+        jam_side = run_jam_importance(problem, jam_settings, theta, jam_draws, out, int(workers), scheduler, progress,
+                                      seed)
     else:
         walkers = int(jam_walkers or cfg["sampler"]["walkers"])
         steps = int(jam_steps or cfg["sampler"]["steps"])

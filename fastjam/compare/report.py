@@ -89,6 +89,11 @@ class ComparisonResult:
         lines.append(f"goals: |shift| <= {GOALS['max_median_shift_sigma']} sigma: {_yes(g['medians'])}; "
                      f"|width ratio - 1| <= {GOALS['max_width_deviation']}: {_yes(g['widths'])}; speed-up per "
                      f"effective sample >= {GOALS['min_speedup_per_effective_sample']:g}: {_yes(g['speed'])}")
+        if self.jam_method == "importance":
+            d = self.diagnostics["jam"]
+            lines.append(f"JAM importance sampling: {d['n_draws']} draws ({d['n_computed']} jampy calls, "
+                         f"{d['n_cached']} cached, {d['n_failed']} failed); Kish ESS {d['kish_ess']:.0f} "
+                         f"({d['efficiency']:.0%} of the draws); PSIS k-hat {d['khat']:.2f} (reliable below 0.7)")
         if self.jam_method == "grid":
             d = self.diagnostics["jam"]
             lines.append(f"JAM grid {d['grid'][0]} x {d['grid'][1]}: {d['n_computed']} nodes computed, "
