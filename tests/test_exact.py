@@ -253,7 +253,8 @@ def test_fit_forward_jam_from_the_command_line_with_an_mge(tmp_path):
 
 def test_importance_reference_recovers_the_exact_posterior_from_a_shifted_proposal(tmp_path):
     """Direct jampy calls reweight a proposal shifted by one sigma in inclination back to the exact
-    posterior (medians within 4 Monte Carlo errors, PSIS k-hat < 0.7); a rerun reads every call from its cache."""
+    posterior (medians within 4 Monte Carlo errors, PSIS k-hat < 0.7); a rerun reads every call from its cache,
+    and a rerun with more draws computes only the new ones."""
     from fastjam.compare.importance import run_jam_importance
     from fastjam.compare.stats import parameter_stats
     from fastjam.config import load_config
@@ -277,5 +278,7 @@ def test_importance_reference_recovers_the_exact_posterior_from_a_shifted_propos
     again = run_jam_importance(problem, SMALL, shifted, **kw)
     assert again.diagnostics["n_computed"] == 0 and again.diagnostics["n_cached"] == 400
     np.testing.assert_array_equal(again.samples, side.samples)
+    more = run_jam_importance(problem, SMALL, shifted, **dict(kw, n_draws=450))
+    assert (more.diagnostics["n_computed"], more.diagnostics["n_cached"]) == (50, 400)
     with pytest.raises(ValueError, match="n_draws >= 100"):
         run_jam_importance(problem, SMALL, shifted, n_draws=10)

@@ -17,7 +17,9 @@ posterior: inflate it). The effective sample size is Kish's, :math:`(\\sum w)^2/
 
 The jampy calls run on :class:`fastjam.parallel.WorkerPool` and are cached one per draw in
 ``out/jam_importance/`` (:class:`~fastjam.compare.reference.GridCache`), so an interrupted run
-resumes with no call lost.
+resumes with no call lost. Draws come in blocks of :data:`BLOCK`, each from its own seeded
+stream, so the first n draws do not depend on how many are asked for: a rerun with more draws
+extends the cached ones.
 """
 import hashlib
 import logging
@@ -33,6 +35,9 @@ from .reference import GridCache, run_grid
 from .side import Side, jam_likelihood
 
 log = logging.getLogger(__name__)
+
+#: Draws per seeded block (see the module docstring).
+BLOCK = 100
 
 #: PSIS shape above which an importance-sampling estimate is unreliable (Vehtari et al. 2024).
 MAX_KHAT = 0.7
@@ -90,17 +95,20 @@ def run_jam_importance(problem, settings, proposal_theta, n_draws=1500, out=None
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     q = student_t_proposal(proposal_theta, df, inflate)
-    theta = q.rvs(size=int(n_draws), random_state=rng)
+    n_blocks = -(-int(n_draws) // BLOCK)
+    theta = np.concatenate([q.rvs(size=BLOCK, random_state=np.random.default_rng([seed, b]))
+                            for b in range(n_blocks)])[:int(n_draws)]
     log_q = q.logpdf(theta)
     priors = problem.priors
     inc, beta, ml, log_jac = priors.transform(theta)
     forward = JAMModel(settings).bind(problem.galaxy, problem.x, problem.y)
     cache = None
     if out is not None:
-        spec = dict(forward=forward.fingerprint(), jam_settings=settings.as_dict(),
-                    draws=hashlib.sha256(np.round(np.column_stack([inc, beta]), 9).tobytes()).hexdigest())
+        spec = dict(forward=forward.fingerprint(), jam_settings=settings.as_dict(), seed=int(seed),
+                    proposal=hashlib.sha256(np.round(np.concatenate([q.loc, q.shape.ravel(), [q.df]]), 9)
+                                            .tobytes()).hexdigest())
         cache = GridCache(Path(out) / "jam_importance", spec)
-    m1, info = run_grid(forward, inc, beta, cache, workers, scheduler, progress)
+    m1, info = run_grid(forward, inc, beta, cache, workers, scheduler, progress, desc="JAM importance sampling")
     model = np.sqrt(ml)[:, None] * m1
     log_w = priors.log_prob(inc, beta, ml) + log_jac + jam_likelihood(problem).log_like(model) - log_q
     ok = np.isfinite(log_w)

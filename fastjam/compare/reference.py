@@ -121,7 +121,7 @@ class GridCache:
         write_npz(self.path(res["index"]), vrms=res["vrms"], seconds=res["seconds"], key=self.key)
 
 
-def run_grid(forward, inclination, beta_z, cache=None, workers=2, scheduler=None, progress=True):
+def run_grid(forward, inclination, beta_z, cache=None, workers=2, scheduler=None, progress=True, desc="JAM grid"):
     """jampy at M/L = 1 at every node, in parallel, resuming from ``cache``.
 
     Parameters
@@ -136,6 +136,8 @@ def run_grid(forward, inclination, beta_z, cache=None, workers=2, scheduler=None
     scheduler : str, optional
         Address of an existing Dask scheduler (overrides ``workers``).
     progress : bool
+    desc : str
+        Label of the progress bar and of the log line.
 
     Returns
     -------
@@ -156,12 +158,12 @@ def run_grid(forward, inclination, beta_z, cache=None, workers=2, scheduler=None
         else:
             m1[k], seconds[k] = res["vrms"], res["seconds"]
     n_cached = n - len(todo)
-    log.info("JAM grid: %d nodes, %d cached, %d to compute", n, n_cached, len(todo))
+    log.info("%s: %d nodes, %d cached, %d to compute", desc, n, n_cached, len(todo))
     t0 = time.perf_counter()
     jobs = [(k, float(inclination[k]), float(beta_z[k])) for k in todo]
     with WorkerPool(workers if todo else 0, scheduler if todo else None) as pool:
         n_workers = pool.workers
-        results = pool.as_completed(_run_node, jobs, shared=(forward,), progress=progress, desc="JAM grid",
+        results = pool.as_completed(_run_node, jobs, shared=(forward,), progress=progress, desc=desc,
                                     unit="node", total=n, initial=n_cached, failed=has_error)
         errors = store_nodes(results, m1, seconds, cache)
     for k, error in errors:
