@@ -53,19 +53,17 @@ Full run (the shipped emulator)::
 import argparse
 import datetime
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from _common import REPO, RESULTS, machine_info, shown_path  # noqa: E402
+from _common import (RESULTS, THREAD_ENV, cpu_model, git_commit, limit_threads, machine_info,  # noqa: E402
+                     measure, memory_gb, shown_path)
 
 DEFAULT_JSON = RESULTS / "emulator.json"
 
 #: Distinct Sérsic indices in the batched parameter sets (each needs one cached MGE fit).
 N_DISTINCT_N = 32
-THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 
@@ -111,16 +109,6 @@ def parse_args(argv=None):
     return p, args
 
 
-def limit_threads(threads):
-    """Set thread counts; the environment variables must be set before numpy and jax are imported."""
-    if threads is None:
-        return
-    for key in THREAD_ENV:
-        os.environ[key] = str(threads)
-    if threads == 1:
-        flags = os.environ.get("XLA_FLAGS", "")
-        os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
-                                   "intra_op_parallelism_threads=1").strip()
 
 
 # --------------------------------------------------------------------------------------------
@@ -139,7 +127,7 @@ def environment(threads):
 
     import fastjam
 
-    machine = dict(machine_info(), cpu_model=_cpu_model(), memory_gb=_memory_gb())
+    machine = dict(machine_info(), cpu_model=cpu_model(), memory_gb=memory_gb())
     if hasattr(os, "sched_getaffinity"):
         machine["cpus_available"] = len(os.sched_getaffinity(0))
     if hasattr(os, "getloadavg"):
@@ -154,70 +142,12 @@ def environment(threads):
     return machine, versions, thread_info
 
 
-def _cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
 
 
-def _memory_gb():
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                return round(int(line.split()[1]) / 2**20, 2)
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
-def _git_commit():
-    try:
-        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10)
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10)
-        return dict(commit=out.stdout.strip() or None, dirty=bool(dirty.stdout.strip()))
-    except (OSError, subprocess.SubprocessError):
-        return dict(commit=None, dirty=None)
 
 
-# --------------------------------------------------------------------------------------------
-# timing
-
-
-def measure(fn, batch, repeats, min_time):
-    """Time ``fn`` (one call computes ``batch`` maps).
-
-    Returns
-    -------
-    dict
-        ``ms_per_map`` (median over repeats), ``ms_per_map_min``/``_max``, ``ms_per_call``,
-        ``maps_per_s``, ``number`` (calls per repeat), ``repeats``, ``first_call_s``.
-    """
-    import numpy as np
-
-    t0 = time.perf_counter()
-    fn()
-    first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    fn()
-    one = time.perf_counter() - t0
-    number = max(1, int(np.ceil(min_time / max(one, 1e-9)))) if one < min_time else 1
-    per_call = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        per_call.append((time.perf_counter() - t0) / number)
-    per_call = np.array(per_call)
-    ms = 1e3 * per_call / batch
-    return dict(ms_per_map=float(np.median(ms)), ms_per_map_min=float(ms.min()), ms_per_map_max=float(ms.max()),
-                ms_per_call=float(1e3 * np.median(per_call)), maps_per_s=float(1e3 / np.median(ms)),
-                number=int(number), repeats=int(repeats), first_call_s=float(first))
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,7 +405,7 @@ def main(argv=None):
         benchmark="emulator",
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         command=" ".join([Path(sys.argv[0]).name] + (sys.argv[1:] if argv is None else list(argv))),
-        machine=machine, versions=versions, threads=threads, git=_git_commit(),
+        machine=machine, versions=versions, threads=threads, git=git_commit(),
         model=dict(path=shown_path(args.model), network=bench.card["network"],
                    n_weights=int(sum(p.numel() for p in bench.emu.net.parameters())),
                    space=bench.card["space"]),
