@@ -64,7 +64,7 @@ def galaxy_inputs(arrays, galaxy, x, y, check=True):
         Positions in arcsec.
     check : bool
         Raise ``ValueError`` naming the feature outside the domain
-        (:func:`fastjam.photometry.check_domain`) or the positions beyond the field.
+        (:func:`fastjam.photometry.domain_violations`) or the positions beyond the field.
 
     Returns
     -------
@@ -73,17 +73,17 @@ def galaxy_inputs(arrays, galaxy, x, y, check=True):
         ``pixsize_re`` (scalars); ``data_w`` (p, 2, K), ``data_b`` (p, 2) (the basis of the two
         anchors at the positions); ``unit_scale`` (km/s at M/L = 1).
     """
-    from ..photometry import check_domain, unit_photometry
+    from ..photometry import domain_violations, unit_photometry
     from ..physics import grid
 
     unit = unit_photometry(galaxy.mge, galaxy.distance)
     sig_re, pix_re = galaxy.sigma_psf / unit.r_e, galaxy.pixsize / unit.r_e
     x_re, y_re = np.asarray(x, float) / unit.r_e, np.asarray(y, float) / unit.r_e
     if check:
-        try:
-            check_domain(unit, sigma_psf_re=sig_re, pixsize_re=pix_re)
-        except ValueError as exc:
-            raise ValueError(f"{exc}: use the JAM forward model (--forward jam)") from None
+        bad = domain_violations(unit, sigma_psf_re=sig_re, pixsize_re=pix_re)
+        if bad:
+            raise ValueError("outside the emulator's training domain (general photometry): " + "; ".join(bad)
+                             + ": use the JAM forward model (--forward jam)")
         if not np.all(grid.inside_field(x_re, y_re)):
             raise ValueError(f"positions reach {np.max(np.maximum(abs(x_re), abs(y_re))):.3g} R_e, outside the "
                              f"emulated field |x|, |y| <= {grid.FIELD_HALF} R_e (R_e = {unit.r_e:.4g} arcsec): drop "
