@@ -57,6 +57,8 @@ class Emulator(ForwardModel):
         (:func:`fastjam.emulator.features.check_feature_definition`).
     """
 
+    kind = "sersic"
+
     def __init__(self, arrays, card, allow_extrapolation=False, device="cpu", path=None):
         check_feature_definition(card)
         self.path = path
@@ -67,8 +69,6 @@ class Emulator(ForwardModel):
         self.device = device
         self._net = None
         self._latent_cache = {}
-
-    kind = "sersic"
 
     @property
     def net(self):
