@@ -186,23 +186,25 @@ def _f_beta0(mge, p, ratio):
 
 
 def bench_card(args):
-    """Copy a trained network to ``--out`` with its held-out accuracy, JAM's error and the commands in the card."""
+    """Copy a trained network to ``--out`` with its held-out accuracy, the likelihood's error model (radial
+    RMS error, per-map coherent bias), JAM's error and the commands in the card."""
     import shutil
 
     from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
-    from fastjam.emulator.general_train import accuracy
+    from fastjam.emulator.general_train import error_card
     from fastjam.emulator.store import load_arrays, update_card
 
     sets, n_maps = _load(args.data, args.test, args.val)
     arrays, card = load_arrays(args.model)
     net = GeneralEmulatorNetwork(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
-    acc = accuracy(net, sets["test"])
+    entries = error_card(net, sets["test"])
+    acc = entries["test_accuracy"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in ("emulator.npz", "emulator.json", "loss.png", "history.json"):
         shutil.copy(Path(args.model) / name, out / name)
     jam = RESULTS / "general_jam.json"
-    update_card(out, test_accuracy=acc, n_maps_snapshot=n_maps, data=_shown(args.data),
+    update_card(out, **entries, n_maps_snapshot=n_maps, data=_shown(args.data),
                 jam_convergence=json.loads(jam.read_text())["rows"][0] if jam.exists() else None,
                 regenerate=["bash scripts/make_training_sets_mge.sh",
                             "python bench/general_emulator.py curve --data ~/.cache/fastjam/mge_train --test "

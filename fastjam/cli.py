@@ -83,7 +83,7 @@ def _fit(args):
         result = refine(cfg, emulator=emulator, backend=args.backend, **kw) if args.refine else fit_exact(cfg, **kw)
     else:
         try:
-            result = fit(cfg, backend=backend, emulator=emulator, progress=not args.no_progress,
+            result = fit(cfg, backend=backend, emulator=emulator, forward=forward, progress=not args.no_progress,
                          sampler_kwargs=sampler_kwargs, strict=args.strict)
         except ChecksFailed as exc:
             result, failed = exc.result, exc

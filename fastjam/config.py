@@ -13,7 +13,9 @@ Example (all lengths in arcsec, distance in Mpc, luminosity in Lsun)::
     pa = 35.0              # position angle of the major axis, deg (N through E); omit when
                            # x, y are already along the major and minor axes
     # mge = "mge.txt"      # instead of the Sérsic keys: columns surf [Lsun/pc^2],
-                           # sigma [arcsec], q_obs; needs [forward] model = "jam"
+                           # sigma [arcsec], q_obs; fitted with general emulator weights
+                           # ([forward] emulator, $FASTJAM_EMULATOR_MGE or data/emulator_mge)
+                           # or [forward] model = "jam"
 
     [data]
     path = "vrms_bins.txt" # relative to this file
@@ -47,7 +49,8 @@ Example (all lengths in arcsec, distance in Mpc, luminosity in Lsun)::
 
     [forward]
     model = "emulator"     # or "jam" (the exact JAM posterior, fastjam.exact_fit)
-    # emulator = "my_emulator/"  # a directory with emulator.npz and emulator.json (default: shipped)
+    # emulator = "my_emulator/"  # a directory with emulator.npz and emulator.json, Sérsic or
+                                 # general (its card says which; default: shipped, by photometry)
 
     [truth]                # optional, for mocks: drawn on the corner plot
     inclination = 60.0

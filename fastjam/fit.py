@@ -134,8 +134,11 @@ def build_problem(cfg, forward=None, emulator=None, keep=None):
         Validated configuration (:func:`fastjam.config.load_config`).
     forward : {"emulator", "jam"}, optional
         Forward model (default: the configuration's, "emulator").
-    emulator : Emulator, optional
-        Default: ``[forward] emulator`` of the configuration, else the shipped one.
+    emulator : Emulator or GeneralEmulator, optional
+        Default: ``[forward] emulator`` of the configuration, else the default of the galaxy's
+        photometry (:meth:`fastjam.emulator.Emulator.load`): the shipped Sérsic emulator for a
+        Sérsic galaxy, the general one (``$FASTJAM_EMULATOR_MGE`` or ``data/emulator_mge``) for
+        an MGE.
     keep : ndarray of bool, optional
         Bins to use (after outlier clipping).
 
@@ -152,7 +155,13 @@ def build_problem(cfg, forward=None, emulator=None, keep=None):
     galaxy = build_galaxy(cfg)
     x, y, vrms, err = kin.x, kin.y, kin.vrms, kin.vrms_err
     forward = forward or cfg["forward"]["model"]
-    sel = _selected_bins(cfg, galaxy, x, y, forward)
+    r_e = None
+    if forward == "emulator":
+        from .emulator.model import Emulator
+
+        emulator = emulator or Emulator.load(cfg["forward"].get("emulator"), galaxy=galaxy)
+        r_e = emulator.effective_radius(galaxy)
+    sel = _selected_bins(cfg, x, y, r_e)
     if keep is not None:
         sel = sel & keep
     x, y, vrms, err = x[sel], y[sel], vrms[sel], err[sel]
@@ -160,12 +169,9 @@ def build_problem(cfg, forward=None, emulator=None, keep=None):
     priors = Priors(galaxy.q_obs, tuple(pr["ml"]), pr["ml_prior"] == "log-uniform", pr["beta_z_min"],
                     pr["q_intr_min"], pr["inclination"] == "isotropic")
     if forward == "emulator":
-        from .emulator.model import Emulator
-
-        emulator = emulator or Emulator.load(cfg["forward"].get("emulator"))
-        priors = priors.within_emulator(emulator.space)
+        priors = emulator.priors_within(priors, galaxy)
         model = emulator.bind(galaxy, x, y)
-        frac = (emulator_error_at(emulator.card, np.hypot(x, y) / galaxy.photometry.r_e)
+        frac = (emulator_error_at(emulator.card, np.hypot(x, y) / r_e)
                 if cfg["likelihood"]["emulator_error"] else np.zeros(x.size))
         coherent = emulator_coherent_error(emulator.card) if cfg["likelihood"]["coherent_error"] else 0.0
     else:
@@ -181,14 +187,11 @@ def build_problem(cfg, forward=None, emulator=None, keep=None):
                    np.flatnonzero(sel), int(sel.size))
 
 
-def _selected_bins(cfg, galaxy, x, y, forward):
-    """Bins inside the emulated field (all for JAM); raises unless dropping is allowed."""
-    if forward != "emulator":
+def _selected_bins(cfg, x, y, r_e):
+    """Bins inside the emulated field of |x|, |y| <= 2.5 ``r_e`` [arcsec] (all for JAM, ``r_e`` None); raises
+    unless dropping is allowed."""
+    if r_e is None:
         return np.ones(x.size, bool)
-    if isinstance(galaxy.photometry, MGE):
-        raise ValueError("the emulator is trained on Sérsic photometry only: an MGE galaxy needs the JAM forward "
-                         "model ([forward] model = \"jam\", sampled with emcee)")
-    r_e = galaxy.photometry.r_e
     inside = grid.inside_field(x / r_e, y / r_e)
     n_out = int(np.sum(~inside))
     if n_out:

@@ -74,6 +74,9 @@ class Priors:
         Floor on q_intr (0.05 in jampy); raises the minimum inclination.
     isotropic : bool
         p(i) ∝ sin i (default) or uniform in i.
+    q_obs_beta : float, optional
+        Observed axis ratio whose q_intr(i) sets the upper bound of beta_z (default ``q_obs``;
+        the roundest Gaussian's for the general emulator, whose domain ends there).
     """
 
     q_obs: float
@@ -82,8 +85,13 @@ class Priors:
     beta_z_min: float = -0.2
     q_intr_min: float = QINTR_MIN
     isotropic: bool = True
+    q_obs_beta: float = None
 
     def __post_init__(self):
+        if self.q_obs_beta is None:
+            object.__setattr__(self, "q_obs_beta", self.q_obs)
+        if not self.q_obs <= self.q_obs_beta <= 1:
+            raise ValueError(f"q_obs_beta = {self.q_obs_beta} must be in [q_obs = {self.q_obs:.3g}, 1]")
         lo, hi = check_positive("M/L prior range", self.ml_range)
         if not lo < hi:
             raise ValueError(f"M/L prior range must have min < max, got {self.ml_range}")
@@ -103,7 +111,7 @@ class Priors:
     def within_emulator(self, space):
         """Priors clipped to an emulator's training domain (a ParameterSpace)."""
         return Priors(self.q_obs, self.ml_range, self.ml_log_uniform, max(self.beta_z_min, space.beta_z_min),
-                      max(self.q_intr_min, space.q_intr_min), self.isotropic)
+                      max(self.q_intr_min, space.q_intr_min), self.isotropic, self.q_obs_beta)
 
     def transform(self, theta, xp=np):
         """Unconstrained theta (..., 3) to (inclination [deg], beta_z, ml) and log|Jacobian|."""
@@ -183,8 +191,8 @@ class Priors:
         return dict(inclination=inc, beta_z=beta, ml=ml)
 
     def beta_max(self, inclination, xp=np):
-        """Upper bound of beta_z, ``BETA_EPS_SLOPE`` (1 - q_intr(i)), at inclination [deg]."""
-        return beta_z_max(q_intr(self.q_obs, inclination, xp))
+        """Upper bound of beta_z, ``BETA_EPS_SLOPE`` (1 - q_intr(i)) of ``q_obs_beta``, at inclination [deg]."""
+        return beta_z_max(q_intr(self.q_obs_beta, inclination, xp))
 
 
 @dataclass(frozen=True)
@@ -250,7 +258,8 @@ def emulator_coherent_error(card):
     """Fractional sigma of the emulator's coherent (per-map) error from its model card.
 
     The card holds the 95th percentile of the per-map mean signed error's absolute value
-    (``metrics.per_map_bias.p95``, from ``fastjam evaluate``); for s ~ N(0, sigma^2) that is
+    (``metrics.per_map_bias.p95``, from ``fastjam evaluate`` for a Sérsic emulator and
+    ``bench/general_emulator.py card`` for a general one); for s ~ N(0, sigma^2) that is
     1.96 sigma, so sigma = p95 / 1.96 (the median |s| would give a smaller sigma: the tail is
     heavier than a Gaussian's, and the 95th percentile keeps the tail honest). 0 with a warning
     when the card lacks the statistic.
@@ -260,18 +269,28 @@ def emulator_coherent_error(card):
     except (KeyError, TypeError):
         import warnings
 
-        warnings.warn("the emulator's model card has no metrics.per_map_bias (run `fastjam evaluate --update-card`):"
-                      " fitting without the coherent model-error term", stacklevel=2)
+        warnings.warn(f"the emulator's model card has no metrics.per_map_bias (run `{_card_command(card)}`): "
+                      "fitting without the coherent model-error term", stacklevel=2)
         return 0.0
     return p95 / Z95
 
 
 def emulator_error_at(card, radius_re):
-    """The emulator's fractional RMS error (model card error model) at radii in R_e."""
+    """The emulator's fractional RMS error (model card error model) at radii in R_e (the emulator's own R_e,
+    ``effective_radius`` of either kind of emulator)."""
     model = card.get("error_model")
     if not model:
-        raise ValueError("the emulator's model card has no error_model: run `fastjam evaluate --update-card`")
+        raise ValueError(f"the emulator's model card has no error_model: run `{_card_command(card)}`")
     edges = np.asarray(model["radius_re"])
     rms = np.asarray(model["frac_rms"])
     which = np.clip(np.digitize(radius_re, edges) - 1, 0, rms.size - 1)
     return rms[which]
+
+
+def _card_command(card):
+    """The command that writes the error model into a card of this kind."""
+    from .emulator.features import card_kind
+
+    if card_kind(card) == "general":
+        return "python bench/general_emulator.py card --data ... --model ... --out ..."
+    return "fastjam evaluate --update-card"

@@ -175,7 +175,7 @@ class Posterior:
     # JAX pytree: the priors' numbers, the likelihood arrays and the bound model are leaves
     def tree_flatten(self):
         p, lik = self.priors, self.likelihood
-        leaves = ((p.q_obs, p.ml_range[0], p.ml_range[1], p.beta_z_min, p.q_intr_min),
+        leaves = ((p.q_obs, p.ml_range[0], p.ml_range[1], p.beta_z_min, p.q_intr_min, p.q_obs_beta),
                   (lik.vrms, lik.vrms_err, lik.frac_model_err, lik.systematic, lik.mask), self.model,
                   self.total_luminosity)
         return leaves, (p.ml_log_uniform, p.isotropic, float(lik.coherent_sigma))
@@ -184,10 +184,10 @@ class Posterior:
     def tree_unflatten(cls, flags, leaves):
         from .model import Likelihood
 
-        (q_obs, lo, hi, beta_min, q_min), lik, model, lum = leaves
+        (q_obs, lo, hi, beta_min, q_min, q_beta), lik, model, lum = leaves
         priors = object.__new__(Priors)  # traced values: skip the checks of __init__
-        for name, value in zip(("q_obs", "ml_range", "beta_z_min", "q_intr_min", "ml_log_uniform", "isotropic"),
-                               (q_obs, (lo, hi), beta_min, q_min, *flags[:2])):
+        for name, value in zip(("q_obs", "ml_range", "beta_z_min", "q_intr_min", "q_obs_beta", "ml_log_uniform",
+                                "isotropic"), (q_obs, (lo, hi), beta_min, q_min, q_beta, *flags[:2])):
             object.__setattr__(priors, name, value)
         out = object.__new__(cls)
         out.priors, out.likelihood, out.model, out.total_luminosity = priors, Likelihood(*lik, coherent_sigma=flags[2]), model, lum

@@ -177,7 +177,9 @@ def test_killed_fit_leaves_the_earlier_outputs_intact(tmp_path, kill_after=6.0):
 
 def test_mge_galaxy_goes_with_jam_only(tmp_path, random_emulator):
     """An MGE file equal to the example's Sérsic MGE gives the same JAM log-density as the
-    Sérsic galaxy; with the emulator it is a domain error; bad MGE files are named."""
+    Sérsic galaxy; with Sérsic emulator weights it is an error naming the general emulator and
+    --forward jam (tests/test_general_wiring.py fits an MGE with general weights); bad MGE files
+    are named."""
     from fastjam.fit import build_galaxy, build_problem
 
     cfg = load_config(EXAMPLE)

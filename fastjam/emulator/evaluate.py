@@ -66,7 +66,29 @@ class EvaluationResult:
         return "\n".join(lines)
 
 
-def _stats(values):
+def radial_error_model(err):
+    """The likelihood's error model: RMS of the relative errors in bins of radius.
+
+    Parameters
+    ----------
+    err : ndarray, shape (maps, NTHETA * NR)
+        Relative errors e on the polar map grid (NaN where invalid).
+
+    Returns
+    -------
+    dict
+        ``radius_re`` (bin edges in R_e, ``RADIAL_BINS``) and ``frac_rms`` (one per bin), as
+        read by :func:`fastjam.model.emulator_error_at`.
+    """
+    x, y = grid.polar_grid()
+    which = np.digitize(np.hypot(x, y).ravel(), RADIAL_BINS) - 1
+    rms = [float(np.sqrt(np.nanmean(err[:, which == b] ** 2))) if np.any(which == b) else float("nan")
+           for b in range(len(RADIAL_BINS) - 1)]
+    return dict(radius_re=RADIAL_BINS.tolist(), frac_rms=rms)
+
+
+def summary_stats(values):
+    """Median, 95th and 99th percentiles, maximum and count of ``values``."""
     values = np.asarray(values)
     return dict(median=float(np.median(values)), p95=float(np.percentile(values, 95)),
                 p99=float(np.percentile(values, 99)), max=float(np.max(values)), n=int(values.size))
@@ -116,11 +138,6 @@ def evaluate(emulator, data, offgrid_maps=100, offgrid_points=64, seed=0, settin
     per_bias = np.nanmean(err, axis=(1, 2))
     scale = TYPICAL_VRMS / np.nanmedian(np.where(valid, jam, np.nan), axis=(1, 2))
     kms = abs_err * jam * scale[:, None, None]
-    x, y = grid.polar_grid()
-    radius = np.hypot(x, y)
-    which = np.digitize(radius, RADIAL_BINS) - 1
-    rms = [float(np.sqrt(np.nanmean(err[:, which == b] ** 2))) if np.any(which == b) else float("nan")
-           for b in range(len(RADIAL_BINS) - 1)]
     order = np.argsort(per_max)[::-1]
     worst = [dict(index=int(ds.index[k]), max_abs_err=float(per_max[k]), bias=float(per_bias[k]),
                   **{name: float(v) for name, v in zip(PARAM_NAMES, ds.params[k])}) for k in order[:10]]
@@ -137,14 +154,14 @@ def evaluate(emulator, data, offgrid_maps=100, offgrid_points=64, seed=0, settin
             ref = dimensionless_map(*ds.params[k], settings, x=xr, y=yr)
             emu = emulator.dimensionless(ds.params[k][None], xr, yr)[0]
             errs.append(np.abs(emu / ref - 1))
-        offgrid = _stats(np.concatenate(errs))
+        offgrid = summary_stats(np.concatenate(errs))
         offgrid["n_maps"] = int(len(picks))
     result = EvaluationResult(
-        n_maps=len(ds), pixel=_stats(abs_err[valid]), offgrid=offgrid, per_map_max=_stats(per_max),
-        per_map_bias=_stats(np.abs(per_bias)),
+        n_maps=len(ds), pixel=summary_stats(abs_err[valid]), offgrid=offgrid, per_map_max=summary_stats(per_max),
+        per_map_bias=summary_stats(np.abs(per_bias)),
         kms=dict(median=float(np.nanmedian(kms)), p99=float(np.nanpercentile(kms, 99)),
                  per_map_max_p95=float(np.percentile(np.nanmax(kms, axis=(1, 2)), 95))),
-        error_model=dict(radius_re=RADIAL_BINS.tolist(), frac_rms=rms),
+        error_model=radial_error_model(err.reshape(len(err), -1)),
         worst=worst, by_region=regions, seconds_per_map_emulator=float(t_emu),
     )
     if plot_dir is not None:

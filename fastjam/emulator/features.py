@@ -45,8 +45,14 @@ def feature_definition(space):
                 params=[dict(name=n, range=[float(a), float(b)]) for n, (a, b) in zip(PARAM_FEATURES, ranges)])
 
 
+def card_kind(card):
+    """``"general"`` for a general-photometry emulator's card (any MGE), else ``"sersic"``."""
+    kinds = {(card.get(key) or {}).get("kind") for key in ("features", "space")}
+    return "general" if "general" in kinds else "sersic"
+
+
 def check_feature_definition(card):
-    """Raise ``ValueError`` unless ``card`` stores the feature definition of this code.
+    """Raise ``ValueError`` unless ``card`` stores the feature definition of this code (of its kind).
 
     Weights trained on other features would load silently and give wrong maps.
     """
@@ -55,7 +61,12 @@ def check_feature_definition(card):
         raise ValueError("the emulator card stores no feature definition (\"features\"): it was saved by an older "
                          "fastjam; add it with fastjam.emulator.store.update_card(path, features=...) after checking "
                          "the features it was trained on")
-    expected = feature_definition(card["space"])
+    if card_kind(card) == "general":
+        from .general_features import feature_definition as general_definition
+
+        expected = general_definition()
+    else:
+        expected = feature_definition(card["space"])
     if _rounded(stored) != _rounded(expected):
         raise ValueError(f"the emulator was trained on other input features than this code computes: stored "
                          f"{stored}, expected {expected}")

@@ -1,13 +1,18 @@
 """The general-photometry emulator in pure JAX, from the stored arrays (no torch import).
 
 Mirrors :class:`fastjam.emulator.general.GeneralEmulatorNetwork` layer by layer; the weights
-are the ``emulator.npz`` arrays and the architecture is the card's ``network`` entry.
+are the ``emulator.npz`` arrays and the architecture is the card's ``network`` entry. For a
+fixed galaxy and fixed data positions the unit MGE, the velocity scale and the basis of the
+two anchors interpolated to the data are computed once (:func:`bind`); each call then costs
+the encoder over the Gaussians, the MLP and a (p x K) product per anchor.
 """
+import functools
+
 import numpy as np
 
 from ..physics.scaling import velocity_scale
 from .general_features import anchor_weight, beta_hi, f_from_anchors, global_features, token_features
-from .jax_model import _linear, interpolation_weights, to_jax
+from .jax_model import BoundEmulator, _linear, interpolation_weights, register_pytrees, to_jax
 
 
 def _mlp(params, prefix, n_layers, x):
@@ -46,8 +51,131 @@ def forward(params, config, ln_sigma, qobs, weight, cos_i, glob):
                                                                         cos_i), glob))
 
 
-def make_vrms_function(arrays, card, galaxy, x, y):
-    """A JAX function ``vrms(inclination, beta_z, ml)`` for one galaxy (Sérsic or MGE) at fixed positions.
+def galaxy_inputs(arrays, galaxy, x, y, check=True):
+    """The galaxy-specific arrays of :func:`general_vrms` (numpy float32), domain checked.
+
+    Parameters
+    ----------
+    arrays : dict
+        Stored weights (the basis is interpolated to the positions here).
+    galaxy : fastjam.galaxy.Galaxy
+        Sérsic or MGE photometry.
+    x, y : array_like, shape (p,)
+        Positions in arcsec.
+    check : bool
+        Raise ``ValueError`` naming the feature outside the domain
+        (:func:`fastjam.photometry.domain_violations`) or the positions beyond the field.
+
+    Returns
+    -------
+    dict
+        ``ln_sigma``, ``qobs``, ``weight`` (k,) of the unit MGE; ``sigma_psf_re``,
+        ``pixsize_re`` (scalars); ``data_w`` (p, 2, K), ``data_b`` (p, 2) (the basis of the two
+        anchors at the positions); ``unit_scale`` (km/s at M/L = 1).
+    """
+    from ..photometry import domain_violations, unit_photometry
+    from ..physics import grid
+
+    unit = unit_photometry(galaxy.mge, galaxy.distance)
+    sig_re, pix_re = galaxy.sigma_psf / unit.r_e, galaxy.pixsize / unit.r_e
+    x_re, y_re = np.asarray(x, float) / unit.r_e, np.asarray(y, float) / unit.r_e
+    if check:
+        bad = domain_violations(unit, sigma_psf_re=sig_re, pixsize_re=pix_re)
+        if bad:
+            raise ValueError("outside the emulator's training domain (general photometry): " + "; ".join(bad)
+                             + ": use the JAM forward model (--forward jam)")
+        if not np.all(grid.inside_field(x_re, y_re)):
+            raise ValueError(f"positions reach {np.max(np.maximum(abs(x_re), abs(y_re))):.3g} R_e, outside the "
+                             f"emulated field |x|, |y| <= {grid.FIELD_HALF} R_e (R_e = {unit.r_e:.4g} arcsec): drop "
+                             "them or use the JAM forward model")
+    interp = interpolation_weights(x_re, y_re)
+    w64, b64 = np.asarray(arrays["basis.weight"], np.float64), np.asarray(arrays["basis.bias"], np.float64)
+    half = b64.size // 2
+    f32 = functools.partial(np.asarray, dtype=np.float32)
+    return dict(ln_sigma=f32(np.log(unit.sigma)), qobs=f32(unit.qobs), weight=f32(unit.weight),
+                sigma_psf_re=f32(sig_re), pixsize_re=f32(pix_re),
+                data_w=f32(np.stack([interp @ w64[:half], interp @ w64[half:]], 1)),
+                data_b=f32(np.stack([interp @ b64[:half], interp @ b64[half:]], 1)),
+                unit_scale=f32(velocity_scale(1.0, unit.l_tot, unit.r_e, galaxy.distance)))
+
+
+def general_vrms(weights, config, inputs, inclination, beta_z, ml):
+    """V_RMS in km/s at the bound positions: a pure function of weights and galaxy inputs.
+
+    .. math:: V_{\\rm rms} = s\\,\\sqrt{M/L}\\,\\sqrt{(1 - t) f_{\\rm lo}^2 + t f_{\\rm hi}^2},
+
+    with :math:`s` the velocity scale at M/L = 1, :math:`\\ln f` at the two anchors from the
+    network and t the anchor weight of ``beta_z``
+    (:mod:`fastjam.emulator.general_features`).
+
+    Parameters
+    ----------
+    weights : dict
+        ``phi.*``, ``mlp.*`` and ``coeff.*`` weights (jax or numpy float32).
+    config : dict
+        The card's ``network`` entry.
+    inputs : dict
+        :func:`galaxy_inputs`.
+    inclination, beta_z, ml : scalar
+        Degrees, anisotropy, Msun/Lsun (inside the domain; not checked in traced code).
+
+    Returns
+    -------
+    jax.Array, shape (p,)
+    """
+    import jax.numpy as jnp
+
+    toks = [jnp.asarray(inputs[k])[None] for k in ("ln_sigma", "qobs", "weight")]
+    cos_i = jnp.cos(jnp.radians(jnp.asarray(inclination, dtype=jnp.float32)))[None]
+    b_hi = beta_hi(toks[1], toks[2], cos_i, jnp)
+    glob = global_features(cos_i, jnp.reshape(inputs["sigma_psf_re"], (1,)), jnp.reshape(inputs["pixsize_re"], (1,)),
+                           b_hi, jnp)
+    c = coefficients(weights, config, encode(weights, config, *toks, cos_i), glob)[0]
+    ln_f = jnp.einsum("pak,k->pa", inputs["data_w"], c) + inputs["data_b"]
+    f = f_from_anchors(ln_f[:, 0], ln_f[:, 1], anchor_weight(beta_z, b_hi[0]), jnp)
+    return f * (inputs["unit_scale"] * jnp.sqrt(ml))
+
+
+class BoundGeneralEmulator(BoundEmulator):
+    """The general emulator bound to one galaxy and its data positions: ``model(inclination, beta_z, ml)``.
+
+    A JAX pytree (weights and galaxy inputs are leaves; the architecture is static) and
+    picklable, padded like :class:`~fastjam.emulator.jax_model.BoundEmulator`.
+    """
+
+    def __init__(self, weights, inputs, config):
+        super().__init__(weights, inputs)
+        self.config = dict(config)
+
+    def __call__(self, inclination, beta_z, ml):
+        """V_RMS [km/s], shape (p,), for scalar inclination [deg], beta_z and M/L [Msun/Lsun]."""
+        return general_vrms(self.weights, self.config, self.inputs, inclination, beta_z, ml)
+
+    def _with_inputs(self, inputs):
+        return BoundGeneralEmulator(self.weights, inputs, self.config)
+
+    def tree_flatten(self):
+        return (self.weights, self.inputs), tuple(sorted((k, _hashable(v)) for k, v in self.config.items()))
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls(*children, {k: list(v) if isinstance(v, tuple) else v for k, v in aux})
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+@functools.lru_cache(maxsize=None)
+def register_pytree():
+    """Register :class:`BoundGeneralEmulator` with JAX (once)."""
+    import jax
+
+    jax.tree_util.register_pytree_node_class(BoundGeneralEmulator)
+
+
+def bind(arrays, card, galaxy, x, y, check=True):
+    """A :class:`BoundGeneralEmulator` for one galaxy (Sérsic or MGE) at fixed positions, without torch.
 
     Parameters
     ----------
@@ -57,44 +185,23 @@ def make_vrms_function(arrays, card, galaxy, x, y):
     galaxy : fastjam.galaxy.Galaxy
     x, y : array_like, shape (p,)
         Positions in arcsec, inside |x|, |y| <= 2.5 R_e.
+    check : bool
+        Check the galaxy's features and the positions (:func:`galaxy_inputs`).
 
     Returns
     -------
-    callable
-        ``vrms(inclination [deg], beta_z, ml) -> (p,)`` km/s, exact in beta_z and M/L between
-        the anchors. Inclination and beta_z are not checked inside traced code: check them
-        with :func:`fastjam.photometry.check_domain`.
+    BoundGeneralEmulator
+        ``model(inclination [deg], beta_z, ml) -> (p,)`` km/s, exact in beta_z and M/L between
+        the anchors. Inclination and beta_z are not checked inside traced code: the priors keep
+        them in the domain (:meth:`fastjam.emulator.general_model.GeneralEmulator.priors_within`).
     """
-    import jax.numpy as jnp
-
-    from ..photometry import check_domain, unit_photometry
-    from ..physics import grid
-
     config = card["network"]
     if config["output"] != "anchors":
-        raise ValueError(f"make_vrms_function needs an 'anchors' network, got output = {config['output']!r}")
-    unit = unit_photometry(galaxy.mge, galaxy.distance)
-    sig_re, pix_re = galaxy.sigma_psf / unit.r_e, galaxy.pixsize / unit.r_e
-    check_domain(unit, sigma_psf_re=sig_re, pixsize_re=pix_re)
-    x_re, y_re = np.asarray(x, float) / unit.r_e, np.asarray(y, float) / unit.r_e
-    if not np.all(grid.inside_field(x_re, y_re)):
-        raise ValueError(f"positions reach {np.max(np.maximum(abs(x_re), abs(y_re))):.3g} R_e, outside the "
-                         f"emulated field |x|, |y| <= {grid.FIELD_HALF} R_e (R_e = {unit.r_e:.4g} arcsec)")
-    params = to_jax(arrays)
-    interp = interpolation_weights(x_re, y_re)
-    half = params["basis.bias"].shape[0] // 2
-    w64, b64 = np.asarray(arrays["basis.weight"], np.float64), np.asarray(arrays["basis.bias"], np.float64)
-    data_w = [jnp.asarray(interp @ w64[s], dtype=jnp.float32) for s in (slice(0, half), slice(half, None))]
-    data_b = [jnp.asarray(interp @ b64[s], dtype=jnp.float32) for s in (slice(0, half), slice(half, None))]
-    toks = [jnp.asarray(v[None], dtype=jnp.float32) for v in (np.log(unit.sigma), unit.qobs, unit.weight)]
-    unit_scale = float(velocity_scale(1.0, unit.l_tot, unit.r_e, galaxy.distance))
+        raise ValueError(f"a fit needs an 'anchors' general network, got output = {config['output']!r}")
+    register_pytrees()
+    register_pytree()
+    kept = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items() if not k.startswith("basis.")}
+    return BoundGeneralEmulator(kept, galaxy_inputs(arrays, galaxy, x, y, check), config)
 
-    def vrms(inclination, beta_z, ml):
-        cos_i = jnp.cos(jnp.radians(jnp.asarray(inclination, dtype=jnp.float32)))[None]
-        b_hi = beta_hi(toks[1], toks[2], cos_i, jnp)
-        glob = global_features(cos_i, jnp.full(1, sig_re, jnp.float32), jnp.full(1, pix_re, jnp.float32), b_hi, jnp)
-        c = coefficients(params, config, encode(params, config, *toks, cos_i), glob)[0]
-        f = f_from_anchors(data_w[0] @ c + data_b[0], data_w[1] @ c + data_b[1], anchor_weight(beta_z, b_hi[0]), jnp)
-        return f * (unit_scale * jnp.sqrt(ml))
 
-    return vrms
+make_vrms_function = bind

@@ -104,12 +104,53 @@ def accuracy(net, inp, n_betas=3, seed=0):
         ``pixel_median``, ``pixel_p99`` of |e|; ``map_max_p95`` (95th percentile over maps of
         max |e|); ``map_bias_p95`` (95th percentile of |mean e|); ``rms_ln_f``; ``n_maps``.
     """
+    return dict(error_stats(relative_errors(net, inp, n_betas, seed)), n_maps=int(len(inp["cos_i"])),
+                n_betas=n_betas)
+
+
+def relative_errors(net, inp, n_betas=3, seed=0):
+    """e = f_emu / f_JAM - 1 on the map grid, shape (n_betas * N, NTHETA*NR), at random anisotropies."""
     rng = np.random.default_rng(seed)
     errs = []
     for _ in range(n_betas):
         beta = draw_betas(inp, rng)
         errs.append(np.expm1(predict_ln_f(net, inp, beta) - true_ln_f(inp, beta)))
-    return dict(error_stats(np.concatenate(errs)), n_maps=int(len(inp["cos_i"])), n_betas=n_betas)
+    return np.concatenate(errs)
+
+
+def error_card(net, inp, n_betas=3, seed=0):
+    """The card entries of the likelihood's error model, measured on held-out maps.
+
+    The same entries as a Sérsic emulator's card (``fastjam evaluate --update-card``), read the
+    same way by :func:`fastjam.model.emulator_error_at` and
+    :func:`fastjam.model.emulator_coherent_error`.
+
+    Parameters
+    ----------
+    net : GeneralEmulatorNetwork
+    inp : dict
+        :func:`map_inputs` of held-out maps.
+    n_betas : int
+        Random anisotropies per map, uniform in [BETA_LO, beta_hi].
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``test_accuracy`` (:func:`accuracy`); ``metrics`` with ``pixel`` (|e| over pixels),
+        ``per_map_max`` (max |e| per map) and ``per_map_bias`` (|mean e| per map), each
+        with median, p95, p99, max and n (:func:`fastjam.emulator.evaluate.summary_stats`),
+        and ``n_maps``; ``error_model``, the RMS of e in bins of radius
+        (:func:`fastjam.emulator.evaluate.radial_error_model`).
+    """
+    from .evaluate import radial_error_model, summary_stats
+
+    e = relative_errors(net, inp, n_betas, seed)
+    n_maps = int(len(inp["cos_i"]))
+    metrics = dict(n_maps=n_maps, n_betas=n_betas, pixel=summary_stats(np.abs(e)),
+                   per_map_max=summary_stats(np.abs(e).max(1)), per_map_bias=summary_stats(np.abs(e.mean(1))))
+    return dict(test_accuracy=dict(error_stats(e), n_maps=n_maps, n_betas=n_betas), metrics=metrics,
+                error_model=radial_error_model(e))
 
 
 def error_stats(e):

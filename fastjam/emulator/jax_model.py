@@ -86,12 +86,9 @@ def interpolation_weights(x_re, y_re, ntheta=grid.NTHETA, nr=grid.NR):
 
 def _galaxy_inputs(weights, card, galaxy, x, y, check):
     """The galaxy-specific arrays of :func:`emulator_vrms` (numpy float32)."""
-    from ..galaxy import Sersic
     from .model import sersic_image
 
     ph = galaxy.photometry
-    if not isinstance(ph, Sersic):
-        raise ValueError("the emulator is trained on Sérsic photometry only: use the JAM forward model for an MGE")
     config = card["network"]
     sig_re, pix_re = galaxy.sigma_psf / ph.r_e, galaxy.pixsize / ph.r_e
     x_re, y_re = np.asarray(x, float) / ph.r_e, np.asarray(y, float) / ph.r_e
@@ -175,8 +172,10 @@ class BoundEmulator:
         extra = int(size) - self.n_bins
         if extra < 0:
             raise ValueError(f"cannot pad {self.n_bins} bins to {size}")
-        inputs = dict(self.inputs, data_w=np.pad(np.asarray(self.inputs["data_w"]), ((0, extra), (0, 0))),
-                      data_b=np.pad(np.asarray(self.inputs["data_b"]), (0, extra)))
+        inputs = dict(self.inputs, **{k: _pad_rows(self.inputs[k], extra) for k in ("data_w", "data_b")})
+        return self._with_inputs(inputs)
+
+    def _with_inputs(self, inputs):
         return BoundEmulator(self.weights, inputs)
 
     def tree_flatten(self):
@@ -185,6 +184,12 @@ class BoundEmulator:
     @classmethod
     def tree_unflatten(cls, aux, children):
         return cls(*children)
+
+
+def _pad_rows(array, extra):
+    """``array`` with ``extra`` zero rows appended along its first (bin) axis."""
+    array = np.asarray(array)
+    return np.pad(array, [(0, extra)] + [(0, 0)] * (array.ndim - 1))
 
 
 @functools.lru_cache(maxsize=None)

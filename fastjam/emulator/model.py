@@ -3,6 +3,12 @@
 Loading reads the stored arrays and card only; :meth:`Emulator.bind` builds a pure-JAX
 model from them (:mod:`fastjam.emulator.jax_model`), so a fit never imports torch. The torch
 network is built on first use by the batch methods (evaluation, benchmarks, training checks).
+
+:meth:`Emulator.load` is the one loader of both kinds of emulator: it reads the card's kind
+(:func:`~fastjam.emulator.features.card_kind`) and returns an :class:`Emulator` (Sérsic
+photometry, the more accurate one there) or a
+:class:`~fastjam.emulator.general_model.GeneralEmulator` (any MGE); without a path it picks
+the default of the galaxy's photometry (:func:`~fastjam.emulator.store.default_path`).
 """
 import logging
 from pathlib import Path
@@ -14,7 +20,7 @@ from ..forward import ForwardModel
 from ..galaxy import Sersic
 from ..physics import grid
 from ..physics.scaling import velocity_scale
-from .features import check_feature_definition, image_features, param_features, sersic_features
+from .features import card_kind, check_feature_definition, image_features, param_features, sersic_features
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,8 @@ class Emulator(ForwardModel):
         (:func:`fastjam.emulator.features.check_feature_definition`).
     """
 
+    kind = "sersic"
+
     def __init__(self, arrays, card, allow_extrapolation=False, device="cpu", path=None):
         check_feature_definition(card)
         self.path = path
@@ -85,6 +93,7 @@ class Emulator(ForwardModel):
         from ..physics.geometry import min_inclination
         from .jax_model import bind
 
+        self.check_photometry(galaxy)
         x, y = check_positions(x, y)
 
         def check(ph, sig_re, pix_re, x_re, y_re):
@@ -94,14 +103,67 @@ class Emulator(ForwardModel):
 
         return bind(self.arrays, self.card, galaxy, x, y, check)
 
+    def check_photometry(self, galaxy):
+        """Raise ``ValueError`` unless ``galaxy`` has Sérsic photometry, saying what an MGE needs."""
+        if not isinstance(galaxy.photometry, Sersic):
+            raise ValueError(f"the emulator in {self.path or 'memory'} is trained on Sérsic photometry only: an MGE "
+                             "galaxy needs general-photometry weights ([forward] emulator = their directory, or "
+                             "$FASTJAM_EMULATOR_MGE) or the JAM forward model (--forward jam)")
+
+    def effective_radius(self, galaxy):
+        """R_e [arcsec] the emulator scales by: the Sérsic R_e."""
+        self.check_photometry(galaxy)
+        return float(galaxy.photometry.r_e)
+
+    def priors_within(self, priors, galaxy):
+        """``priors`` (a :class:`fastjam.model.Priors`) clipped to the training domain."""
+        self.check_photometry(galaxy)
+        return priors.within_emulator(self.space)
+
     @classmethod
-    def load(cls, path=None, **kwargs):
-        """Load a saved emulator; with no path, the weights shipped in ``data/emulator``."""
+    def load(cls, path=None, galaxy=None, **kwargs):
+        """Load a saved emulator of either kind, as its card says.
+
+        Parameters
+        ----------
+        path : str or Path, optional
+            Directory with ``emulator.npz`` and ``emulator.json``. Default: the default emulator
+            of the galaxy's photometry (:func:`fastjam.emulator.store.default_path`): the
+            Sérsic one for a Sérsic galaxy (and without a galaxy), the general one for an MGE.
+        galaxy : Galaxy, optional
+            The galaxy to be fitted: picks the default and checks that the emulator takes its
+            photometry.
+        **kwargs
+            ``allow_extrapolation``, ``device``.
+
+        Returns
+        -------
+        Emulator or GeneralEmulator
+
+        Raises
+        ------
+        ValueError
+            No emulator in ``path``, no general emulator for an MGE galaxy, or an emulator
+            that does not take the galaxy's photometry (each message says what to do).
+        """
         from .store import default_path, load_arrays
 
-        path = Path(path) if path is not None else default_path()
+        general_default = path is None and galaxy is not None and not isinstance(galaxy.photometry, Sersic)
+        path = Path(path) if path is not None else default_path("general" if general_default else "sersic")
+        if general_default and not (path / "emulator.npz").exists():
+            raise ValueError(f"no general-photometry emulator for an MGE galaxy (none in {path}): fit with --forward "
+                             "jam, or set [forward] emulator (or $FASTJAM_EMULATOR_MGE) to the directory of general "
+                             "weights")
         arrays, card = load_arrays(path)
-        return cls(arrays, card, path=path, **kwargs)
+        if card_kind(card) == "general":
+            from .general_model import GeneralEmulator
+
+            emulator = GeneralEmulator(arrays, card, path=path, **kwargs)
+        else:
+            emulator = Emulator(arrays, card, path=path, **kwargs)
+        if galaxy is not None:
+            emulator.check_photometry(galaxy)
+        return emulator
 
     @property
     def use_image(self):
@@ -181,9 +243,8 @@ class Emulator(ForwardModel):
             )
 
     def _vrms(self, galaxy, params, x, y):
+        self.check_photometry(galaxy)
         ph = galaxy.photometry
-        if not isinstance(ph, Sersic):
-            raise ValueError("the emulator is trained on Sérsic photometry only: use the JAM forward model for an MGE")
         m = params.inclination.size
         dimless = np.column_stack([np.full(m, ph.n), np.full(m, ph.q_obs), params.inclination, params.beta_z,
                                    np.full(m, galaxy.sigma_psf / ph.r_e), np.full(m, galaxy.pixsize / ph.r_e)])

@@ -12,15 +12,21 @@ import numpy as np
 from ..atomic import write_json, write_npz
 
 
-def shipped_path():
-    """Directory of the emulator shipped with fastjam: ``fastjam/data/emulator`` of the installed
-    package (the repository's ``data/emulator``, see ``setup.cfg``)."""
-    return Path(resources.files("fastjam") / "data" / "emulator")
+#: Shipped emulators by kind (directories of ``fastjam/data``) and the variables that override them.
+SHIPPED = dict(sersic=("emulator", "FASTJAM_EMULATOR"), general=("emulator_mge", "FASTJAM_EMULATOR_MGE"))
 
 
-def default_path():
-    """Directory of the default emulator: ``$FASTJAM_EMULATOR`` if set, else the shipped one."""
-    return Path(os.environ.get("FASTJAM_EMULATOR") or shipped_path())
+def shipped_path(kind="sersic"):
+    """Directory of the emulator of ``kind`` shipped with fastjam: ``fastjam/data/emulator`` (Sérsic)
+    or ``fastjam/data/emulator_mge`` (general photometry) of the installed package (the
+    repository's ``data/``, see ``setup.cfg``)."""
+    return Path(resources.files("fastjam") / "data" / SHIPPED[kind][0])
+
+
+def default_path(kind="sersic"):
+    """Directory of the default emulator of ``kind``: ``$FASTJAM_EMULATOR`` (Sérsic) or
+    ``$FASTJAM_EMULATOR_MGE`` (general) if set, else the shipped one."""
+    return Path(os.environ.get(SHIPPED[kind][1]) or shipped_path(kind))
 
 
 def save_emulator(out, net, space, grid_meta, info, features=None):

@@ -1,0 +1,255 @@
+"""The general emulator in a fit: the loader, the bound JAX model, the domain, the error model.
+
+A tiny general network trained for a few epochs on six jampy maps (coarse JAM grid) stands in
+for a trained one: these tests check the wiring, not the accuracy.
+"""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from fastjam.config import load_config
+from fastjam.galaxy import Galaxy, Sersic
+from fastjam.physics.mge import MGE, sersic_mge
+
+DISTANCE = 20.0
+TRUTH = dict(inclination=80.0, beta_z=0.05, ml=3.0)
+
+
+def _bulge_disk(distance=DISTANCE):
+    """An MGE of 24 Gaussians: a bulge (n = 4, q = 0.8, every other Gaussian) and a flat disk (n = 1, q = 0.3)."""
+    bulge, disk = sersic_mge(4.0, 0.8, r_e=5.0, l_tot=1.4e10, distance=distance), \
+        sersic_mge(1.0, 0.3, r_e=12.0, l_tot=3e9, distance=distance)
+    return MGE(*(np.concatenate([getattr(bulge, k)[::2], getattr(disk, k)]) for k in ("surf", "sigma", "qobs")))
+
+
+@pytest.fixture(scope="module")
+def general(tmp_path_factory):
+    """A general emulator artefact (weights and a card with its error model) and its torch network."""
+    pytest.importorskip("torch")
+    from fastjam.emulator.general import GeneralConfig
+    from fastjam.emulator.general_train import GeneralTrainConfig, error_card, map_inputs, train_general
+    from fastjam.emulator.store import update_card
+    from fastjam.family import FamilySpace, family_design, family_mge, pad_mge
+    from fastjam.jam import JAMSettings, dimensionless_linear_maps
+
+    design = family_design(6, seed=21, space=FamilySpace(sigma_psf_re=(0.05, 0.3)))
+    mges = [family_mge(p) for p in design]
+    ab = [dimensionless_linear_maps(m, p[1], p[2], p[3], JAMSettings(nrad=10, nang=6)) for m, p in zip(mges, design)]
+    inp = map_inputs(SimpleNamespace(mge=np.stack([pad_mge(*m) for m in mges]), params=design,
+                                     a=np.stack([a for a, _ in ab]), b=np.stack([b for _, b in ab])))
+    out = tmp_path_factory.mktemp("general")
+    part = [{k: v[idx] for k, v in inp.items()} for idx in (slice(0, 5), slice(5, 6))]
+    _, net = train_general(*part, out, GeneralConfig(encoder="singles", token_hidden=(16,), latent=8, hidden=(32,),
+                                                     n_basis=8),
+                           GeneralTrainConfig(epochs=20, batch_size=5, patience=20, lr=3e-3), progress=False)
+    update_card(out, **error_card(net, inp))
+    return SimpleNamespace(path=out, net=net)
+
+
+@pytest.fixture()
+def general_default(general, monkeypatch):
+    """The artefact as the default general emulator ($FASTJAM_EMULATOR_MGE)."""
+    monkeypatch.setenv("FASTJAM_EMULATOR_MGE", str(general.path))
+    return general
+
+
+def _positions(r_e, n=9, half=2.2):
+    g = np.linspace(-half, half, n) * r_e
+    x, y = (v.ravel() for v in np.meshgrid(g, 0.6 * g))
+    return x + 0.013 * r_e, y  # off the map grid's nodes
+
+
+def test_bound_model_is_the_torch_network_times_the_velocity_scale(general):
+    """Emulator.load + bind (pure JAX) at off-grid data positions = the torch network's two anchors
+    interpolated there, combined at beta_z, times the analytic scale sqrt(G M/L L_tot/(R_e D))."""
+    import jax
+    import torch
+
+    from fastjam.emulator import Emulator
+    from fastjam.emulator.general_features import anchor_weight, beta_hi, f_from_anchors
+    from fastjam.emulator.general_train import _tensors
+    from fastjam.emulator.jax_model import interpolation_weights
+    from fastjam.photometry import unit_photometry
+    from fastjam.physics.scaling import velocity_scale
+
+    galaxy = Galaxy(_bulge_disk(), DISTANCE, 0.6, 0.5)
+    unit = unit_photometry(galaxy.mge, DISTANCE)
+    x, y = _positions(unit.r_e)
+    model = jax.jit(Emulator.load(general.path).bind(galaxy, x, y))
+    inp = dict(ln_sigma=np.log(unit.sigma)[None], qobs=unit.qobs[None], weight=unit.weight[None],
+               sigma_psf_re=np.array([0.6 / unit.r_e]), pixsize_re=np.array([0.5 / unit.r_e]))
+    for inc, beta, ml in ((80.0, 0.05, 3.0), (88.0, -0.15, 0.7)):
+        inp["cos_i"] = np.array([np.cos(np.radians(inc))])
+        inp["beta_hi"] = beta_hi(inp["qobs"], inp["weight"], inp["cos_i"])
+        with torch.no_grad():
+            out = general.net(*_tensors(inp, np.array([0])))[0].double().numpy()
+        w = interpolation_weights(x / unit.r_e, y / unit.r_e)
+        lo, hi = w @ out[: out.size // 2], w @ out[out.size // 2:]
+        f = f_from_anchors(lo, hi, anchor_weight(beta, inp["beta_hi"][0]))
+        expect = f * velocity_scale(ml, unit.l_tot, unit.r_e, DISTANCE)
+        np.testing.assert_allclose(np.asarray(model(inc, beta, ml)), expect, rtol=1e-5)
+
+
+def _config(tmp_path, galaxy_lines, extra=""):
+    """A fit configuration of the mock of :func:`_write_mock`, with the given [galaxy] lines."""
+    path = tmp_path / "galaxy.toml"
+    path.write_text(f"[galaxy]\n{galaxy_lines}\ndistance = {DISTANCE}\nsigma_psf = 0.6\npixsize = 0.5\n\n"
+                    '[data]\npath = "vrms_bins.txt"\nformat = "text"\n\n[priors]\nml = [0.5, 20.0]\n\n'
+                    f"[sampler]\nbackend = \"emcee\"\nseed = 3\nwalkers = 16\nsteps = 600\ness = 0\n{extra}")
+    return path
+
+
+def _mge_config(tmp_path, mge=None, extra=""):
+    mge = _bulge_disk() if mge is None else mge
+    np.savetxt(tmp_path / "mge.txt", np.column_stack([mge.surf, mge.sigma, mge.qobs]))
+    if not (tmp_path / "vrms_bins.txt").exists():
+        x, y = _positions(7.0, n=7)  # R_e of the bulge + disk: 7.19 arcsec
+        np.savetxt(tmp_path / "vrms_bins.txt", np.column_stack([x, y, np.full(x.size, 200.0), np.full(x.size, 5.0)]))
+    return _config(tmp_path, 'mge = "mge.txt"', extra)
+
+
+def test_the_loader_picks_the_network_of_the_photometry(general_default, tmp_path):
+    """An MGE galaxy gets the general emulator (default or [forward] emulator), a Sérsic galaxy the Sérsic one."""
+    from fastjam.emulator import Emulator
+    from fastjam.emulator.general_jax import BoundGeneralEmulator
+    from fastjam.emulator.general_model import GeneralEmulator
+    from fastjam.emulator.jax_model import BoundEmulator
+    from fastjam.emulator.store import default_path
+    from fastjam.fit import build_problem
+
+    mge_galaxy = Galaxy(_bulge_disk(), DISTANCE, 0.6, 0.5)
+    sersic_galaxy = Galaxy(Sersic(3.0, 8.0, 0.7, 2e10), DISTANCE, 0.6, 0.5)
+    assert isinstance(Emulator.load(galaxy=mge_galaxy), GeneralEmulator)
+    assert isinstance(Emulator.load(general_default.path), GeneralEmulator)
+    if (default_path() / "emulator.npz").exists():
+        sersic = Emulator.load(galaxy=sersic_galaxy)
+        assert type(sersic) is Emulator and sersic.kind == "sersic"
+    mge_problem = build_problem(load_config(_mge_config(tmp_path)))
+    assert isinstance(mge_problem.posterior.model, BoundGeneralEmulator)
+    with_path = build_problem(load_config(_mge_config(tmp_path), {"forward.emulator": str(general_default.path)}))
+    np.testing.assert_allclose(with_path.posterior.vrms(80.0, 0.0, 2.0), mge_problem.posterior.vrms(80.0, 0.0, 2.0))
+    if (default_path() / "emulator.npz").exists():
+        sersic_cfg = _config(tmp_path, "sersic_n = 3.0\nr_e = 10.0\nq_obs = 0.7\nl_tot = 2e10")
+        model = build_problem(load_config(sersic_cfg)).posterior.model
+        assert type(model) is BoundEmulator
+
+
+def test_no_general_weights_is_a_one_line_error_saying_what_to_do(tmp_path, monkeypatch, random_emulator):
+    from fastjam.fit import build_problem
+
+    monkeypatch.setenv("FASTJAM_EMULATOR_MGE", str(tmp_path / "none"))
+    cfg = load_config(_mge_config(tmp_path))
+    with pytest.raises(ValueError, match=r"^no general-photometry emulator for an MGE galaxy \(none in .*none\): "
+                                         r"fit with --forward jam, or set \[forward\] emulator") as err:
+        build_problem(cfg)
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match=r"Sérsic photometry only: an MGE galaxy needs general-photometry weights "
+                                         r"\(\[forward\] emulator = their directory.*--forward jam"):
+        build_problem(cfg, emulator=random_emulator)
+    assert build_problem(cfg, forward="jam").forward == "jam"
+
+
+def test_domain_errors_name_the_feature_value_and_range(general):
+    from fastjam.emulator import Emulator
+
+    emulator = Emulator.load(general.path)
+    mge = _bulge_disk()
+    r_e = emulator.effective_radius(Galaxy(mge, DISTANCE, 0.6, 0.5))
+    x, y = _positions(r_e)
+    with pytest.raises(ValueError, match=r"sigma_psf/R_e = 0\.8 is outside \[0\.01, 0\.5\]: use the JAM forward"):
+        emulator.bind(Galaxy(mge, DISTANCE, 0.8 * r_e, 0.5), x, y)
+    with pytest.raises(ValueError, match=r"pixsize/sigma_psf = 3 is outside \[0, 2\]"):
+        emulator.bind(Galaxy(mge, DISTANCE, 0.6, 1.8), x, y)
+    many = MGE(*(np.concatenate([v, v]) for v in (mge.surf, mge.sigma, mge.qobs)))
+    with pytest.raises(ValueError, match=r"number of Gaussians = 48 exceeds 30"):
+        emulator.bind(Galaxy(many, DISTANCE, 0.6, 0.5), x, y)
+    with pytest.raises(ValueError, match=r"positions reach 3\.\d+ R_e, outside the emulated field"):
+        emulator.bind(Galaxy(mge, DISTANCE, 0.6, 0.5), 1.5 * x, y)
+    roundest = r"beta_z = 0\.5 is outside \[-0\.2, 0\.1449\] \(0\.7 \(1 - q_intr\) of the roundest Gaussian"
+    with pytest.raises(ValueError, match=roundest):
+        emulator.vrms(Galaxy(mge, DISTANCE, 0.6, 0.5), 80.0, 0.5, 2.0, x, y)
+
+
+def test_the_priors_keep_every_draw_inside_the_domain(general):
+    """beta_z up to 0.7 (1 - q_intr) of the roundest Gaussian (not the flattest), i >= the domain's lowest."""
+    from fastjam.emulator import Emulator
+    from fastjam.model import Priors
+    from fastjam.photometry import domain_violations, unit_photometry
+
+    galaxy = Galaxy(_bulge_disk(), DISTANCE, 0.6, 0.5)
+    priors = Emulator.load(general.path).priors_within(Priors(galaxy.q_obs, beta_z_min=-0.5), galaxy)
+    assert priors.q_obs_beta == pytest.approx(0.8) and priors.beta_z_min == -0.2
+    draws = priors.sample(2000, np.random.default_rng(0))
+    unit = unit_photometry(galaxy.mge, DISTANCE)
+    bad = [v for i, b in zip(draws["inclination"], draws["beta_z"]) for v in domain_violations(unit, i, b)]
+    assert not bad, bad[:3]
+    assert np.max(draws["beta_z"]) > 0.9 * np.max(priors.beta_max(draws["inclination"]))
+
+
+def test_pixsize_to_zero_is_emulated_at_the_clamp(general):
+    """pixsize/sigma_psf below 0.05 gives the map of 0.05 exactly (the documented clamp)."""
+    import jax
+
+    from fastjam.emulator import Emulator
+    from fastjam.emulator.general_features import PIXSIZE_RATIO_CLAMP
+
+    emulator, mge = Emulator.load(general.path), _bulge_disk()
+    x, y = _positions(7.0, n=5)
+    call = jax.jit(lambda model: model(80.0, 0.05, 3.0))
+    tiny, clamp = (call(emulator.bind(Galaxy(mge, DISTANCE, 0.6, pix), x, y))
+                   for pix in (1e-5, 0.6 * PIXSIZE_RATIO_CLAMP))
+    np.testing.assert_array_equal(np.asarray(tiny), np.asarray(clamp))
+
+
+def test_the_likelihood_reads_the_general_card_error_model(general_default, tmp_path):
+    """The card writer's radial RMS error and coherent bias enter the likelihood as a Sérsic card's do."""
+    from fastjam.emulator.store import load_arrays
+    from fastjam.fit import build_problem
+    from fastjam.model import Z95, emulator_error_at
+    from fastjam.photometry import unit_photometry
+
+    _, card = load_arrays(general_default.path)
+    assert card["metrics"]["per_map_bias"]["p95"] == pytest.approx(card["test_accuracy"]["map_bias_p95"])
+    assert len(card["error_model"]["frac_rms"]) == len(card["error_model"]["radius_re"]) - 1
+    problem = build_problem(load_config(_mge_config(tmp_path)))
+    lik = problem.likelihood
+    assert lik.coherent_sigma == pytest.approx(card["metrics"]["per_map_bias"]["p95"] / Z95) and lik.coherent_sigma > 0
+    r_e = unit_photometry(problem.galaxy.mge, DISTANCE).r_e
+    expect = emulator_error_at(card, np.hypot(problem.x, problem.y) / r_e)
+    np.testing.assert_allclose(np.asarray(lik.frac_model_err), expect)
+    assert np.all(expect > 0)
+    off = build_problem(load_config(_mge_config(tmp_path), {"likelihood.emulator_error": False,
+                                                             "likelihood.coherent_error": False}))
+    assert not np.any(np.asarray(off.likelihood.frac_model_err)) and off.likelihood.coherent_sigma == 0
+
+
+def test_a_fit_of_a_mock_made_with_the_emulator_recovers_its_parameters(general_default, tmp_path):
+    """Self-consistency of the wiring: noiseless V_RMS of the emulator at the truth with 1% errors, read back
+    through the configuration. The MAP is within 0.005 of beta_z and 0.2% of M/L; every posterior median
+    (emcee) within 2 posterior sd of the truth. (The tiny network barely depends on the inclination: its
+    posterior is about as wide as the prior, sd ~ 5 deg.)"""
+    from fastjam.fit import build_problem, find_map, fit
+
+    path = _mge_config(tmp_path)
+    problem = build_problem(load_config(path))
+    vrms = problem.posterior.vrms(*TRUTH.values())
+    np.savetxt(tmp_path / "vrms_bins.txt", np.column_stack([problem.x, problem.y, vrms, 0.01 * vrms]))
+    cfg = load_config(path, {"likelihood.emulator_error": False, "likelihood.coherent_error": False})
+    problem = build_problem(cfg)
+    best = problem.posterior.to_physical(find_map(problem))
+    assert best["beta_z"] == pytest.approx(TRUTH["beta_z"], abs=0.005)
+    assert best["ml"] == pytest.approx(TRUTH["ml"], rel=0.002)
+    result = fit(cfg, progress=False)
+    for name, value in TRUTH.items():
+        s = result.summary[name]
+        assert abs(s["median"] - value) < 2 * s["sd"], (name, s)
+
+
+def test_the_command_line_fits_an_mge_with_the_emulator_when_asked(general_default, tmp_path, capsys):
+    """`fastjam fit CONFIG --forward emulator` overrides the configuration's `[forward] model = "jam"`."""
+    from fastjam.cli import main
+
+    path = _mge_config(tmp_path, extra='\n[forward]\nmodel = "jam"\n')
+    main(["fit", str(path), "--forward", "emulator", "--no-progress", "--set", "sampler.steps=200"])
+    assert "forward model emulator" in capsys.readouterr().out
