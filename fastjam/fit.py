@@ -86,11 +86,14 @@ class Problem:
     vrms, vrms_err : ndarray, shape (p,)
         Data [km/s].
     posterior : Posterior
+        Padded to a bucket size when ``buckets`` is given (its log density is the same).
     forward : str
         "emulator" or "jam".
     selected : ndarray of int
         Indices of the bins used among the ``n_input`` bins read.
     n_input : int
+    buckets : tuple of int, optional
+        Bucket sizes the JAX posterior is padded to (:func:`fastjam.emulator.jax_model.bucket_size`).
     """
 
     galaxy: Galaxy
@@ -102,6 +105,7 @@ class Problem:
     forward: str
     selected: np.ndarray
     n_input: int
+    buckets: tuple = None
 
     @property
     def priors(self):
@@ -109,7 +113,8 @@ class Problem:
 
     @property
     def likelihood(self):
-        return self.posterior.likelihood
+        """The likelihood of the data bins (without padding)."""
+        return self.posterior.likelihood.unpadded()
 
     @property
     def log_density(self):
@@ -125,7 +130,7 @@ class Problem:
         return self.posterior.xp
 
 
-def build_problem(cfg, forward=None, emulator=None, keep=None):
+def build_problem(cfg, forward=None, emulator=None, keep=None, buckets=None):
     """Set up data, priors, likelihood and forward model.
 
     Parameters
@@ -138,6 +143,9 @@ def build_problem(cfg, forward=None, emulator=None, keep=None):
         Default: ``[forward] emulator`` of the configuration, else the shipped one.
     keep : ndarray of bool, optional
         Bins to use (after outlier clipping).
+    buckets : tuple of int, optional
+        Pad the emulator's posterior to the smallest of these sizes that holds the bins, so that
+        galaxies of the same bucket share compiled functions (:mod:`fastjam.posterior`).
 
     Returns
     -------
@@ -174,11 +182,16 @@ def build_problem(cfg, forward=None, emulator=None, keep=None):
         model = JAMModel().bind(galaxy, x, y)
         frac = np.zeros(x.size)
         coherent = 0.0
-    xp = model.xp
+    pad = bool(buckets) and forward == "emulator"
+    xp = np if pad else model.xp  # padding makes numpy copies: no per-galaxy shapes on the device
     lik = Likelihood(xp.asarray(vrms), xp.asarray(err), xp.asarray(frac), cfg["likelihood"]["systematic"],
                      coherent_sigma=coherent)
-    return Problem(galaxy, x, y, vrms, err, Posterior(priors, lik, model, galaxy.total_luminosity), forward,
-                   np.flatnonzero(sel), int(sel.size))
+    posterior = Posterior(priors, lik, model, galaxy.total_luminosity)
+    if pad:
+        from .emulator.jax_model import bucket_size
+
+        posterior = posterior.padded(bucket_size(x.size, buckets))
+    return Problem(galaxy, x, y, vrms, err, posterior, forward, np.flatnonzero(sel), int(sel.size), buckets)
 
 
 def _selected_bins(cfg, galaxy, x, y, forward):
@@ -231,12 +244,13 @@ def clip_outliers(cfg, problem, emulator=None, max_iter=10):
         log.info("clipping %d outlier bins at %.1f sigma", int(np.sum(~good)), k)
         keep = np.zeros(problem.n_input, bool)
         keep[problem.selected[good]] = True
-        problem = build_problem(cfg, problem.forward, emulator, keep=keep)
+        problem = build_problem(cfg, problem.forward, emulator, keep=keep, buckets=problem.buckets)
         theta = find_map(problem, seed=cfg["sampler"]["seed"])
     return problem, theta
 
 
-def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_kwargs=None, strict=False):
+def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_kwargs=None, strict=False,
+        buckets=None):
     """Sample the posterior of (inclination, beta_z, M/L) for one galaxy.
 
     Sampling stops when every parameter reaches the target bulk ESS and R-hat
@@ -259,6 +273,11 @@ def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_k
     strict : bool
         Raise on every warning of :mod:`fastjam.diagnostics` (data warnings before sampling;
         after it, :class:`~fastjam.diagnostics.ChecksFailed` carrying the result).
+    buckets : tuple of int, optional
+        Pad the emulator's bins to these sizes (e.g. :data:`fastjam.emulator.jax_model.BUCKETS`):
+        every later galaxy of a bucket reuses the compiled log density, gradient and NUTS loop
+        of this process. The same posterior, but float32 sums over more terms: not bit-identical
+        to an unpadded fit with the same seed.
 
     Returns
     -------
@@ -280,7 +299,7 @@ def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_k
         raise ValueError("the numpyro backend needs a JAX forward model (the emulator), not jampy: use emcee")
     compile_seconds = _compile_clock(forward)
     c0 = compile_seconds()
-    problem = build_problem(cfg, forward, emulator)
+    problem = build_problem(cfg, forward, emulator, buckets=buckets)
     timings["setup"] = time.perf_counter() - t0
     before = diagnostics.data_findings(problem)
     diagnostics.raise_on(before, strict)
