@@ -68,10 +68,10 @@ def run_survey(catalog, settings, out, workers):
     from fastjam.survey import survey
 
     summary = survey(catalog, out, settings=settings, workers=workers, progress=False)
-    from fastjam.survey_table import FITTED
+    from fastjam.survey_table import fitted
 
     t = Table.read(Path(out) / "results.fits")
-    ok = t[np.isin(t["status"], FITTED)]
+    ok = t[fitted(t["status"])]
     n = len(t)
     busy = float(np.sum(t["wall_seconds"]) + np.sum(t["startup_seconds"]))
     return dict(galaxies=n, fitted=len(ok), ok=int(np.sum(t["status"] == "ok")), wall_seconds=summary.wall_seconds,

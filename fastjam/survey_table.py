@@ -43,6 +43,12 @@ COLUMNS = (
 )
 
 
+def fitted(status):
+    """Boolean mask of the fitted rows (``status`` in :data:`FITTED`) of a table's status column
+    (str, or bytes as read back from FITS)."""
+    return np.logical_or.reduce([status == s for s in FITTED])
+
+
 def empty_row(gid):
     """A results row with every value missing (NaN, "" or 0)."""
     blank = {str: "", float: math.nan, int: 0, bool: False}
@@ -132,4 +138,4 @@ class ResultsTable:
                 table.write(tmp, format=fmt, overwrite=True)
 
 
-__all__ = ["COLUMNS", "FITTED", "ResultsTable", "SAMPLED", "TABLE_PARAMETERS", "empty_row", "result_row"]
+__all__ = ["COLUMNS", "FITTED", "ResultsTable", "SAMPLED", "TABLE_PARAMETERS", "empty_row", "fitted", "result_row"]
