@@ -122,7 +122,8 @@ class Problem:
 
     @property
     def vrms_fn(self):
-        """The bound forward model."""
+        """The bound forward model (on the padded bins when ``buckets`` is set: use
+        ``posterior.vrms`` for the data bins)."""
         return self.posterior.model
 
     @property

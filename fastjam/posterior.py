@@ -13,9 +13,13 @@ The samplers work on an unconstrained vector :math:`\\theta \\in \\mathbb{R}^3`;
 parameters (NumPyro's ``postprocess_fn``, the arviz tables, the best-fit model).
 
 With a JAX forward model the posterior is a JAX pytree (its priors' numbers, the data and
-the bound model are leaves), so :func:`batched_log_density` is compiled once for all
+the bound model are leaves) and an *argument* of module-level compiled functions
+(:meth:`~Posterior.batched_log_density`, :meth:`~Posterior.value_and_grad`,
+:meth:`~Posterior.vrms`, :meth:`~Posterior.vrms_draws`, and the NUTS programs of
+:mod:`fastjam.samplers.numpyro_backend`), so each is compiled once per process for all
 galaxies with the same number of bins and prior flags; pad galaxies to a few bucket sizes
-(:meth:`Posterior.padded`, :func:`fastjam.emulator.jax_model.bucket_size`).
+(:meth:`Posterior.padded`, :func:`fastjam.emulator.jax_model.bucket_size`,
+``fastjam.fit.fit(..., buckets=...)``).
 """
 import functools
 import logging
