@@ -4,13 +4,17 @@
     python bench/survey.py --catalog ~/.cache/fastjam/mock_survey/catalog.csv [--n 40] [--one-by-one 8]
 
 Measured in one run, side by side, with the shared settings of ``examples/survey/defaults.toml``
-(emcee, 32 walkers x 1000 steps):
+(emcee, 32 walkers, stopped at bulk ESS 400 or 5000 steps):
 
 1. ``fastjam survey`` of the first ``--n`` galaxies on 2 local Dask workers: galaxies per
    hour, and the per-galaxy time split into set-up + MAP + JAX compilation, sampling, saving
    and Dask overhead, with the once-per-worker start-up (imports, emulator, first compilation);
-2. JAX recompilation paid by every galaxy today (the forward model binds the galaxy's
-   arrays): first minus second call of the jitted log-density and its gradient, in process;
+2. JAX compilation per galaxy, before and after padding: the first ``--compile-galaxies``
+   galaxies fitted one after another in one fresh process (persistent compilation cache off),
+   once with each galaxy's own number of bins (as every survey galaxy compiled before: its own
+   log density, gradient, NUTS loop and predictive check) and once padded to the survey's
+   bucket sizes (compiled once per bucket and process), for emcee and for NUTS; the compile
+   seconds are JAX's own (``fastjam.compilation.compile_seconds``);
 3. the first ``--one-by-one`` galaxies fitted by separate ``fastjam fit`` processes, two
    at a time (2 cores): each pays imports, emulator load and compilation;
 4. a short JAM emcee run (jampy in the likelihood, ``--jam-walkers`` x ``--jam-steps``) on the
@@ -64,14 +68,18 @@ def run_survey(catalog, settings, out, workers):
     from fastjam.survey import survey
 
     summary = survey(catalog, out, settings=settings, workers=workers, progress=False)
+    from fastjam.survey_table import fitted
+
     t = Table.read(Path(out) / "results.fits")
-    ok = t[t["status"] == "ok"]
+    ok = t[fitted(t["status"])]
     n = len(t)
     busy = float(np.sum(t["wall_seconds"]) + np.sum(t["startup_seconds"]))
-    return dict(galaxies=n, ok=len(ok), wall_seconds=summary.wall_seconds, workers=summary.workers,
+    return dict(galaxies=n, fitted=len(ok), ok=int(np.sum(t["status"] == "ok")), wall_seconds=summary.wall_seconds,
+                workers=summary.workers,
                 galaxies_per_hour=summary.galaxies_per_hour,
                 per_galaxy=dict(setup_map_compile=float(np.mean(ok["fit_seconds"] - ok["sampling_seconds"])),
                                 sampling=float(np.mean(ok["sampling_seconds"])),
+                                compile=float(np.mean(ok["compile_seconds"])),
                                 save=float(np.mean(ok["save_seconds"])),
                                 task_wall=float(np.mean(t["wall_seconds"])),
                                 dask_and_idle=float((summary.wall_seconds * summary.workers - busy) / n)),
@@ -81,26 +89,49 @@ def run_survey(catalog, settings, out, workers):
                 r_hat_max=float(np.max(ok["r_hat"])), ess_bulk_median=float(np.median(ok["ess_bulk"])))
 
 
-def recompilation(configs, emulator):
-    """Seconds of JAX compilation per galaxy: first minus second call of the jitted functions."""
-    import jax
+#: Short sampler runs of the compilation comparison (compile time does not depend on their length).
+COMPILE_SAMPLER = dict(emcee={"sampler.steps": 300, "sampler.ess": 0},
+                       numpyro={"sampler.warmup": 250, "sampler.samples": 250, "sampler.ess": 0})
 
-    from fastjam.fit import build_problem
 
-    out = []
-    for cfg in configs:
-        problem = build_problem(cfg, None, emulator)
-        theta = problem.priors.inverse(70.0, 0.0, 3.0)
-        batch = np.tile(theta, (32, 1))
-        cost = 0.0
-        for fn, arg in ((jax.jit(jax.value_and_grad(problem.log_density)), theta),
-                        (jax.jit(jax.vmap(problem.log_density)), batch)):
-            t0 = time.perf_counter()
-            jax.block_until_ready(fn(arg))
-            t1 = time.perf_counter()
-            jax.block_until_ready(fn(arg))
-            cost += (t1 - t0) - (time.perf_counter() - t1)
-        out.append(dict(n_bins=int(problem.x.size), compile_seconds=cost))
+def compile_run(catalog, config, n, backend, padded):
+    """Fit the first ``n`` galaxies one after another in this process: JAX compile seconds of each."""
+    from fastjam.catalog import read_catalog, read_settings
+    from fastjam.emulator.jax_model import BUCKETS
+    from fastjam.emulator.model import Emulator
+    from fastjam.fit import fit
+
+    settings = read_settings(config)
+    for key, value in COMPILE_SAMPLER[backend].items():
+        section, name = key.split(".")
+        settings.setdefault(section, {})[name] = value
+    emulator, out = Emulator.load(), []
+    for cfg in read_catalog(catalog, settings).configs[:n]:
+        t0 = time.perf_counter()
+        result = fit(cfg, backend=backend, emulator=emulator, progress=False, buckets=BUCKETS if padded else None)
+        out.append(dict(n_bins=int(result.problem.x.size), compile_seconds=result.timings["compilation"],
+                        fit_seconds=time.perf_counter() - t0, sampling_seconds=result.seconds))
+    return out
+
+
+def compilation(catalog, config, n):
+    """:func:`compile_run` in fresh processes (no persistent cache), unpadded then padded, per backend."""
+    import os
+
+    out = {}
+    for backend in ("emcee", "numpyro"):
+        for padded in (False, True):
+            cmd = [sys.executable, __file__, "--catalog", str(catalog), "--config", str(config), "--n", str(n),
+                   "--compile-run", backend, "padded" if padded else "unpadded"]
+            env = dict(os.environ, FASTJAM_JAX_CACHE="off", PYTHONPATH=str(REPO))
+            done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=REPO, env=env)
+            galaxies = json.loads(done.stdout.strip().splitlines()[-1])
+            later = galaxies[1:]
+            out[f"{backend}_{'padded' if padded else 'unpadded'}"] = dict(
+                galaxies=galaxies, first_compile_seconds=galaxies[0]["compile_seconds"],
+                later_compile_seconds_mean=float(np.mean([g["compile_seconds"] for g in later])),
+                later_fit_seconds_mean=float(np.mean([g["fit_seconds"] for g in later])),
+                later_sampling_seconds_mean=float(np.mean([g["sampling_seconds"] for g in later])))
     return out
 
 
@@ -162,16 +193,22 @@ def main(argv=None):
     parser.add_argument("--config", default=str(REPO / "examples/survey/defaults.toml"))
     parser.add_argument("--n", type=int, default=40, help="galaxies in the survey run")
     parser.add_argument("--one-by-one", type=int, default=8, help="galaxies fitted by separate fastjam fit")
-    parser.add_argument("--compile-galaxies", type=int, default=4)
+    parser.add_argument("--compile-galaxies", type=int, default=5,
+                        help="galaxies fitted one after another per backend and padding mode")
+    parser.add_argument("--compile-run", nargs=2, metavar=("BACKEND", "PADDING"), help=argparse.SUPPRESS)
     parser.add_argument("--jam-walkers", type=int, default=8)
     parser.add_argument("--jam-steps", type=int, default=3)
     parser.add_argument("--json", default=str(RESULTS / "survey.json"))
     args = parser.parse_args(argv)
+    if args.compile_run:  # one process of the compilation comparison: print its galaxies as JSON
+        logging.basicConfig(level=logging.ERROR)
+        print(json.dumps(compile_run(args.catalog, args.config, args.n, args.compile_run[0],
+                                     args.compile_run[1] == "padded")))
+        return
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("distributed").setLevel(logging.ERROR)
 
     from fastjam.catalog import read_catalog, read_settings
-    from fastjam.emulator.model import Emulator
 
     catalog = Path(args.catalog).expanduser()
     report = dict(catalog=args.catalog.replace(str(Path.home()), "~"), config=shown_path(args.config),
@@ -182,7 +219,7 @@ def main(argv=None):
         s = cfgs[0]["sampler"]
         report["survey"] = run_survey(sub, args.config, Path(tmp) / "out", 2)
         report["one_by_one"] = one_by_one(cfgs[: args.one_by_one], tmp)
-        report["recompilation"] = recompilation(cfgs[: args.compile_galaxies], Emulator.load())
+        report["compilation"] = compilation(sub, args.config, args.compile_galaxies)
         report["jam_mcmc"] = jam_mcmc(cfgs[0], args.jam_walkers, args.jam_steps, s["walkers"], s["steps"])
     report["machine"]["loadavg_at_end"] = __import__("os").getloadavg()
     sv, ob, jm = report["survey"], report["one_by_one"], report["jam_mcmc"]
@@ -198,7 +235,6 @@ def main(argv=None):
 
 def table(r):
     sv, ob, jm, pg = r["survey"], r["one_by_one"], r["jam_mcmc"], r["survey"]["per_galaxy"]
-    comp = np.mean([c["compile_seconds"] for c in r["recompilation"]])
     return "\n".join([
         f"{'run':<44s}{'galaxies':>9s}{'wall [s]':>10s}{'galaxies/hour':>15s}",
         f"{'fastjam survey, 2 local workers':<44s}{sv['galaxies']:>9d}{sv['wall_seconds']:>10.1f}"
@@ -215,9 +251,10 @@ def table(r):
         f"{sv['cpu_seconds_per_galaxy']:.1f} s, fastjam fit {ob['cpu_seconds_per_galaxy']:.1f} s, JAM "
         f"{jm['cpu_seconds_per_call']:.3f} s per call)",
         "per galaxy in the survey [s]: "
-        f"set-up + MAP + compile {pg['setup_map_compile']:.2f}, sampling {pg['sampling']:.2f}, save {pg['save']:.2f}, "
-        f"Dask + idle {pg['dask_and_idle']:.2f}; start-up once per worker {sv['startup_per_worker']:.1f}",
-        f"JAX recompilation per galaxy today: {comp:.2f} s (mean of {len(r['recompilation'])} galaxies)",
+        f"set-up + MAP + compile {pg['setup_map_compile']:.2f} (of which JAX compilation {pg['compile']:.2f}), "
+        f"sampling {pg['sampling']:.2f}, save {pg['save']:.2f}, Dask + idle {pg['dask_and_idle']:.2f}; start-up once "
+        f"per worker {sv['startup_per_worker']:.1f}",
+        *compilation_lines(r["compilation"]),
         f"fastjam fit process per galaxy: {ob['process_seconds']:.1f} s; JAM: {jm['seconds_per_call']:.3f} s per "
         f"call x {jm['extrapolated_calls']} calls",
         f"ratios (wall): survey / one-by-one {r['ratios']['survey_over_one_by_one']:.2f}, "
@@ -226,6 +263,20 @@ def table(r):
         f"load average at start {np.round(r['machine']['loadavg_at_start'], 1).tolist()}, at end "
         f"{np.round(r['machine']['loadavg_at_end'], 1).tolist()} on {r['machine']['cpu_count']} cores",
     ])
+
+
+def compilation_lines(c):
+    lines = [f"JAX compile seconds per galaxy, galaxies fitted one after another in one process "
+             f"({len(c['emcee_padded']['galaxies'])} per run): first galaxy / mean of the later ones"]
+    for backend in ("emcee", "numpyro"):
+        before, after = c[f"{backend}_unpadded"], c[f"{backend}_padded"]
+        fit0, fit1 = before["later_fit_seconds_mean"], after["later_fit_seconds_mean"]
+        lines.append(f"  {backend:<8s} own bins {before['first_compile_seconds']:.2f} / "
+                     f"{before['later_compile_seconds_mean']:.2f}; padded {after['first_compile_seconds']:.2f} / "
+                     f"{after['later_compile_seconds_mean']:.2f}; later fits {fit0:.1f} -> {fit1:.1f} s "
+                     f"(x{fit1 / fit0:.2f}), sampling {before['later_sampling_seconds_mean']:.1f} -> "
+                     f"{after['later_sampling_seconds_mean']:.1f} s")
+    return lines
 
 
 if __name__ == "__main__":

@@ -74,13 +74,15 @@ def _fit(args):
         emulator = Emulator.load(args.emulator)
     forward = args.forward or cfg["forward"]["model"]
     failed = None
-    if args.refine or forward == "jam":
-        from .exact_fit import fit_exact, refine
+    refining = args.refine or cfg["refine"]["enabled"]
+    if refining or forward == "jam":
+        from .exact_fit import fit_exact, refine, refine_settings
         from .jam import JAMSettings
 
-        kw = dict(jam_settings=JAMSettings(nrad=args.nrad, nang=args.nang), cache_dir=args.cache,
-                  workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
-        result = refine(cfg, emulator=emulator, backend=args.backend, **kw) if args.refine else fit_exact(cfg, **kw)
+        settings, jam = refine_settings(cfg)
+        kw = dict(settings=settings, jam_settings=JAMSettings(nrad=args.nrad or jam.nrad, nang=args.nang or jam.nang),
+                  cache_dir=args.cache, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
+        result = refine(cfg, emulator=emulator, backend=args.backend, **kw) if refining else fit_exact(cfg, **kw)
     else:
         try:
             result = fit(cfg, backend=backend, emulator=emulator, forward=forward, progress=not args.no_progress,
@@ -257,13 +259,16 @@ def build_parser():
     p.add_argument("--forward", choices=("emulator", "jam"), default=None,
                    help="forward model (default: the config's); jam = the exact JAM posterior (docs/exact.md)")
     p.add_argument("--refine", action="store_true",
-                   help="emulator posterior, then the exact JAM posterior on its inclination range, side by side")
+                   help="emulator posterior, then the exact JAM posterior on its inclination range, side by side "
+                   "(also [refine] enabled = true)")
     p.add_argument("--workers", type=_int(0), default=2, help="local Dask workers for jampy; 0 = serial (default 2)")
     p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--cache", default=None,
                    help="jampy node cache of the exact posterior (default ~/.cache/fastjam/exact/<galaxy>)")
-    p.add_argument("--nrad", type=_int(5), default=40, help="jampy nrad of the exact posterior (default 40)")
-    p.add_argument("--nang", type=_int(3), default=20, help="jampy nang of the exact posterior (default 20)")
+    p.add_argument("--nrad", type=_int(5), default=None,
+                   help="jampy nrad of the exact posterior (default: the config's [refine] nrad, 40)")
+    p.add_argument("--nang", type=_int(3), default=None,
+                   help="jampy nang of the exact posterior (default: the config's [refine] nang, 20)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_fit)
 

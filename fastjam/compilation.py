@@ -1,8 +1,9 @@
 """JAX compilation: the persistent compilation cache and a compile-time counter.
 
-A fit compiles its log-density (MAP gradient, batched emcee density, NUTS loop) once per
-galaxy and number of bins; JAX's persistent cache keeps the compiled programs on disk, so a
-rerun (or, with padded bins, another galaxy of the same size) starts at once. The cache
+A process compiles the log-density of a fit (MAP gradient, batched emcee density, NUTS loop)
+once per number of bins: the posterior is an argument of the compiled functions, so a galaxy
+padded to a bucket size reuses them (``fit(..., buckets=...)``, as the survey does). JAX's
+persistent cache keeps the compiled programs on disk, so a rerun starts sooner. The cache
 lives in ``~/.cache/fastjam/jax``; set ``FASTJAM_JAX_CACHE`` to another directory, or to
 ``off`` to disable it.
 """
@@ -47,6 +48,7 @@ def enable_cache():
 
 
 _seconds = [0.0]
+_traces = [0]
 
 
 @functools.lru_cache(maxsize=None)
@@ -56,6 +58,8 @@ def _listen():
     def record(event, duration, **kwargs):
         if event in COMPILE_EVENTS:
             _seconds[0] += duration
+        if event == COMPILE_EVENTS[0]:
+            _traces[0] += 1
 
     jax.monitoring.register_event_duration_secs_listener(record)
 
@@ -64,3 +68,11 @@ def compile_seconds():
     """Seconds this process has spent tracing and compiling JAX code since the first call."""
     _listen()
     return _seconds[0]
+
+
+def compilations():
+    """Functions JAX has traced for compilation in this process since the first call (every
+    miss of a jit cache, eager operations on new shapes included; a hit of the persistent
+    cache still counts, as it is traced before it is looked up)."""
+    _listen()
+    return _traces[0]

@@ -371,7 +371,7 @@ def diagnose_fit(result, n_draws=PPC_DRAWS, seed=0):
     rng = np.random.default_rng(seed)
     jam = problem.xp is np
     idx = rng.choice(inc.size, min(n_draws, JAM_DRAWS if jam else n_draws, inc.size), replace=False)
-    models = _draw_models(problem, inc[idx], beta[idx], ml[idx])
+    models = problem.posterior.vrms_draws(inc[idx], beta[idx], ml[idx])
     gof = goodness_of_fit(problem.vrms, lambda m: np.asarray(problem.likelihood.variance(m), dtype=float),
                           result.best_model(), models, seed)
     findings = (data_findings(problem) + check_goodness(gof) + check_prior_bounds(problem.priors, inc, beta, ml)
@@ -379,13 +379,6 @@ def diagnose_fit(result, n_draws=PPC_DRAWS, seed=0):
     return FitChecks(gof, findings)
 
 
-def _draw_models(problem, inc, beta, ml):
-    """Model V_RMS (s, n) in km/s at ``s`` draws."""
-    if problem.xp is np:
-        return np.array([np.asarray(problem.vrms_fn(*p), dtype=float) for p in zip(inc, beta, ml)])
-    import jax
-
-    return np.asarray(jax.jit(jax.vmap(problem.vrms_fn))(inc, beta, ml), dtype=float)
 
 
 class ChecksFailed(ValueError):

@@ -1,6 +1,7 @@
 """Exact JAM fits from a configuration, and the emulator fit refined by (checked against) them.
 
-``fastjam fit --forward jam`` runs :func:`fit_exact`; ``fastjam fit --refine`` runs
+``fastjam fit --forward jam`` runs :func:`fit_exact`; ``fastjam fit --refine`` (or ``[refine]
+enabled = true``, also in a survey's shared settings; :func:`refine_settings`) runs
 :func:`refine`: the emulator posterior first, then the exact JAM posterior on the inclination
 range the emulator found (widened, and extended by the engine when the JAM posterior reaches
 an edge), reported side by side with the shift of the medians and the width ratio in units of
@@ -163,16 +164,19 @@ class RefineResult:
                     exact=dict(summary=self.exact.summary, seconds=self.exact.seconds,
                                diagnostics=self.exact.diagnostics))
 
-    def save(self, out):
-        """Both fits (``out/emulator``, ``out/exact``), ``refine.json``, ``refine.txt`` and ``corner_overlay.png``."""
-        from . import plots
+    def save(self, out, plots=True):
+        """Both fits (``out/emulator``, ``out/exact``), ``refine.json``, ``refine.txt`` and
+        ``corner_overlay.png`` (``plots=False``: no figures)."""
+        from . import plots as figures
 
         out = Path(out)
-        self.emulator.save(out / "emulator")
-        self.exact.save(out / "exact")
+        self.emulator.save(out / "emulator", plots=plots)
+        self.exact.save(out / "exact", plots=plots)
         write_text(out / "refine.txt", self.table() + "\n")
         write_json(out / "refine.json", self.to_dict(), default=float)
-        plots.save(corner_overlay(self.exact.idata, self.emulator.idata, self.exact.truth), out / "corner_overlay.png")
+        if plots:
+            figures.save(corner_overlay(self.exact.idata, self.emulator.idata, self.exact.truth),
+                         out / "corner_overlay.png")
 
 
 def _interval(s):
@@ -183,18 +187,34 @@ def _max(errors):
     return max(errors.values()) if errors else float("nan")
 
 
+def refine_settings(cfg):
+    """The exact posterior's settings and jampy grid of a configuration's ``[refine]`` section.
+
+    Returns
+    -------
+    settings : ExactSettings
+    jam_settings : JAMSettings
+    """
+    from .jam import JAMSettings
+
+    r = cfg["refine"]
+    exact = {k: r[k] for k in ("tol", "n_start", "max_nodes", "n_draws") if k in r}
+    return ExactSettings(**exact), JAMSettings(nrad=r["nrad"], nang=r["nang"])
+
+
 def refine(cfg, emulator=None, backend=None, settings=ExactSettings(), jam_settings=DEFAULT_SETTINGS, cache_dir=None,
-           workers=2, scheduler=None, progress=True):
+           workers=2, scheduler=None, progress=True, buckets=None):
     """The emulator posterior, then the exact JAM posterior where the emulator found the mass.
 
     Same bins (after the emulator fit's field cut and outlier clipping), same priors (clipped
     to the emulator's domain), the same Gaussian likelihood without the emulator's error terms.
+    ``buckets`` pads the emulator fit (:func:`fastjam.fit.fit`).
 
     Returns
     -------
     RefineResult
     """
-    emu = fit(cfg, backend=backend, emulator=emulator, forward="emulator", progress=progress)
+    emu = fit(cfg, backend=backend, emulator=emulator, forward="emulator", progress=progress, buckets=buckets)
     window = inclination_window(emu.idata.posterior["inclination"], emu.problem.priors)
     exact = exact_fit_result(emu.problem, settings, jam_settings, cache_dir, workers, scheduler, progress, window,
                              *_seed_truth(cfg))

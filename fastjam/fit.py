@@ -86,11 +86,14 @@ class Problem:
     vrms, vrms_err : ndarray, shape (p,)
         Data [km/s].
     posterior : Posterior
+        Padded to a bucket size when ``buckets`` is given (its log density is the same).
     forward : str
         "emulator" or "jam".
     selected : ndarray of int
         Indices of the bins used among the ``n_input`` bins read.
     n_input : int
+    buckets : tuple of int, optional
+        Bucket sizes the JAX posterior is padded to (:func:`fastjam.emulator.jax_model.bucket_size`).
     """
 
     galaxy: Galaxy
@@ -102,6 +105,7 @@ class Problem:
     forward: str
     selected: np.ndarray
     n_input: int
+    buckets: tuple = None
 
     @property
     def priors(self):
@@ -109,7 +113,8 @@ class Problem:
 
     @property
     def likelihood(self):
-        return self.posterior.likelihood
+        """The likelihood of the data bins (without padding)."""
+        return self.posterior.likelihood.unpadded()
 
     @property
     def log_density(self):
@@ -117,7 +122,8 @@ class Problem:
 
     @property
     def vrms_fn(self):
-        """The bound forward model."""
+        """The bound forward model (on the padded bins when ``buckets`` is set: use
+        ``posterior.vrms`` for the data bins)."""
         return self.posterior.model
 
     @property
@@ -125,7 +131,7 @@ class Problem:
         return self.posterior.xp
 
 
-def build_problem(cfg, forward=None, emulator=None, keep=None):
+def build_problem(cfg, forward=None, emulator=None, keep=None, buckets=None):
     """Set up data, priors, likelihood and forward model.
 
     Parameters
@@ -141,6 +147,9 @@ def build_problem(cfg, forward=None, emulator=None, keep=None):
         an MGE.
     keep : ndarray of bool, optional
         Bins to use (after outlier clipping).
+    buckets : tuple of int, optional
+        Pad the emulator's posterior to the smallest of these sizes that holds the bins, so that
+        galaxies of the same bucket share compiled functions (:mod:`fastjam.posterior`).
 
     Returns
     -------
@@ -180,11 +189,16 @@ def build_problem(cfg, forward=None, emulator=None, keep=None):
         model = JAMModel().bind(galaxy, x, y)
         frac = np.zeros(x.size)
         coherent = 0.0
-    xp = model.xp
+    pad = bool(buckets) and forward == "emulator"
+    xp = np if pad else model.xp  # padding makes numpy copies: no per-galaxy shapes on the device
     lik = Likelihood(xp.asarray(vrms), xp.asarray(err), xp.asarray(frac), cfg["likelihood"]["systematic"],
                      coherent_sigma=coherent)
-    return Problem(galaxy, x, y, vrms, err, Posterior(priors, lik, model, galaxy.total_luminosity), forward,
-                   np.flatnonzero(sel), int(sel.size))
+    posterior = Posterior(priors, lik, model, galaxy.total_luminosity)
+    if pad:
+        from .emulator.jax_model import bucket_size
+
+        posterior = posterior.padded(bucket_size(x.size, buckets))
+    return Problem(galaxy, x, y, vrms, err, posterior, forward, np.flatnonzero(sel), int(sel.size), buckets)
 
 
 def _selected_bins(cfg, x, y, r_e):
@@ -234,12 +248,13 @@ def clip_outliers(cfg, problem, emulator=None, max_iter=10):
         log.info("clipping %d outlier bins at %.1f sigma", int(np.sum(~good)), k)
         keep = np.zeros(problem.n_input, bool)
         keep[problem.selected[good]] = True
-        problem = build_problem(cfg, problem.forward, emulator, keep=keep)
+        problem = build_problem(cfg, problem.forward, emulator, keep=keep, buckets=problem.buckets)
         theta = find_map(problem, seed=cfg["sampler"]["seed"])
     return problem, theta
 
 
-def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_kwargs=None, strict=False):
+def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_kwargs=None, strict=False,
+        buckets=None):
     """Sample the posterior of (inclination, beta_z, M/L) for one galaxy.
 
     Sampling stops when every parameter reaches the target bulk ESS and R-hat
@@ -263,6 +278,11 @@ def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_k
     strict : bool
         Raise on every warning of :mod:`fastjam.diagnostics` (data warnings before sampling;
         after it, :class:`~fastjam.diagnostics.ChecksFailed` carrying the result).
+    buckets : tuple of int, optional
+        Pad the emulator's bins to these sizes (e.g. :data:`fastjam.emulator.jax_model.BUCKETS`):
+        every later galaxy of a bucket reuses the compiled log density, gradient and NUTS loop
+        of this process. The same posterior, but float32 sums over more terms: not bit-identical
+        to an unpadded fit with the same seed.
 
     Returns
     -------
@@ -286,7 +306,7 @@ def fit(cfg, backend=None, emulator=None, forward=None, progress=True, sampler_k
                          "fastjam.exact_fit.fit_exact(cfg) (fastjam fit --forward jam)")
     compile_seconds = _compile_clock(forward)
     c0 = compile_seconds()
-    problem = build_problem(cfg, forward, emulator)
+    problem = build_problem(cfg, forward, emulator, buckets=buckets)
     timings["setup"] = time.perf_counter() - t0
     before = diagnostics.data_findings(problem)
     diagnostics.raise_on(before, strict)

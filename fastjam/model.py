@@ -249,6 +249,14 @@ class Likelihood:
         return Likelihood(np.pad(np.asarray(self.vrms), pad), err, np.pad(np.asarray(self.frac_model_err), pad),
                           self.systematic, np.pad(mask, pad), self.coherent_sigma)
 
+    def unpadded(self):
+        """The likelihood of the data bins alone (numpy arrays; itself when nothing is padded)."""
+        if self.mask is None:
+            return self
+        n = int(np.sum(np.asarray(self.mask) > 0))
+        return Likelihood(*(np.asarray(a)[:n] for a in (self.vrms, self.vrms_err, self.frac_model_err)),
+                          self.systematic, None, self.coherent_sigma)
+
 
 #: Two-sided 95% point of a Gaussian: a half-normal |s| has its 95th percentile at 1.96 sigma.
 Z95 = 1.959963984540054

@@ -13,9 +13,13 @@ The samplers work on an unconstrained vector :math:`\\theta \\in \\mathbb{R}^3`;
 parameters (NumPyro's ``postprocess_fn``, the arviz tables, the best-fit model).
 
 With a JAX forward model the posterior is a JAX pytree (its priors' numbers, the data and
-the bound model are leaves), so :func:`batched_log_density` is compiled once for all
+the bound model are leaves) and an *argument* of module-level compiled functions
+(:meth:`~Posterior.batched_log_density`, :meth:`~Posterior.value_and_grad`,
+:meth:`~Posterior.vrms`, :meth:`~Posterior.vrms_draws`, and the NUTS programs of
+:mod:`fastjam.samplers.numpyro_backend`), so each is compiled once per process for all
 galaxies with the same number of bins and prior flags; pad galaxies to a few bucket sizes
-(:meth:`Posterior.padded`, :func:`fastjam.emulator.jax_model.bucket_size`).
+(:meth:`Posterior.padded`, :func:`fastjam.emulator.jax_model.bucket_size`,
+``fastjam.fit.fit(..., buckets=...)``).
 """
 import functools
 import logging
@@ -51,6 +55,8 @@ class Posterior:
     def __init__(self, priors, likelihood, model, total_luminosity):
         self.priors, self.likelihood, self.model = priors, likelihood, model
         self.total_luminosity = float(total_luminosity)
+        if getattr(model, "xp", np) is not np:  # a JAX model: the posterior is a pytree (jit argument)
+            _register()
 
     @property
     def xp(self):
@@ -60,6 +66,12 @@ class Posterior:
     @property
     def is_jax(self):
         return self.xp is not np
+
+    @property
+    def n_bins(self):
+        """Number of data bins (padding left out; :meth:`padded` adds bins at the end)."""
+        mask = self.likelihood.mask
+        return int(np.shape(self.likelihood.vrms)[0] if mask is None else np.sum(np.asarray(mask) > 0))
 
     def log_density(self, theta):
         """Log posterior (up to a constant) at theta, shape (3,)."""
@@ -107,16 +119,32 @@ class Posterior:
         return self.vrms(*(float(p[k]) for k in PARAMETERS))
 
     def vrms(self, inclination, beta_z, ml):
-        """The bound model's V_RMS [km/s] (p,) as numpy (jit-compiled for JAX models)."""
+        """The bound model's V_RMS [km/s] (p,) at the data bins, as numpy (jit-compiled for JAX models)."""
         if not self.is_jax:
             return np.asarray(self.model(inclination, beta_z, ml), dtype=float)
-        return np.asarray(_model_call()(self.model, inclination, beta_z, ml), dtype=float)
+        return np.asarray(_model_call()(self.model, inclination, beta_z, ml), dtype=float)[: self.n_bins]
+
+    def vrms_draws(self, inclination, beta_z, ml):
+        """V_RMS [km/s] (s, p) at the data bins for ``s`` parameter sets, each of shape (s,)."""
+        if not self.is_jax:
+            return np.array([self.vrms(*p) for p in zip(inclination, beta_z, ml)])
+        out = _model_draws()(self.model, *(np.asarray(v, dtype=np.float32) for v in (inclination, beta_z, ml)))
+        return np.asarray(out, dtype=float)[:, : self.n_bins]
 
     def padded(self, size):
-        """The same posterior on ``size`` bins (padding masked out), for shared compilations."""
+        """The same posterior on ``size`` bins (padding masked out, same log density), for shared
+        compilations; :meth:`vrms` and :meth:`vrms_draws` still return the data bins only."""
+        import dataclasses
+
+        import jax
+
         if not self.is_jax:
             raise ValueError("padding is for JAX forward models (shared compilations)")
-        return Posterior(self.priors, self.likelihood.padded(size), self.model.padded(size), self.total_luminosity)
+        lik = self.likelihood.padded(size)
+        arrays = jax.device_put(dict(vrms=lik.vrms, vrms_err=lik.vrms_err, frac_model_err=lik.frac_model_err))
+        # on the device once, not converted at every call; the priors' numbers stay Python floats
+        return Posterior(self.priors, dataclasses.replace(lik, **arrays), jax.device_put(self.model.padded(size)),
+                         self.total_luminosity)
 
     def batched_log_density(self):
         """``f(theta) -> (n,)`` for theta (n, 3): jit-compiled and vmapped (JAX) or a loop (numpy)."""
@@ -236,6 +264,14 @@ def _model_call():
     import jax
 
     return jax.jit(lambda model, inclination, beta_z, ml: model(inclination, beta_z, ml))
+
+
+@functools.lru_cache(maxsize=None)
+def _model_draws():
+    import jax
+
+    return jax.jit(jax.vmap(lambda model, inclination, beta_z, ml: model(inclination, beta_z, ml),
+                            in_axes=(None, 0, 0, 0)))
 
 
 @functools.lru_cache(maxsize=None)

@@ -9,17 +9,23 @@ writes
 - ``out/results.fits`` and ``out/results.csv``: one row per galaxy
   (:mod:`fastjam.survey_table`), rewritten atomically as rows finish.
 
-A galaxy whose input is bad or that the emulator refuses gets ``status`` ``failed`` or
-``refused`` and the reason in words; the survey goes on. The client writes each finished
-row at once, so a killed survey loses no finished galaxy and ``resume=True`` refits none.
+A fitted galaxy's ``status`` is ``ok`` or, when a check of :mod:`fastjam.diagnostics` fails
+(poor chi^2, posterior piled on a prior bound, not converged, ...), ``warning`` with the failed
+checks named; a galaxy whose input is bad or that the emulator refuses gets ``failed`` or
+``refused`` and the reason in words; the survey goes on. With ``[refine] enabled`` each
+galaxy's exact JAM posterior follows, its jampy calls on the same cluster. The client writes
+each finished row at once, so a killed survey loses no finished galaxy and ``resume=True``
+refits none.
 
-Start-up is paid once per worker: imports, the emulator's weights and JAX's first
-compilation are held in a per-process cache (:func:`warm_worker`, run on every worker when
-it joins through a Dask worker plugin). Today each galaxy still compiles its own closure
-(the forward model binds the galaxy's arrays); ``bench/survey.py`` measures that cost.
-The cache is keyed by name so that a forward model taking the galaxy's arrays as arguments
-can store one compiled function per bin-count bucket in it.
+Start-up is paid once per worker: imports and the emulator's weights are held in a
+per-process cache (:func:`warm_worker`, run on every worker when it joins through a Dask
+worker plugin), and JAX compiles once per worker and bin bucket: each galaxy's bins are
+padded to a bucket size (:data:`fastjam.emulator.jax_model.BUCKETS`) and its data, priors and
+bound emulator enter the compiled log density, gradient and NUTS loop as arguments
+(:mod:`fastjam.posterior`), so every later galaxy of the bucket on that worker compiles
+nothing. ``bench/survey.py`` measures the compile time per galaxy with and without padding.
 """
+import contextlib
 import logging
 import math
 import time
@@ -100,6 +106,11 @@ class _WarningCollector(logging.Handler):
 def fit_galaxy(gid, cfg, out, emulator_path=None, plots=False):
     """Fit one galaxy and write its outputs (a Dask task; never raises for a bad galaxy).
 
+    The emulator's bins are padded to :data:`fastjam.emulator.jax_model.BUCKETS`, so the
+    worker's compiled functions serve every galaxy of a bucket. With ``[refine] enabled`` the
+    exact JAM posterior follows (:func:`fastjam.exact_fit.refine`), its jampy calls on the same
+    cluster.
+
     Parameters
     ----------
     gid : str
@@ -117,23 +128,22 @@ def fit_galaxy(gid, cfg, out, emulator_path=None, plots=False):
     dict
         The galaxy's results row (:data:`COLUMNS`).
     """
-    from .fit import fit
-
     t0, cpu0 = time.perf_counter(), time.process_time()
     row = empty_row(gid)
     row.update({f"{p}_truth": float(v) for p, v in cfg.get("truth", {}).items()}, worker=_worker_name())
     warm_worker(emulator_path)
     row["startup_seconds"] = _CACHE.pop("unreported_startup", 0.0)
-    collector = _WarningCollector()
+    collector, findings = _WarningCollector(), set()
     for name in WARNING_LOGGERS:
         logging.getLogger(name).addHandler(collector)
     try:
         emulator = _CACHE[("emulator", emulator_path)] if cfg["forward"]["model"] == "emulator" else None
         t1 = time.perf_counter()
-        result = fit(cfg, emulator=emulator, progress=False)
+        result, refined = _fit_or_refine(cfg, emulator, Path(out) / gid)
         t2 = time.perf_counter()
-        result.save(Path(out) / gid, plots=plots)
-        row.update(result_row(result), status="ok", fit_seconds=t2 - t1, save_seconds=time.perf_counter() - t2)
+        (refined or result).save(Path(out) / gid, plots=plots)
+        row.update(result_row(result, refined), fit_seconds=t2 - t1, save_seconds=time.perf_counter() - t2)
+        findings = {f.message for f in result.checks.findings}
     except (ValueError, OSError) as exc:
         refused = any(marker in str(exc) for marker in REFUSALS)
         row.update(status="refused" if refused else "failed", reason=_one_line(exc))
@@ -143,11 +153,48 @@ def fit_galaxy(gid, cfg, out, emulator_path=None, plots=False):
     finally:
         for name in WARNING_LOGGERS:
             logging.getLogger(name).removeHandler(collector)
-    row["warnings"] = " | ".join(dict.fromkeys(collector.messages))[:1000]
+    row["warnings"] = " | ".join(m for m in dict.fromkeys(collector.messages) if m not in findings)[:1000]
     row["wall_seconds"] = time.perf_counter() - t0
     # CPU time of the worker process: on a shared machine, what the galaxy costs a dedicated core
     row["cpu_seconds"] = time.process_time() - cpu0
     return row
+
+
+def _fit_or_refine(cfg, emulator, folder):
+    """(emulator fit, its refinement or None): :func:`fastjam.fit.fit` with padded bins, refined
+    when ``[refine] enabled`` (jampy nodes cached in ``folder/exact_nodes``)."""
+    from .emulator.jax_model import BUCKETS
+    from .fit import fit
+
+    if not cfg["refine"]["enabled"]:
+        return fit(cfg, emulator=emulator, progress=False, buckets=BUCKETS), None
+    from .exact_fit import refine, refine_settings
+
+    settings, jam_settings = refine_settings(cfg)
+    with _jampy_cluster() as scheduler:
+        refined = refine(cfg, emulator=emulator, settings=settings, jam_settings=jam_settings,
+                         cache_dir=folder / "exact_nodes", workers=0, scheduler=scheduler, progress=False,
+                         buckets=BUCKETS)
+    return refined.emulator, refined
+
+
+@contextlib.contextmanager
+def _jampy_cluster():
+    """The address of this task's Dask scheduler for the refinement's jampy calls (None, serial,
+    outside Dask); the task secedes from its worker's threads meanwhile, so the jampy tasks can
+    run on the same workers."""
+    try:
+        from distributed import get_worker, rejoin, secede
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        yield None
+        return
+    secede()
+    try:
+        yield worker.scheduler.address
+    finally:
+        rejoin()
 
 
 def _one_line(exc):
@@ -232,7 +279,7 @@ def survey(catalog, out, settings=None, workers=2, scheduler=None, resume=False,
     results = ResultsTable(out, cat.ids, resume)
     todo = [(gid, cfg) for gid, cfg in zip(cat.ids, cat.configs) if gid not in results.rows]
     log.info("%d galaxies in %s, %d done, %d to fit", len(cat), catalog, len(results.rows), len(todo))
-    counts = dict(ok=0, refused=0, failed=0)
+    counts = dict(ok=0, warning=0, refused=0, failed=0)
     t0 = last = time.perf_counter()
     bar = tqdm(total=len(cat), initial=len(cat) - len(todo), disable=not progress, unit="galaxy", smoothing=0.1)
     state = dict(workers=1, dashboard="")

@@ -5,13 +5,16 @@ Each finished galaxy's row is kept at once in ``out/<id>/row.json`` (atomically)
 atomically (temporary file, rename), so a reader never sees a truncated table and a killed
 survey loses no finished row.
 
-Columns (:data:`COLUMNS`): ``id``; ``status`` (ok / refused / failed) with ``reason`` in words
-and the fit's logged ``warnings``; median, 16th and 84th percentiles of inclination [deg],
-beta_z, M/L [Msun/Lsun], q_intr and log10 mass [Msun]; the largest R-hat and smallest bulk ESS
-of (inclination, beta_z, M/L); ``refined`` with the exact-JAM medians ``*_exact`` and the
-emulator's shifts ``*_shift`` (NaN unless refinement ran); chi^2 per bin, bins used and read;
-true values when the catalog gives them; wall and CPU seconds of the task, fit, sampling, save
-and start-up seconds and the worker.
+Columns (:data:`COLUMNS`): ``id``; ``status`` with ``reason`` in words: ``ok`` (every check of
+:mod:`fastjam.diagnostics` passed), ``warning`` (fitted, but checks failed: their codes in
+``checks``, their messages in ``reason``), ``refused`` or ``failed``; the fit's other logged
+``warnings``; median, 16th and 84th percentiles of inclination [deg], beta_z, M/L [Msun/Lsun],
+q_intr and log10 mass [Msun]; the largest R-hat and smallest bulk ESS of (inclination, beta_z,
+M/L); ``refined`` with the exact-JAM medians ``*_exact`` and the emulator's shifts ``*_shift``
+in units of the exact posterior's sigma (NaN unless refinement ran); the diagnostics' chi^2 per
+degree of freedom and predictive p-value, bins used and read; true values when the catalog
+gives them; wall and CPU seconds of the task, fit, sampling, JAX compilation, save and
+start-up seconds and the worker.
 """
 import json
 import math
@@ -26,35 +29,63 @@ TABLE_PARAMETERS = ("inclination", "beta_z", "ml", "q_intr", "log10_mass")
 #: Sampled parameters: R-hat and ESS are taken over them; exact-posterior columns and truth.
 SAMPLED = ("inclination", "beta_z", "ml")
 #: Columns of the results table and their types.
+#: Statuses of a galaxy that was fitted (its posterior columns are filled).
+FITTED = ("ok", "warning")
 COLUMNS = (
-    [("id", str), ("status", str), ("reason", str), ("warnings", str)]
+    [("id", str), ("status", str), ("reason", str), ("checks", str), ("warnings", str)]
     + [(f"{p}_{q}", float) for p in TABLE_PARAMETERS for q in ("median", "p16", "p84")]
     + [("r_hat", float), ("ess_bulk", float), ("refined", bool)]
     + [(f"{p}_{q}", float) for p in SAMPLED for q in ("exact", "shift")]
-    + [("chi2_per_bin", float), ("n_bins", int), ("n_input", int), ("backend", str)]
+    + [("chi2_per_dof", float), ("ppc_p_value", float), ("n_bins", int), ("n_input", int), ("backend", str)]
     + [(f"{p}_truth", float) for p in SAMPLED]
     + [("wall_seconds", float), ("cpu_seconds", float), ("fit_seconds", float), ("sampling_seconds", float),
-       ("save_seconds", float), ("startup_seconds", float), ("worker", str)]
+       ("compile_seconds", float), ("save_seconds", float), ("startup_seconds", float), ("worker", str)]
 )
+
+
+def fitted(status):
+    """Boolean mask of the fitted rows (``status`` in :data:`FITTED`) of a table's status column
+    (str, or bytes as read back from FITS)."""
+    return np.logical_or.reduce([status == s for s in FITTED])
+
+
 def empty_row(gid):
     """A results row with every value missing (NaN, "" or 0)."""
     blank = {str: "", float: math.nan, int: 0, bool: False}
     return {name: (gid if name == "id" else blank[kind]) for name, kind in COLUMNS}
 
 
-def result_row(result):
-    """The table values of a :class:`fastjam.fit.FitResult`: percentiles, R-hat, ESS, chi^2/bin.
+def result_row(result, refined=None):
+    """The table values of a :class:`fastjam.fit.FitResult`: status, percentiles, R-hat, ESS, chi^2.
 
-    ``chi2_per_bin`` is :math:`\\sum_k ((d_k - m_k)/\\epsilon_k)^2 / N` at the highest-posterior
-    sample, with the data errors :math:`\\epsilon_k` (and the configured systematic in
-    quadrature), over the N bins used.
+    ``status`` is ``ok`` when every check of ``result.checks`` passed, else ``warning`` with the
+    failed checks' codes in ``checks`` and their messages in ``reason``. ``chi2_per_dof`` and
+    ``ppc_p_value`` are the diagnostics' (:class:`fastjam.diagnostics.GoodnessOfFit`: the
+    highest-posterior model, the likelihood's variance, N - 3 degrees of freedom).
+
+    Parameters
+    ----------
+    result : FitResult
+        The emulator fit.
+    refined : RefineResult, optional
+        Its refinement (:func:`fastjam.exact_fit.refine`): fills ``*_exact`` (exact JAM medians)
+        and ``*_shift`` (emulator median - exact median, in exact sigma).
     """
-    s, p = result.summary, result.problem
+    s, p, gof = result.summary, result.problem, result.checks.goodness
     row = {f"{name}_{q}": s[name][q] for name in TABLE_PARAMETERS for q in ("median", "p16", "p84")}
-    sigma = np.sqrt(p.vrms_err**2 + float(p.likelihood.systematic) ** 2)
     row.update(r_hat=max(s[n]["r_hat"] for n in SAMPLED), ess_bulk=min(s[n]["ess_bulk"] for n in SAMPLED),
-               chi2_per_bin=float(np.mean(((p.vrms - result.best_model()) / sigma) ** 2)), n_bins=int(p.x.size),
-               n_input=int(p.n_input), backend=result.backend, sampling_seconds=float(result.seconds))
+               chi2_per_dof=gof.chi2_per_dof, ppc_p_value=gof.ppc_p_value, n_bins=int(p.x.size),
+               n_input=int(p.n_input), backend=result.backend, sampling_seconds=float(result.seconds),
+               compile_seconds=float(result.timings.get("compilation", math.nan)))
+    failed = [(f.code, f.message) for f in result.checks.warnings]
+    if refined is not None:
+        row.update({f"{n}_exact": refined.exact.summary[n]["median"] for n in SAMPLED}, refined=True,
+                   **{f"{n}_shift": refined.comparison[n]["shift_sigma"] for n in SAMPLED})
+        if not refined.exact.diagnostics.get("converged", True):
+            failed.append(("exact_not_converged", "the exact JAM posterior did not converge within its node budget: "
+                                                  "raise [refine] max_nodes"))
+    row.update(status="warning" if failed else "ok", checks=",".join(code for code, _ in failed),
+               reason=" | ".join(f"{code}: {message}" for code, message in failed)[:2000])
     return row
 
 
@@ -107,6 +138,4 @@ class ResultsTable:
                 table.write(tmp, format=fmt, overwrite=True)
 
 
-
-
-__all__ = ["COLUMNS", "ResultsTable", "SAMPLED", "TABLE_PARAMETERS", "empty_row", "result_row"]
+__all__ = ["COLUMNS", "FITTED", "ResultsTable", "SAMPLED", "TABLE_PARAMETERS", "empty_row", "fitted", "result_row"]

@@ -4,8 +4,10 @@ several chains vectorised on one device, gradients by JAX, a dense mass matrix (
 R-hat are reached or up to a cap.
 
 NumPyro's NUTS kernel is driven by one jit-compiled ``lax.scan`` over ``check_every``
-iterations, the same program for every round of warm-up and sampling, so a run compiles
-once (``numpyro.infer.MCMC`` compiles again for each continued run)."""
+iterations, the same program for every round of warm-up and sampling (``numpyro.infer.MCMC``
+compiles again for each continued run). The posterior is an argument of the compiled
+programs, not a constant in them, so a process compiles them once per sampler settings and
+posterior shapes: every later galaxy of the same (padded) number of bins reuses them."""
 import functools
 import logging
 import math
@@ -57,27 +59,12 @@ class NumPyroSampler(Sampler):
         self.checkpoint = checkpoint
 
     def _kernel(self, posterior):
+        """(init, advance) of this sampler's settings, and ``posterior`` as their first argument."""
         import jax
-        import jax.numpy as jnp
-        from numpyro.infer import NUTS
 
-        log_density = self._log_density(posterior)
-        kernel = NUTS(potential_fn=lambda theta: -log_density(theta), target_accept_prob=self.target_accept,
-                      dense_mass=self.dense_mass)
-        chains = max(self.chains, 2)  # numpyro vectorises over a batch of keys; one chain is the first of two
-
-        def init(key, theta):
-            return kernel.init(jax.random.split(key, chains), self.warmup, theta, (), {})
-
-        @functools.partial(jax.jit, static_argnums=1)
-        def advance(state, n):
-            def step(s, _):
-                s = kernel.sample(s, (), {})
-                return s, (s.z, s.potential_energy, s.num_steps, s.diverging)
-
-            return jax.lax.scan(step, state, None, length=n)
-
-        return jax.jit(init), advance, jnp
+        if not hasattr(posterior, "log_density"):  # a plain log-density function: a static pytree
+            posterior = jax.tree_util.Partial(posterior)
+        return _programs(max(self.chains, 2), self.warmup, self.dense_mass, self.target_accept), posterior
 
     def _measure(self, parts):
         """(bulk ESS, R-hat) of the kept draws so far (NaN before the first round or without a target)."""
@@ -90,10 +77,12 @@ class NumPyroSampler(Sampler):
         import jax
         from tqdm.auto import tqdm
 
-        init, advance, jnp = self._kernel(posterior)
+        import jax.numpy as jnp
+
+        (init, advance), target = self._kernel(posterior)
         t0 = time.perf_counter()
         start = jnp.asarray(self._initial_ball(theta0, max(self.chains, 2), scale=0.1))
-        state, warm, parts = init(jax.random.PRNGKey(self.seed), start), 0, []  # init also sets up the kernel
+        state, warm, parts = init(target, jax.random.PRNGKey(self.seed), start), 0, []
         saved = load_checkpoint(self.checkpoint)
         if saved is not None:
             state, warm, parts = jax.tree_util.tree_map(jnp.asarray, saved["state"]), saved["warmup"], saved["parts"]
@@ -102,13 +91,13 @@ class NumPyroSampler(Sampler):
         bar = tqdm(total=self.warmup + self.samples, initial=warm + n_draws, disable=not self.progress, unit="it",
                    desc="NUTS")
         while warm < self.warmup:
-            state, _ = advance(state, self.check_every)
+            state, _ = advance(target, state, self.check_every)
             warm += self.check_every
             save_checkpoint(self.checkpoint, dict(state=jax.device_get(state), warmup=warm, parts=parts))
             bar.update(self.check_every)
         ess, r_hat = self._measure(parts)
         while n_draws < self.samples and not self.target.met(ess, r_hat):
-            state, out = advance(state, self.check_every)
+            state, out = advance(target, state, self.check_every)
             parts.append([np.swapaxes(np.asarray(a), 0, 1)[: self.chains] for a in out])  # (chains, draws, ...)
             n_draws += self.check_every
             save_checkpoint(self.checkpoint, dict(state=jax.device_get(state), warmup=warm, parts=parts))
@@ -132,3 +121,45 @@ class NumPyroSampler(Sampler):
         n_eval = int(np.sum(num_steps) * (1 + self.warmup / n_draws))
         return SamplerResult(np.asarray(theta, dtype=float), -np.asarray(energy, dtype=float), n_eval, seconds,
                              diagnostics)
+
+
+def _potential(posterior):
+    """NumPyro's potential energy, minus the log density of ``posterior`` (a traced pytree)."""
+    log_density = getattr(posterior, "log_density", posterior)
+    return lambda theta: -log_density(theta)
+
+
+@functools.lru_cache(maxsize=None)
+def _programs(chains, warmup, dense_mass, target_accept):
+    """``init(posterior, key, theta)`` and ``advance(posterior, state, n)``, jit-compiled once per
+    process and settings.
+
+    The posterior (a JAX pytree: its data, priors and bound model are leaves) is an argument of
+    the compiled programs, not a constant of them (NumPyro's ``potential_fn_gen``), so every
+    posterior of the same shapes reuses them. ``init`` sets up NumPyro's kernel (its warm-up
+    schedule) and must be called first; ``advance`` runs ``n`` NUTS iterations of every chain
+    in one ``lax.scan``. The keys are split as ``numpyro.infer.NUTS.init`` splits them.
+    """
+    import jax
+    import jax.numpy as jnp
+    from numpyro.infer.hmc import hmc
+
+    init_kernel, sample_kernel = hmc(potential_fn_gen=_potential, algo="NUTS")
+    sample = jax.vmap(sample_kernel, in_axes=(0, None, None))
+
+    @jax.jit
+    def init(posterior, key, theta):
+        keys = jnp.swapaxes(jax.vmap(jax.random.split)(jax.random.split(key, chains)), 0, 1)[0]
+        return jax.vmap(lambda z, k: init_kernel(z, warmup, dense_mass=dense_mass, target_accept_prob=target_accept,
+                                                 trajectory_length=None, model_args=(posterior,), model_kwargs={},
+                                                 rng_key=k))(theta, keys)
+
+    @functools.partial(jax.jit, static_argnums=2)
+    def advance(posterior, state, n):
+        def step(s, _):
+            s = sample(s, (posterior,), {})
+            return s, (s.z, s.potential_energy, s.num_steps, s.diverging)
+
+        return jax.lax.scan(step, state, None, length=n)
+
+    return init, advance

@@ -246,3 +246,33 @@ def test_config_emulator_path_is_used(random_emulator, tmp_path):
     np.testing.assert_allclose(problem.posterior.vrms(70.0, 0.1, 2.0), np.asarray(expect), rtol=1e-6)
     shipped = build_problem(load_config(EXAMPLE))
     assert not np.allclose(shipped.posterior.vrms(70.0, 0.1, 2.0), problem.posterior.vrms(70.0, 0.1, 2.0))
+
+
+def _fit_subset(tmp_path, emulator, rows, backend, name):
+    """A short padded fit of the example galaxy on ``rows`` of its data table."""
+    from fastjam.emulator.jax_model import BUCKETS
+    from fastjam.fit import fit
+
+    lines = (ROOT / "examples/example_galaxy/vrms_bins.txt").read_text().splitlines()
+    data = [line for line in lines if not line.startswith("#")]
+    (tmp_path / name).write_text("\n".join([line for line in lines if line.startswith("#")] + data[:rows]) + "\n")
+    cfg = load_config(EXAMPLE, {"data.path": str(tmp_path / name), "sampler.steps": 60, "sampler.walkers": 8,
+                                "sampler.warmup": 20, "sampler.samples": 20, "sampler.chains": 2,
+                                "sampler.ess": 0})
+    return fit(cfg, backend=backend, emulator=emulator, progress=False, buckets=BUCKETS)
+
+
+@pytest.mark.parametrize("backend", ["emcee", pytest.param("numpyro", marks=pytest.mark.slow)])
+def test_padded_galaxies_of_one_bucket_compile_once(random_emulator, tmp_path, backend):
+    """The second galaxy of a bucket (another number of bins) traces and compiles nothing: MAP,
+    sampler, predictive check and best model all reuse the first galaxy's compiled functions."""
+    from fastjam.compilation import compilations
+
+    first = _fit_subset(tmp_path, random_emulator, 150, backend, "a.txt")
+    before = compilations()
+    second = _fit_subset(tmp_path, random_emulator, 140, backend, "b.txt")
+    assert compilations() == before
+    assert first.timings["compilation"] > 0 and second.timings["compilation"] == 0
+    assert (first.problem.x.size, second.problem.x.size) == (150, 140)
+    assert second.best_model().shape == (140,) and second.problem.posterior.n_bins == 140
+    assert np.isfinite(second.checks.goodness.chi2_per_dof)

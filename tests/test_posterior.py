@@ -75,8 +75,9 @@ def test_bind_validates_once():
 
 
 def test_padding_keeps_the_density_and_galaxies_share_one_compilation(random_emulator):
-    """Two galaxies with different bin counts, padded to one bucket: the padded log-density equals
-    the unpadded one, and the batched density is compiled once for both."""
+    """Two galaxies with different bin counts, padded to one bucket: the padded log-density, its
+    gradient and the model at the data bins equal the unpadded ones, and the batched density is
+    compiled once for both."""
     from fastjam.emulator.jax_model import bucket_size
     from fastjam.posterior import _batched
 
@@ -92,6 +93,14 @@ def test_padding_keeps_the_density_and_galaxies_share_one_compilation(random_emu
         v = np.asarray(padded.batched_log_density()(np.stack([t, t + 0.1])))
         np.testing.assert_allclose(v[0], float(post.log_density(t)), rtol=1e-5)
         values.append(v)
+    post, padded, t = posts[0], posts[0].padded(size), theta[0]
+    (lp, grad), (lp0, grad0) = padded.value_and_grad()(t), post.value_and_grad()(t)
+    np.testing.assert_allclose([lp, *grad], [lp0, *grad0], rtol=1e-4, atol=1e-3)
+    assert padded.n_bins == post.n_bins == post.likelihood.vrms.size == 50
+    np.testing.assert_allclose(padded.vrms(75.0, 0.05, 2.5), post.vrms(75.0, 0.05, 2.5), rtol=1e-6)
+    draws = padded.vrms_draws(np.array([70.0, 80.0]), np.array([0.0, 0.1]), np.array([2.0, 3.0]))
+    np.testing.assert_allclose(draws[1], post.vrms(80.0, 0.1, 3.0), rtol=1e-6)
+    np.testing.assert_array_equal(padded.likelihood.unpadded().vrms, post.likelihood.vrms)
     assert _batched()._cache_size() - before <= 1
     assert not np.allclose(values[0], values[1])
     with pytest.raises(ValueError, match="cannot pad"):

@@ -15,6 +15,7 @@ from fastjam import io
 from fastjam.catalog import read_catalog, read_settings
 from fastjam.jam import JAMSettings
 from fastjam.mock_survey import rotate_to_sky, write_manga_maps, write_mock_survey, write_text
+from fastjam.survey_table import fitted
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = "[data]\ndrop_outside_field = true\n[sampler]\nbackend = \"emcee\"\nwalkers = 8\nsteps = 40\nseed = 1\n"
@@ -110,12 +111,16 @@ def _mock_survey(tmp_path, n=3):
 def _check_results(out, n_good):
     table = Table.read(out / "results.fits")
     status = dict(zip(table["id"], table["status"]))
-    assert sorted(status.values()).count("ok") == n_good
+    assert int(np.sum(fitted(table["status"]))) == n_good
     assert status["missing"] == "failed" and status["masked"] == "failed" and status["too_flat"] == "refused"
     reasons = dict(zip(table["id"], table["reason"]))
     assert "nowhere.txt" in reasons["missing"] and "no valid" in reasons["masked"]
     assert "q_obs" in reasons["too_flat"]
-    ok = table[table["status"] == "ok"]
+    ok = table[fitted(table["status"])]
+    for row in ok:  # 8 walkers x 40 steps: the diagnostics say so
+        assert row["status"] == "warning" and "not_converged" in row["checks"].split(",")
+        assert row["reason"].startswith(row["checks"].split(",")[0] + ": ")
+    assert np.all(np.isfinite(ok["chi2_per_dof"]) & (ok["ppc_p_value"] >= 0) & (ok["compile_seconds"] >= 0))
     assert np.all(np.isfinite(ok["inclination_median"]) & (ok["n_bins"] > 100) & np.isfinite(ok["r_hat"]))
     assert np.all((ok["ml_p16"] <= ok["ml_median"]) & (ok["ml_median"] <= ok["ml_p84"]))
     for gid in ok["id"]:
@@ -129,7 +134,7 @@ def test_small_survey_with_broken_rows(tmp_path):
 
     catalog, settings = _mock_survey(tmp_path, n=1)
     summary = survey(catalog, tmp_path / "out", settings=settings, workers=0, progress=False)
-    assert summary.counts == dict(ok=1, refused=1, failed=2)
+    assert summary.counts == dict(ok=0, warning=1, refused=1, failed=2)
     _check_results(tmp_path / "out", 1)
     with pytest.raises(ValueError, match="pass --resume"):
         survey(catalog, tmp_path / "out", settings=settings, workers=0, progress=False)
@@ -188,7 +193,7 @@ def test_survey_on_an_external_scheduler(tmp_path):
             proc.wait(timeout=60)
     assert summary.workers == 2 and summary.dashboard.startswith("http://127.0.0.1:")
     table = _check_results(tmp_path / "out", 2)
-    assert "local" not in set(table["worker"][table["status"] == "ok"])
+    assert "local" not in set(table["worker"][fitted(table["status"])])
 
 
 def _wait_for_workers(address, n):
@@ -196,3 +201,30 @@ def _wait_for_workers(address, n):
 
     with Client(address, timeout=60) as client:
         client.wait_for_workers(n, timeout=120)
+
+
+REFINE = "[refine]\nenabled = true\nnrad = 10\nnang = 6\nn_start = 5\nmax_nodes = 12\nn_draws = 2000\n"
+
+
+@pytest.mark.parametrize("workers", [0, pytest.param(2, marks=pytest.mark.slow)])
+def test_refinement_fills_the_exact_columns(tmp_path, workers):
+    """``[refine] enabled``: the exact JAM posterior of each galaxy (jampy serially, or as tasks of
+    the survey's own cluster) fills ``*_exact`` and the emulator's shifts in exact sigma."""
+    from fastjam.survey import survey
+
+    path = write_mock_survey(tmp_path / "mock", 1, seed=5, jam_settings=JAMSettings(nrad=10, nang=6), progress=False)
+    settings = tmp_path / "refine.toml"
+    settings.write_text(TINY + REFINE)
+    summary = survey(path, tmp_path / "out", settings=settings, workers=workers, progress=False)
+    assert summary.counts["ok"] + summary.counts["warning"] == 1
+    row = Table.read(tmp_path / "out" / "results.fits")[0]
+    assert row["refined"]
+    gid = row["id"]
+    refine = json.loads((tmp_path / "out" / gid / "refine.json").read_text())
+    for p in ("inclination", "beta_z", "ml"):
+        assert row[f"{p}_exact"] == pytest.approx(refine["exact"]["summary"][p]["median"])
+        assert row[f"{p}_shift"] == pytest.approx(refine["comparison"][p]["shift_sigma"])
+        assert np.isfinite(row[f"{p}_shift"])
+    assert row["ml_exact"] == pytest.approx(row["ml_truth"], rel=0.3)
+    assert (tmp_path / "out" / gid / "exact" / "summary.json").exists()
+    assert list((tmp_path / "out" / gid / "exact_nodes").iterdir())
