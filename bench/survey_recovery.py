@@ -39,7 +39,7 @@ def main(argv=None):
                  scheduler=args.scheduler, resume=(out / "results.csv").exists())
     table = Table.read(out / "results.fits")
     summary = recovery_summary(table)
-    status = {s: int((table["status"] == s).sum()) for s in ("ok", "refused", "failed")}
+    status = {s: int((table["status"] == s).sum()) for s in ("ok", "warning", "refused", "failed")}
     print(run)
     print(f"{len(table)} galaxies: {status}")
     print(recovery_text(summary))

@@ -112,15 +112,15 @@ def save(fig, path, dpi=100):
 def recovery_plot(table, parameters=("inclination", "beta_z", "ml")):
     """Recovered against true values across a survey (top) and histograms of the pulls (bottom).
 
-    ``table`` holds survey results (:data:`fastjam.survey.COLUMNS`); the ``ok`` rows with true
+    ``table`` holds survey results (:data:`fastjam.survey.COLUMNS`); the fitted rows with true
     values are drawn, medians with 16-84% error bars; pulls as in :mod:`fastjam.recovery`.
     """
-    from .recovery import pulls
+    from .recovery import pulls, recovered_rows
 
     fig = figure(figsize=(4.2 * len(parameters), 8))
     axes = fig.subplots(2, len(parameters), squeeze=False)
     for k, p in enumerate(parameters):
-        rows = table[(table["status"] == "ok") & np.isfinite(table[f"{p}_truth"])]
+        rows = recovered_rows(table, p)
         truth, med = np.asarray(rows[f"{p}_truth"]), np.asarray(rows[f"{p}_median"])
         err = [med - np.asarray(rows[f"{p}_p16"]), np.asarray(rows[f"{p}_p84"]) - med]
         ax = axes[0, k]

@@ -9,11 +9,16 @@ so a calibrated, unbiased survey has pulls of mean 0 and spread (standard deviat
 """
 import numpy as np
 
-from .survey_table import SAMPLED
+from .survey_table import SAMPLED, fitted
+
+
+def recovered_rows(table, parameter):
+    """The fitted rows (``ok`` or ``warning``, :func:`fastjam.survey_table.fitted`) with a true value of ``parameter``."""
+    return table[fitted(table["status"]) & np.isfinite(table[f"{parameter}_truth"])]
 
 
 def pulls(table, parameter):
-    """Pulls of one parameter over the ``ok`` rows with a true value, shape (k,).
+    """Pulls of one parameter over the fitted rows with a true value, shape (k,).
 
     Parameters
     ----------
@@ -22,7 +27,7 @@ def pulls(table, parameter):
     parameter : str
         ``inclination``, ``beta_z`` or ``ml``.
     """
-    rows = table[(table["status"] == "ok") & np.isfinite(table[f"{parameter}_truth"])]
+    rows = recovered_rows(table, parameter)
     sigma = (rows[f"{parameter}_p84"] - rows[f"{parameter}_p16"]) / 2
     return np.asarray((rows[f"{parameter}_median"] - rows[f"{parameter}_truth"]) / sigma, dtype=float)
 
@@ -49,4 +54,4 @@ def recovery_text(summary):
     return "\n".join(lines)
 
 
-__all__ = ["pulls", "recovery_summary", "recovery_text"]
+__all__ = ["pulls", "recovered_rows", "recovery_summary", "recovery_text"]

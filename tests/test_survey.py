@@ -228,3 +228,16 @@ def test_refinement_fills_the_exact_columns(tmp_path, workers):
     assert row["ml_exact"] == pytest.approx(row["ml_truth"], rel=0.3)
     assert (tmp_path / "out" / gid / "exact" / "summary.json").exists()
     assert list((tmp_path / "out" / gid / "exact_nodes").iterdir())
+
+
+def test_recovery_counts_every_fitted_row_and_no_other():
+    """Pulls use the ``ok`` and ``warning`` rows with a true value (read back from FITS as bytes too)."""
+    from fastjam.recovery import pulls, recovery_summary
+
+    table = Table(dict(status=["ok", "warning", "failed", "refused", "ok"], inclination_truth=[60.0, 50, 40, 30, np.nan],
+                       inclination_median=[62.0, 49, 0, 0, 70], inclination_p16=[61.0, 47, 0, 0, 60],
+                       inclination_p84=[63.0, 51, 0, 0, 80]))
+    np.testing.assert_allclose(pulls(table, "inclination"), [2.0, -0.5])
+    table["status"] = table["status"].astype("S8")
+    np.testing.assert_allclose(pulls(table, "inclination"), [2.0, -0.5])
+    assert recovery_summary(table, ("inclination",))["inclination"]["n"] == 2
