@@ -92,10 +92,7 @@ class EmceeSampler(Sampler):
     def _check(self, sampler, done):
         chain = np.swapaxes(sampler.get_chain(discard=self._burn(done)), 0, 1)  # (walkers, draws, 3)
         watched = self.monitor(chain)
-        w, n, k = watched.shape
-        per = w // RHAT_GROUPS
-        groups = watched[: per * RHAT_GROUPS].reshape(RHAT_GROUPS, per, n, k).transpose(0, 2, 1, 3)
-        return self.target.measure(groups.reshape(RHAT_GROUPS, n * per, k), watched)
+        return self.target.measure(group_walkers(watched), watched)
 
     def _next_check(self, done, ess):
         """Step of the next check of the target after one at step ``done`` measured ``ess``."""
@@ -150,7 +147,8 @@ class EmceeSampler(Sampler):
         diagnostics = dict(autocorr_time=tau.tolist(), acceptance_fraction=float(np.mean(sampler.acceptance_fraction)),
                            walkers=self.walkers, steps=done, max_steps=self.steps, burn=burn,
                            target=dict(ess=self.target.ess, r_hat=self.target.r_hat), ess_bulk_min=ess,
-                           r_hat_max_groups=r_hat, converged=bool(self.target.met(ess, r_hat)))
+                           r_hat_max_groups=r_hat, r_hat_groups=RHAT_GROUPS,
+                           converged=bool(self.target.met(ess, r_hat)))
         if self.target.active and not diagnostics["converged"]:
             log.warning("emcee stopped at the cap of %d steps before the target (ESS %.0f >= %.0f, R-hat %.3f < %.3f): "
                         "raise [sampler] steps", done, ess, self.target.ess, r_hat, self.target.r_hat)
@@ -189,6 +187,25 @@ def _batched(posterior):
     import jax
 
     return jax.jit(jax.vmap(posterior))
+
+
+def group_walkers(chains, groups=RHAT_GROUPS):
+    """Draws of walkers pooled into ``groups`` chains for R-hat.
+
+    Parameters
+    ----------
+    chains : ndarray, shape (walkers, draws, ...)
+
+    Returns
+    -------
+    ndarray, shape (groups, draws x (walkers // groups), ...)
+        Group g holds walkers g x per ... (g + 1) x per - 1, per = walkers // groups (the last
+        walkers % groups walkers are left out).
+    """
+    w, n = chains.shape[:2]
+    per = w // groups
+    grouped = chains[: per * groups].reshape(groups, per, n, *chains.shape[2:]).swapaxes(1, 2)
+    return grouped.reshape(groups, n * per, *chains.shape[2:])
 
 
 def _halves(batched, half):

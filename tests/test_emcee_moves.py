@@ -71,3 +71,21 @@ def test_unknown_moves_are_refused():
 
     with pytest.raises(ValueError, match="unknown emcee moves 'snooker'"):
         get_sampler("emcee", moves="snooker")
+
+
+def test_walker_groups_and_the_summary_r_hat_of_an_ensemble(rng):
+    """The summary's R-hat of an emcee posterior compares groups of walkers, as the stopping
+    rule does: it sees one group of walkers stuck elsewhere, and reads ~1 for iid walkers."""
+    import arviz as az
+
+    from fastjam.result import summarize
+    from fastjam.samplers.emcee_backend import group_walkers
+
+    chains = rng.standard_normal((16, 50))
+    grouped = group_walkers(chains, 4)
+    assert grouped.shape == (4, 200)
+    np.testing.assert_array_equal(grouped[1, :4], chains[4:8, 0])  # draw 0 of walkers 4..7, then draw 1
+    ok = summarize(az.from_dict(posterior={"x": chains}, attrs={"r_hat_walker_groups": 4}))["x"]["r_hat"]
+    assert ok == pytest.approx(float(az.rhat(grouped))) and ok < 1.05
+    stuck = chains + 3.0 * (np.arange(16) < 4)[:, None]
+    assert summarize(az.from_dict(posterior={"x": stuck}, attrs={"r_hat_walker_groups": 4}))["x"]["r_hat"] > 1.2
