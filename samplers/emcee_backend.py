@@ -54,7 +54,7 @@ class EmceeSampler(Sampler):
         Computing 16, 239; Nelson et al. 2014, ApJS 210, 11); ``"stretch"``: emcee's
         affine-invariant stretch move (Goodman & Weare 2010); or anything emcee's ``moves``
         accepts. On the example galaxy's correlated (inclination, beta_z) posterior DE needs
-        about a third of the stretch move's evaluations per effective sample (bench/fit.py).
+        about a third of the stretch move's evaluations per effective sample (bench/emcee_moves.py).
         emcee 3.1's ``DESnookerMove`` is not offered: on a 3-D Gaussian it gives variances
         about 10 % too small.
     seed, progress, target, monitor : see :class:`~samplers.base.Sampler`.
