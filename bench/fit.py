@@ -6,8 +6,8 @@
 Each run is ``fastjam fit CONFIG --backend B --out DIR --no-progress`` in a fresh process,
 timed from its start to its files written. The stages come from the run's ``summary.json``
 (``timings``: set-up, MAP, sampling, summary, writing; compilation is JAX tracing and
-compiling inside those stages); start-up (interpreter, imports, configuration) is the rest
-of the wall time. The first run of each backend uses an empty JAX compilation cache (cold);
+compiling inside those stages); start-up (interpreter, imports, configuration, the end of
+the process) is the rest of the wall time. The first run of each backend uses an empty JAX compilation cache (cold);
 the median is over ``--runs`` further runs with the cache filled by it (warm), as every later
 fit of the same galaxy (and bin count) would. Per effective sample: sampling seconds over the
 minimum bulk ESS, and for a jampy likelihood with the same emcee sampler, the measured
