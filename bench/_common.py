@@ -99,3 +99,9 @@ def measure(fn, batch, repeats, min_time):
     return dict(ms_per_map=float(np.median(ms)), ms_per_map_min=float(ms.min()), ms_per_map_max=float(ms.max()),
                 ms_per_call=float(1e3 * np.median(per_call)), maps_per_s=float(1e3 / np.median(ms)),
                 number=int(number), repeats=int(repeats), first_call_s=float(first))
+
+
+def machine_line(machine):
+    """One table line: CPUs and the load average at the start and end of a run."""
+    return (f"{machine['cpu_count']} CPUs, load average {machine['loadavg_at_start'][0]:.1f} at start, "
+            f"{machine['loadavg_at_end'][0]:.1f} at end")

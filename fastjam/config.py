@@ -41,7 +41,7 @@ Example (all lengths in arcsec, distance in Mpc, luminosity in Lsun)::
     seed = 42
     ess = 1000             # stop when every parameter has bulk ESS >= ess ...
     r_hat = 1.01           # ... and R-hat < r_hat (ess = 0: run to the caps below)
-    walkers = 32           # emcee
+    walkers = 128          # emcee (moved by differential evolution, half of them per batched call)
     steps = 20000          # emcee: maximum steps per walker (burn-in: a third, or `burn`)
     chains = 4             # NUTS
     warmup = 500           # NUTS: adaptation iterations per chain (dense mass matrix)
@@ -117,7 +117,7 @@ DEFAULTS = {
     "priors": {"ml": [0.1, 20.0], "ml_prior": "log-uniform", "beta_z_min": -0.2, "inclination": "isotropic",
                "q_intr_min": 0.05},
     "likelihood": {"emulator_error": True, "coherent_error": True, "systematic": 0.0, "clip_sigma": 0.0},
-    "sampler": {"backend": "emcee", "seed": 0, "ess": 1000.0, "r_hat": 1.01, "walkers": 32, "steps": 20000,
+    "sampler": {"backend": "emcee", "seed": 0, "ess": 1000.0, "r_hat": 1.01, "walkers": 128, "steps": 20000,
                 "chains": 4, "warmup": 500, "samples": 5000},
     "forward": {"model": "emulator"},
     "refine": {"enabled": False, "nrad": 40, "nang": 20},

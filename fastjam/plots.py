@@ -3,7 +3,8 @@
 
 Figures are :class:`matplotlib.figure.Figure` objects made without pyplot, so that plotting
 never switches the user's matplotlib backend, opens a window or leaves a figure in pyplot's
-list; ``fig.savefig`` renders them with Agg whatever the backend.
+list; ``fig.savefig`` renders them with Agg whatever the backend. The figures of a fit are laid
+out with fixed margins (``tight_layout`` would draw each figure once more to measure it).
 """
 import numpy as np
 
@@ -56,7 +57,7 @@ def maps_plot(x, y, vrms, model, vrms_err=None):
     axes[0].set_ylabel("y [arcsec]")
     if vrms_err is not None:
         residual_histogram(resid, axes[3])
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.2 / ncol, right=1 - 0.12 / ncol, bottom=0.12, top=0.9, wspace=0.5)
     return fig
 
 
@@ -84,18 +85,22 @@ def residual_histogram(resid, ax):
     ax.legend(loc="upper right")
 
 
-def trace_plot(idata, var_names=("inclination", "beta_z", "ml")):
-    """Trace plot of each chain (arviz)."""
-    import warnings
-
+def trace_plot(idata, var_names=("inclination", "beta_z", "ml"), max_chains=8):
+    """Histogram of all draws (left) and the traces of at most ``max_chains`` chains or walkers,
+    evenly picked (right), per parameter."""
     fig = figure(figsize=(12, 2.5 * len(var_names)))
     axes = fig.subplots(len(var_names), 2, squeeze=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # arviz's own deprecation noise
-        import arviz as az
-
-        az.plot_trace(idata, var_names=list(var_names), compact=False, combined=True, axes=axes, show=False)
-    fig.tight_layout()
+    for (left, right), name in zip(axes, var_names):
+        draws = np.asarray(idata.posterior[name])  # (chains, draws)
+        left.hist(draws.ravel(), bins=50, density=True, histtype="step", color="k")
+        left.set_xlabel(LABELS[name])
+        left.set_ylabel("density")
+        shown = np.unique(np.linspace(0, draws.shape[0] - 1, min(max_chains, draws.shape[0])).astype(int))
+        right.plot(draws[shown].T, lw=0.6, alpha=0.8)
+        right.set_ylabel(LABELS[name])
+        right.set_title(f"{shown.size} of {draws.shape[0]} chains", fontsize=9, loc="right")
+    axes[-1, 1].set_xlabel("draw (after burn-in)")
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.08, top=0.96, hspace=0.45, wspace=0.2)
     return fig
 
 

@@ -151,12 +151,22 @@ class Posterior:
         if not self.is_jax:
             return lambda theta: np.array([self.log_density(t) for t in np.asarray(theta)])
         fn = _batched()
-        return lambda theta: fn(self, theta)
+        placed = self.on_device()
+        return lambda theta: fn(placed, theta)
 
     def value_and_grad(self):
         """``f(theta) -> (log density, gradient)``, jit-compiled (JAX forward models only)."""
         fn = _value_and_grad()
-        return lambda theta: fn(self, theta)
+        placed = self.on_device()
+        return lambda theta: fn(placed, theta)
+
+    def on_device(self):
+        """The same posterior with its arrays on the JAX device, so that a compiled call does not
+        copy them from numpy at every call (JAX forward models only)."""
+        import jax
+
+        _register()
+        return jax.device_put(self)
 
     def find_map(self, vrms, vrms_err, n_starts=4, seed=0):
         """Maximum a posteriori theta (3,) by L-BFGS (Nelder-Mead for numpy) from a few starts.

@@ -95,8 +95,6 @@ class FitResult:
         half-way (old and new files may then be mixed). ``plots=False`` skips the three figures
         (the slowest part).
         """
-        from . import plots as figures
-
         from .rundir import saving
 
         t0 = time.perf_counter()
@@ -163,23 +161,35 @@ def physical_idata(galaxy, inclination, beta_z, ml, lp=None, **attrs):
 
 
 def posterior_idata(problem, result, backend):
-    """arviz InferenceData of the physical and derived parameters."""
+    """arviz InferenceData of the physical and derived parameters; for an ensemble sampler the
+    attribute ``r_hat_walker_groups`` says how many groups of walkers R-hat compares."""
     post = problem.posterior.to_physical(result.theta)
+    groups = result.diagnostics.get("r_hat_groups")
+    attrs = dict(backend=backend, forward=problem.forward) | ({"r_hat_walker_groups": int(groups)} if groups else {})
     return physical_idata(problem.galaxy, post["inclination"], post["beta_z"], post["ml"], result.log_density,
-                          backend=backend, forward=problem.forward)
+                          **attrs)
 
 
 def summarize(idata):
-    """Median, 16/84 percentiles, mean, sd, R-hat and ESS of every posterior variable."""
-    az = _arviz()
+    """Median, 16/84 percentiles, mean, sd, R-hat and ESS of every posterior variable.
 
+    ESS is arviz's over the chains as stored. R-hat is arviz's over the chains, or, when
+    ``idata.attrs["r_hat_walker_groups"]`` is set (emcee), over that many groups of walkers
+    pooled (:func:`fastjam.samplers.emcee_backend.group_walkers`), as the sampler's stopping
+    rule measures it: single walkers are too short and too correlated with each other.
+    """
+    from .samplers.emcee_backend import group_walkers
+
+    az = _arviz()
     diag = az.summary(idata, kind="diagnostics")
+    groups = idata.attrs.get("r_hat_walker_groups")
     out = {}
     for name, da in idata.posterior.data_vars.items():
         v = np.asarray(da).ravel()
         p16, med, p84 = np.percentile(v, [16, 50, 84])
+        r_hat = diag.loc[name, "r_hat"] if not groups else az.rhat(group_walkers(np.asarray(da), int(groups)))
         out[name] = dict(median=float(med), p16=float(p16), p84=float(p84), mean=float(v.mean()),
-                         sd=float(v.std()), r_hat=float(diag.loc[name, "r_hat"]),
+                         sd=float(v.std()), r_hat=float(r_hat),
                          ess_bulk=float(diag.loc[name, "ess_bulk"]), ess_tail=float(diag.loc[name, "ess_tail"]))
     return out
 

@@ -53,7 +53,7 @@ def test_config_missing_required_and_defaults(tmp_path):
         validate_config({"galaxy": {"sersic_n": 3.0, "r_e": 1.0, "q_obs": 0.5, "distance": 1.0, "sigma_psf": 1.0,
                                     "pixsize": 1.0}, "data": {"path": "x"}})
     cfg = load_config(_write(tmp_path, BASE.format(data="bins.txt")), {"sampler.steps": 10})
-    assert cfg["sampler"]["steps"] == 10 and cfg["sampler"]["walkers"] == 32
+    assert cfg["sampler"]["steps"] == 10 and cfg["sampler"]["walkers"] == 128
     assert cfg["data"]["path"] == str((tmp_path / "bins.txt").resolve())
     assert cfg["galaxy"]["pa"] is None
 

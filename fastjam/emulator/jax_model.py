@@ -31,7 +31,13 @@ BUCKETS = (64, 128, 256, 512, 1024, 2048, 4096)
 
 
 def _linear(params, prefix, x):
-    return x @ params[f"{prefix}.weight"].T + params[f"{prefix}.bias"]
+    """``x @ W.T + b`` for a torch-layout weight W (out, in), contracting x's last axis with W's
+    second directly: written as ``W.T``, XLA copies each transposed weight at every call when the
+    weights are arguments (not constants), which made a gradient call ten times slower."""
+    import jax
+
+    w = params[f"{prefix}.weight"]
+    return jax.lax.dot_general(x, w, (((x.ndim - 1,), (1,)), ((), ()))) + params[f"{prefix}.bias"]
 
 
 def to_jax(arrays):
