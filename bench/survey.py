@@ -18,8 +18,9 @@ Measured in one run, side by side, with the shared settings of ``examples/survey
 3. the first ``--one-by-one`` galaxies fitted by separate ``fastjam fit`` processes, two
    at a time (2 cores): each pays imports, emulator load and compilation;
 4. a short JAM emcee run (jampy in the likelihood, ``--jam-walkers`` x ``--jam-steps``) on the
-   first galaxy: seconds per likelihood call, extrapolated (not run) to the survey's
-   walkers x steps to give the cost of one JAM MCMC.
+   first galaxy: seconds per likelihood call, extrapolated (not run) to the likelihood calls
+   the survey's sampler and stopping rule need on that galaxy with the emulator (one emulator
+   fit, run here), the cost of one JAM MCMC.
 
 The machine may be shared: compare the ratios, which are measured side by side. Wall times
 then depend on the other jobs; CPU times much less, so each rate is also given from CPU time
@@ -165,11 +166,11 @@ def _children_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
-def jam_mcmc(cfg, walkers, steps, survey_walkers, survey_steps):
-    """Seconds per jampy likelihood call in a short emcee run, and the extrapolated full MCMC."""
+def jam_mcmc(cfg, walkers, steps):
+    """Seconds per jampy likelihood call in a short emcee run, and the extrapolated full MCMC: as
+    many calls as the survey's sampler and stopping rule need on this galaxy with the emulator."""
+    from fastjam.fit import build_problem, fit
     from fastjam.samplers import get_sampler
-
-    from fastjam.fit import build_problem
 
     problem = build_problem(cfg, "jam")
     t = cfg["truth"]
@@ -179,7 +180,7 @@ def jam_mcmc(cfg, walkers, steps, survey_walkers, survey_steps):
                          progress=False).run(problem.log_density, theta0)
     cpu_per_call = (time.process_time() - cpu0) / result.n_evaluations
     per_call = result.seconds / result.n_evaluations
-    calls = survey_walkers * survey_steps
+    calls = int(fit(cfg, progress=False).n_evaluations)
     return dict(walkers=walkers, steps=steps, calls=result.n_evaluations, seconds=result.seconds,
                 seconds_per_call=per_call, cpu_seconds_per_call=cpu_per_call, n_bins=int(problem.x.size),
                 extrapolated_calls=calls, extrapolated_hours_per_galaxy=calls * per_call / 3600,
@@ -216,11 +217,10 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         sub = subset_catalog(catalog, args.n, Path(tmp) / "catalog.csv")
         cfgs = read_catalog(sub, read_settings(args.config)).configs
-        s = cfgs[0]["sampler"]
         report["survey"] = run_survey(sub, args.config, Path(tmp) / "out", 2)
         report["one_by_one"] = one_by_one(cfgs[: args.one_by_one], tmp)
         report["compilation"] = compilation(sub, args.config, args.compile_galaxies)
-        report["jam_mcmc"] = jam_mcmc(cfgs[0], args.jam_walkers, args.jam_steps, s["walkers"], s["steps"])
+        report["jam_mcmc"] = jam_mcmc(cfgs[0], args.jam_walkers, args.jam_steps)
     report["machine"]["loadavg_at_end"] = __import__("os").getloadavg()
     sv, ob, jm = report["survey"], report["one_by_one"], report["jam_mcmc"]
     dedicated = "galaxies_per_hour_2_dedicated_cores"
