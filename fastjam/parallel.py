@@ -95,7 +95,7 @@ class WorkerPool:
         return self.client.gather(self.client.map(fn, list(iterable), pure=False))
 
     def as_completed(self, fn, jobs, shared=(), progress=True, desc=None, unit="task", total=None, initial=0,
-                     failed=None):
+                     failed=None, lost=None):
         """Yield ``fn(*shared, *job)`` for every ``job`` in ``jobs``, in the order they finish.
 
         Parameters
@@ -116,6 +116,10 @@ class WorkerPool:
         failed : callable, optional
             ``failed(result) -> bool`` (e.g. :func:`has_error`); the bar then shows the number
             of failed tasks.
+        lost : callable, optional
+            ``lost(job, message) -> result`` for a task whose worker died under it after Dask's
+            retries (``KilledWorker``: e.g. the worker's memory limit); its return value is
+            yielded in place of the task's and the other tasks go on. Without it the loss raises.
         """
         from tqdm.auto import tqdm
 
@@ -124,7 +128,7 @@ class WorkerPool:
         bar = tqdm(total=total, initial=initial, disable=not progress, desc=desc, unit=unit, smoothing=0.05)
         n_failed = 0
         try:
-            for res in self._results(fn, jobs, tuple(shared)):
+            for res in self._results(fn, jobs, tuple(shared), lost):
                 bar.update(1)
                 if failed is not None and failed(res):
                     n_failed += 1
@@ -133,24 +137,37 @@ class WorkerPool:
         finally:
             bar.close()
 
-    def _results(self, fn, jobs, shared):
+    def _results(self, fn, jobs, shared, lost=None):
         if self.client is None:
             for job in jobs:
                 yield fn(*shared, *job)
             return
         from dask.distributed import as_completed
+        from distributed.scheduler import KilledWorker
 
         client = self.client
         if shared:
             shared = tuple(client.scatter(list(shared), broadcast=True))
         queue = iter(jobs)
 
+        running = {}
+
         def submit(job):
-            return client.submit(fn, *shared, *job, pure=False)
+            fut = client.submit(fn, *shared, *job, pure=False)
+            running[fut.key] = job
+            return fut
 
         futures = as_completed([submit(job) for _, job in zip(range(IN_FLIGHT_PER_WORKER * self.workers), queue)])
         for fut in futures:
-            res = fut.result()
+            try:
+                res = fut.result()
+            except KilledWorker as exc:
+                if lost is None:
+                    raise
+                log.warning("a task's worker died under it (%s): recorded as failed, the others go on", exc)
+                res = lost(running[fut.key], f"worker lost while computing it ({type(exc).__name__}): most likely "
+                                              "the worker's memory limit")
+            running.pop(fut.key, None)
             fut.release()
             job = next(queue, None)
             if job is not None:

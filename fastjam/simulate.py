@@ -216,7 +216,7 @@ def simulate(out, n_maps, seed, workers=2, scheduler=None, resume=False, space=N
         with WorkerPool(workers if todo else 0, scheduler if todo else None) as pool:
             n_workers = pool.workers
             for res in pool.as_completed(compute_map, jobs, progress=progress, unit="map", total=n_maps,
-                                         initial=n_maps - len(todo), failed=has_error):
+                                         initial=n_maps - len(todo), failed=has_error, lost=_lost_map):
                 jam_seconds += res["seconds"]
                 if res["error"] is None:
                     writer.write_map(res["index"], res["arrays"], res["seconds"])
@@ -232,3 +232,10 @@ def simulate(out, n_maps, seed, workers=2, scheduler=None, resume=False, space=N
         writer.consolidate()
     return SimulationSummary(n_maps, len(done), len(todo), n_failed, time.perf_counter() - t0, jam_seconds,
                              n_workers)
+
+
+def _lost_map(job, message):
+    """The result of a map whose worker died under it (:meth:`WorkerPool.as_completed`'s ``lost``):
+    recorded as a failure with its design parameters, like a map jampy refused."""
+    index, params = job[0], job[1]
+    return dict(index=int(index), params=params, arrays=None, error=message, seconds=0.0)

@@ -58,3 +58,21 @@ def test_pool_runs_every_task_once_serially_and_on_dask():
     assert sum(has_error(r) for r in results) == 11
     with pytest.raises(ValueError, match="workers must be >= 0"):
         WorkerPool(-1)
+
+
+def test_a_task_whose_worker_dies_is_reported_through_lost_and_the_others_go_on():
+    """A task that kills its worker process (as an out-of-memory kill does) becomes ``lost(job, message)``
+    and every job is accounted for once (a task queued on the dying worker may be lost with it);
+    without ``lost`` the loss raises."""
+    import dask
+    from distributed.scheduler import KilledWorker
+
+    jobs = [("2 + 2",), ("__import__('os')._exit(3)",), ("3 * 3",)]
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with WorkerPool(1) as pool:
+            out = list(pool.as_completed(eval, jobs, progress=False, lost=lambda job, msg: (job[0], msg)))
+            lost = dict(r for r in out if not isinstance(r, int))
+            assert len(out) == 3 and 4 in out and jobs[1][0] in lost and "worker lost" in lost[jobs[1][0]]
+            assert 9 in out or jobs[2][0] in lost
+            with pytest.raises(KilledWorker):
+                list(pool.as_completed(eval, jobs[1:2], progress=False))
