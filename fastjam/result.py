@@ -6,6 +6,7 @@ beta_z, M/L) into InferenceData with the derived q_intr and log10 mass, and :fun
 gives the medians, percentiles, R-hat and ESS of every variable.
 """
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,8 +129,6 @@ class FitResult:
 
 
 def _arviz():
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # the import announces arviz's refactor
         import arviz
@@ -157,7 +156,9 @@ def physical_idata(galaxy, inclination, beta_z, ml, lp=None, **attrs):
     inc, beta, ml = (np.atleast_2d(np.asarray(v, dtype=float)) for v in (inclination, beta_z, ml))
     posterior = physical_parameters(galaxy.q_obs, galaxy.total_luminosity, inc, beta, ml)
     stats = dict(lp=np.atleast_2d(lp)) if lp is not None else None
-    return az.from_dict(posterior=posterior, sample_stats=stats, attrs=attrs)
+    with warnings.catch_warnings():  # many walkers, few draws each: arviz suspects transposed arrays; they are not
+        warnings.filterwarnings("ignore", message="More chains", category=UserWarning)
+        return az.from_dict(posterior=posterior, sample_stats=stats, attrs=attrs)
 
 
 def posterior_idata(problem, result, backend):

@@ -59,11 +59,15 @@ class Target:
         ess_chains : ndarray, shape (chains', draws', k), optional
             For the ESS (default: ``chains``).
         """
+        import warnings
+
         import arviz as az
 
         ess_chains = chains if ess_chains is None else ess_chains
-        ess = min(float(az.ess(ess_chains[..., j], method="bulk")) for j in range(chains.shape[-1]))
-        r_hat = max(float(az.rhat(chains[..., j])) for j in range(chains.shape[-1]))
+        with warnings.catch_warnings():  # many walkers, few draws each: arviz suspects transposed arrays
+            warnings.filterwarnings("ignore", message="More chains", category=UserWarning)
+            ess = min(float(az.ess(ess_chains[..., j], method="bulk")) for j in range(chains.shape[-1]))
+            r_hat = max(float(az.rhat(chains[..., j])) for j in range(chains.shape[-1]))
         return ess, r_hat
 
     def met(self, ess, r_hat):
