@@ -75,11 +75,15 @@ class WorkerPool:
         return self
 
     def __exit__(self, *exc):
-        if self.client is not None:
-            self.client.close()
-        if self._cluster is not None:
-            self._cluster.close()
-        self.client = self._cluster = None
+        try:
+            if self.client is not None:
+                self.client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+        except Exception as err:  # e.g. a worker still restarting after a lost task: the results are in
+            log.warning("closing the Dask cluster: %s: %s", type(err).__name__, err)
+        finally:
+            self.client = self._cluster = None
 
     @property
     def workers(self):

@@ -74,5 +74,7 @@ def test_a_task_whose_worker_dies_is_reported_through_lost_and_the_others_go_on(
             lost = dict(r for r in out if not isinstance(r, int))
             assert len(out) == 3 and 4 in out and jobs[1][0] in lost and "worker lost" in lost[jobs[1][0]]
             assert 9 in out or jobs[2][0] in lost
+            pool.client.wait_for_workers(1, timeout=60)
             with pytest.raises(KilledWorker):
                 list(pool.as_completed(eval, jobs[1:2], progress=False))
+            pool.client.wait_for_workers(1, timeout=60)
