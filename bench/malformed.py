@@ -246,21 +246,13 @@ def _priors(tmp, line):
     return path
 
 
-class _Capture(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
 def run_case(case):
     """Run one case; returns a dict with outcome, exit code and the first message."""
     from fastjam import cli
+    from fastjam.survey import WarningCollector
 
     tmp = tempfile.mkdtemp(prefix="fastjam_malformed_")
-    handler = _Capture()
+    handler = WarningCollector()
     root = logging.getLogger()
     root.addHandler(handler)
     err, out = io.StringIO(), io.StringIO()

@@ -14,6 +14,7 @@ import numpy as np
 
 from .atomic import atomic_path, write_json, write_text
 from .model import PARAMETERS
+from .samplers.base import walkers_as_chains
 
 @dataclass
 class FitResult:
@@ -156,8 +157,7 @@ def physical_idata(galaxy, inclination, beta_z, ml, lp=None, **attrs):
     inc, beta, ml = (np.atleast_2d(np.asarray(v, dtype=float)) for v in (inclination, beta_z, ml))
     posterior = physical_parameters(galaxy.q_obs, galaxy.total_luminosity, inc, beta, ml)
     stats = dict(lp=np.atleast_2d(lp)) if lp is not None else None
-    with warnings.catch_warnings():  # many walkers, few draws each: arviz suspects transposed arrays; they are not
-        warnings.filterwarnings("ignore", message="More chains", category=UserWarning)
+    with walkers_as_chains():
         return az.from_dict(posterior=posterior, sample_stats=stats, attrs=attrs)
 
 

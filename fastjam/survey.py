@@ -92,8 +92,9 @@ def _first_compilation():
     return float(jax.jit(lambda v: jnp.sum(v**2))(jnp.ones(3)))
 
 
-class _WarningCollector(logging.Handler):
-    """Collect the fit's logged warnings for the row's ``warnings`` column."""
+class WarningCollector(logging.Handler):
+    """Collect logged warnings (their messages, in ``messages``): the fit's, for the row's
+    ``warnings`` column."""
 
     def __init__(self):
         super().__init__(logging.WARNING)
@@ -133,7 +134,7 @@ def fit_galaxy(gid, cfg, out, emulator_path=None, plots=False):
     row.update({f"{p}_truth": float(v) for p, v in cfg.get("truth", {}).items()}, worker=_worker_name())
     warm_worker(emulator_path)
     row["startup_seconds"] = _CACHE.pop("unreported_startup", 0.0)
-    collector, findings = _WarningCollector(), set()
+    collector, findings = WarningCollector(), set()
     for name in WARNING_LOGGERS:
         logging.getLogger(name).addHandler(collector)
     try:
@@ -330,4 +331,4 @@ def _warm_plugin(emulator_path):
     return WarmWorker()
 
 
-__all__ = ["COLUMNS", "SurveySummary", "cached", "fit_galaxy", "survey", "warm_worker"]
+__all__ = ["COLUMNS", "SurveySummary", "WarningCollector", "cached", "fit_galaxy", "survey", "warm_worker"]

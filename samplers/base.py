@@ -1,5 +1,7 @@
 """Base class of the sampler backends and the stopping rule they share."""
+import warnings
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,13 +61,10 @@ class Target:
         ess_chains : ndarray, shape (chains', draws', k), optional
             For the ESS (default: ``chains``).
         """
-        import warnings
-
         import arviz as az
 
         ess_chains = chains if ess_chains is None else ess_chains
-        with warnings.catch_warnings():  # many walkers, few draws each: arviz suspects transposed arrays
-            warnings.filterwarnings("ignore", message="More chains", category=UserWarning)
+        with walkers_as_chains():
             ess = min(float(az.ess(ess_chains[..., j], method="bulk")) for j in range(chains.shape[-1]))
             r_hat = max(float(az.rhat(chains[..., j])) for j in range(chains.shape[-1]))
         return ess, r_hat
@@ -118,3 +117,12 @@ class Sampler(ABC):
     def _initial_ball(self, theta0, n, scale=1e-2):
         rng = np.random.default_rng(self.seed)
         return np.asarray(theta0, dtype=float) + scale * rng.standard_normal((n, np.size(theta0)))
+
+
+@contextmanager
+def walkers_as_chains():
+    """Silence arviz's guess that arrays with more chains than draws are transposed: an ensemble
+    sampler's many walkers with few draws each are stored the right way round."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="More chains", category=UserWarning)
+        yield
