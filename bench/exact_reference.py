@@ -45,15 +45,16 @@ def run_galaxy(name, path, work, workers, draws):
 
     gdir = work / name
     cfg = load_config(path)
-    run_file = gdir / "exact_fresh_run.json"
-    if not run_file.exists():  # the exact posterior from scratch, timed beside the reference on this machine
+    fresh_file = gdir / "exact_fresh_run.json"
+    if fresh_file.exists():
+        exact_first = json.loads(fresh_file.read_text())
+    else:  # the exact posterior from scratch, timed beside the reference on this machine
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            fresh = fit_exact(cfg, cache_dir=tmp, workers=workers, progress=False)
-            fd = fresh.diagnostics
-            _atomic_json(run_file, dict(n_jam_calls=fd["n_jam_calls"], wall_seconds=time.perf_counter() - t0,
-                                        jampy_seconds=fd["n_jam_calls"] * fd["jam_seconds_per_call"],
-                                        loadavg=os.getloadavg()))
+            fd = fit_exact(cfg, cache_dir=tmp, workers=workers, progress=False).diagnostics
+            exact_first = dict(n_jam_calls=fd["n_jam_calls"], wall_seconds=time.perf_counter() - t0,
+                               jampy_seconds=fd["n_jam_calls"] * fd["jam_seconds_per_call"], loadavg=os.getloadavg())
+        _atomic_json(fresh_file, exact_first)
     exact = fit_exact(cfg, cache_dir=gdir / "nodes", workers=workers, progress=False)
     problem = build_problem(cfg, forward="jam")
     phys = [np.asarray(exact.idata.posterior[p]).ravel() for p in PARAMS]
@@ -61,14 +62,13 @@ def run_galaxy(name, path, work, workers, draws):
     side = run_jam_importance(problem, DEFAULT_SETTINGS, theta, draws, out=gdir, workers=workers, progress=True,
                               seed=int(cfg["sampler"]["seed"]), df=DF, inflate=INFLATE)
     d = side.diagnostics
-    run_file = gdir / "importance_run.json"  # the reference's cost, summed over interrupted runs
-    first = json.loads(run_file.read_text()) if run_file.exists() else dict(n_jam_calls=0, wall_seconds=0.0)
+    cost_file = gdir / "importance_run.json"  # the reference's cost, summed over interrupted runs
+    first = json.loads(cost_file.read_text()) if cost_file.exists() else dict(n_jam_calls=0, wall_seconds=0.0)
     if d["n_computed"]:
         first = dict(n_jam_calls=first["n_jam_calls"] + d["n_computed"],
                      wall_seconds=first["wall_seconds"] + side.wall_seconds, seconds_per_call=side.seconds_per_call,
                      workers=d["workers"], loadavg=os.getloadavg())
-        _atomic_json(run_file, first)
-    exact_first = json.loads((gdir / "exact_fresh_run.json").read_text())
+        _atomic_json(cost_file, first)
     versus = {}
     for k, p in enumerate(PARAMS):
         c = compare_parameter(parameter_stats(phys[k], phys[k].size), parameter_stats(side.samples[:, k], side.ess[p]))

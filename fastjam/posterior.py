@@ -78,23 +78,42 @@ class Posterior:
         xp = self.xp
         if not self.is_jax:
             return self._numpy_log_density(np.asarray(theta, dtype=float))
-        inc, beta, ml, log_jac = self.priors.transform(theta, xp)
-        value = (self.priors.log_prob(inc, beta, ml, xp) + log_jac
-                 + self.likelihood.log_like(self.model(inc, beta, ml), xp))
+        physical = self.priors.transform(theta, xp)
+        value = self.log_density_at(physical, self.model(*physical[:3]), xp)
         return xp.where(xp.isfinite(value), value, -xp.inf)
 
     __call__ = log_density
 
+    def log_density_at(self, physical, model, xp=np):
+        """Log posterior from the transform of theta and the model already computed there.
+
+        Parameters
+        ----------
+        physical : tuple
+            ``(inclination, beta_z, ml, log_jacobian)`` of :meth:`fastjam.model.Priors.transform`,
+            each of shape (...).
+        model : array, shape (..., p)
+            Model V_RMS [km/s] at those parameters.
+
+        Returns
+        -------
+        array, shape (...)
+            log prior + log|Jacobian| + log likelihood (NaN or -inf where undefined).
+        """
+        inc, beta, ml, log_jac = physical
+        return self.priors.log_prob(inc, beta, ml, xp) + log_jac + self.likelihood.log_like(model, xp)
+
     def _numpy_log_density(self, theta):
         if not np.all(np.isfinite(theta)):
             return -np.inf
-        inc, beta, ml, log_jac = self.priors.transform(theta)
+        physical = self.priors.transform(theta)
+        inc, beta, ml, _ = physical
         try:
             model = self.model(float(inc), float(beta), float(ml))
         except Exception as exc:  # a failed jampy call rejects the proposal
             log.warning("forward model failed at i = %.4g, beta_z = %.4g, M/L = %.4g: %s", inc, beta, ml, exc)
             return -np.inf
-        value = float(self.priors.log_prob(inc, beta, ml) + log_jac + self.likelihood.log_like(model))
+        value = float(self.log_density_at(physical, model))
         return value if np.isfinite(value) else -np.inf
 
     def to_physical(self, theta):

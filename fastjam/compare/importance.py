@@ -31,6 +31,7 @@ import numpy as np
 from ..fit import physical_idata
 from ..jam import JAMModel
 from ..model import PARAMETERS
+from ..posterior import Posterior
 from .reference import GridCache, run_grid
 from .side import Side, jam_likelihood
 
@@ -99,9 +100,10 @@ def run_jam_importance(problem, settings, proposal_theta, n_draws=1500, out=None
     theta = np.concatenate([q.rvs(size=BLOCK, random_state=np.random.default_rng([seed, b]))
                             for b in range(n_blocks)])[:int(n_draws)]
     log_q = q.logpdf(theta)
-    priors = problem.priors
-    inc, beta, ml, log_jac = priors.transform(theta)
     forward = JAMModel(settings).bind(problem.galaxy, problem.x, problem.y)
+    density = Posterior(problem.priors, jam_likelihood(problem), forward, problem.galaxy.total_luminosity)
+    physical = problem.priors.transform(theta)
+    inc, beta, ml, _ = physical
     cache = None
     if out is not None:
         spec = dict(forward=forward.fingerprint(), jam_settings=settings.as_dict(), seed=int(seed),
@@ -110,7 +112,7 @@ def run_jam_importance(problem, settings, proposal_theta, n_draws=1500, out=None
         cache = GridCache(Path(out) / "jam_importance", spec)
     m1, info = run_grid(forward, inc, beta, cache, workers, scheduler, progress, desc="JAM importance sampling")
     model = np.sqrt(ml)[:, None] * m1
-    log_w = priors.log_prob(inc, beta, ml) + log_jac + jam_likelihood(problem).log_like(model) - log_q
+    log_w = density.log_density_at(physical, model) - log_q
     ok = np.isfinite(log_w)
     smoothed, khat = az.psislw(log_w[ok])
     w = np.exp(smoothed - smoothed.max())
