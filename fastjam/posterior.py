@@ -78,8 +78,7 @@ class Posterior:
         xp = self.xp
         if not self.is_jax:
             return self._numpy_log_density(np.asarray(theta, dtype=float))
-        physical = self.priors.transform(theta, xp)
-        value = self.log_density_at(physical, self.model(*physical[:3]), xp)
+        value = self.log_density_at(self.priors.transform(theta, xp), self.model, xp)
         return xp.where(xp.isfinite(value), value, -xp.inf)
 
     __call__ = log_density
@@ -92,8 +91,9 @@ class Posterior:
         physical : tuple
             ``(inclination, beta_z, ml, log_jacobian)`` of :meth:`fastjam.model.Priors.transform`,
             each of shape (...).
-        model : array, shape (..., p)
-            Model V_RMS [km/s] at those parameters.
+        model : array, shape (..., p), or callable
+            Model V_RMS [km/s] at those parameters, or the bound forward model, called after
+            the prior terms (the order in which a compiled log density evaluates them).
 
         Returns
         -------
@@ -101,7 +101,8 @@ class Posterior:
             log prior + log|Jacobian| + log likelihood (NaN or -inf where undefined).
         """
         inc, beta, ml, log_jac = physical
-        return self.priors.log_prob(inc, beta, ml, xp) + log_jac + self.likelihood.log_like(model, xp)
+        prior = self.priors.log_prob(inc, beta, ml, xp) + log_jac
+        return prior + self.likelihood.log_like(model(inc, beta, ml) if callable(model) else model, xp)
 
     def _numpy_log_density(self, theta):
         if not np.all(np.isfinite(theta)):
