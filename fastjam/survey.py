@@ -37,7 +37,8 @@ from .survey_table import COLUMNS, ResultsTable, empty_row, result_row
 log = logging.getLogger(__name__)
 
 #: Messages of the fit that mean "the emulator declines this galaxy" rather than bad input.
-REFUSALS = ("outside the emulator's training domain", "emulated field", "trained on Sérsic photometry only")
+REFUSALS = ("outside the emulator's training domain", "emulated field", "trained on Sérsic photometry only",
+            "no general-photometry emulator")
 #: Loggers whose warnings during a fit go into the row's ``warnings`` column.
 WARNING_LOGGERS = ("fastjam", "samplers")
 #: Extra environment of local workers: one thread each for BLAS and XLA.
@@ -68,7 +69,7 @@ def warm_worker(emulator_path=None):
         afterwards reports them in its ``startup_seconds``.
     """
     t0 = time.perf_counter()
-    cached(("emulator", emulator_path), lambda: _load_emulator(emulator_path))
+    _cached_emulator(emulator_path, "sersic")
     cached("jax", _first_compilation)
     seconds = time.perf_counter() - t0
     if seconds > 1e-3:  # reported once, by the worker's next galaxy (startup_seconds)
@@ -76,10 +77,26 @@ def warm_worker(emulator_path=None):
     return seconds
 
 
-def _load_emulator(path):
+def _cached_emulator(path, kind):
+    """The emulator in ``path``, else the default of photometry ``kind``, loaded once per process."""
     from .emulator.model import Emulator
 
-    return Emulator.load(path)
+    kind = None if path else kind
+    return cached(("emulator", path, kind), lambda: Emulator.load(path, kind=kind))
+
+
+def emulator_for(cfg, emulator_path=None):
+    """The emulator of a galaxy, loaded once per worker and photometry kind.
+
+    ``emulator_path`` (the survey's ``--emulator``), else the row's ``[forward] emulator``,
+    else the default of the galaxy's photometry: the Sérsic emulator for a Sérsic row, the
+    general one (``$FASTJAM_EMULATOR_MGE`` or the shipped ``data/emulator_mge``) for an
+    ``mge`` row, so one catalog mixes both. An MGE row with no general weights, or given
+    Sérsic weights, raises the loader's ``ValueError`` (a refusal in the results table).
+    """
+    path = emulator_path or cfg["forward"].get("emulator")
+    kind = "general" if "mge" in cfg["galaxy"] else "sersic"
+    return _cached_emulator(path, kind)
 
 
 def _first_compilation():
@@ -138,7 +155,7 @@ def fit_galaxy(gid, cfg, out, emulator_path=None, plots=False):
     for name in WARNING_LOGGERS:
         logging.getLogger(name).addHandler(collector)
     try:
-        emulator = _CACHE[("emulator", emulator_path)] if cfg["forward"]["model"] == "emulator" else None
+        emulator = emulator_for(cfg, emulator_path) if cfg["forward"]["model"] == "emulator" else None
         t1 = time.perf_counter()
         result, refined = _fit_or_refine(cfg, emulator, Path(out) / gid)
         t2 = time.perf_counter()

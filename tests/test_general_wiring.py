@@ -253,3 +253,35 @@ def test_the_command_line_fits_an_mge_with_the_emulator_when_asked(general_defau
     path = _mge_config(tmp_path, extra='\n[forward]\nmodel = "jam"\n')
     main(["fit", str(path), "--forward", "emulator", "--no-progress", "--set", "sampler.steps=200"])
     assert "forward model emulator" in capsys.readouterr().out
+
+
+def test_a_survey_fits_sersic_and_mge_rows_each_with_its_emulator(general_default, tmp_path, monkeypatch):
+    """One catalog, a Sérsic row and an MGE row: each gets the default emulator of its photometry; without
+    general weights the MGE row is refused with the loader's message and the Sérsic row is still fitted."""
+    from astropy.table import Table
+
+    from fastjam import survey as survey_module
+    from fastjam.emulator.store import default_path
+
+    if not (default_path() / "emulator.npz").exists():
+        pytest.skip("no shipped Sérsic emulator")
+    _mge_config(tmp_path)
+    (tmp_path / "catalog.csv").write_text(
+        "id,sersic_n,r_e,q_obs,l_tot,mge,distance,sigma_psf,pixsize,kin_path,kin_format\n"
+        f"sersic,3.0,7.0,0.7,3e10,,{DISTANCE},0.6,0.5,vrms_bins.txt,text\n"
+        f"bulge_disk,,,,,mge.txt,{DISTANCE},0.6,0.5,vrms_bins.txt,text\n")
+    (tmp_path / "tiny.toml").write_text('[sampler]\nbackend = "emcee"\nwalkers = 8\nsteps = 40\nseed = 1\n')
+
+    def run(out):
+        monkeypatch.setattr(survey_module, "_CACHE", {})
+        survey_module.survey(tmp_path / "catalog.csv", tmp_path / out, settings=tmp_path / "tiny.toml", workers=0,
+                             progress=False)
+        table = Table.read(tmp_path / out / "results.fits")
+        return {gid: (status, reason) for gid, status, reason in zip(table["id"], table["status"], table["reason"])}
+
+    rows = run("both")
+    assert {gid: status for gid, (status, _) in rows.items()} == dict(sersic="warning", bulge_disk="warning"), rows
+    monkeypatch.setenv("FASTJAM_EMULATOR_MGE", str(tmp_path / "nowhere"))
+    rows = run("no_general")
+    assert rows["sersic"][0] == "warning" and rows["bulge_disk"][0] == "refused"
+    assert "no general-photometry emulator" in rows["bulge_disk"][1]

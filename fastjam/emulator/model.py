@@ -121,7 +121,7 @@ class Emulator(ForwardModel):
         return priors.within_emulator(self.space)
 
     @classmethod
-    def load(cls, path=None, galaxy=None, **kwargs):
+    def load(cls, path=None, galaxy=None, kind=None, **kwargs):
         """Load a saved emulator of either kind, as its card says.
 
         Parameters
@@ -133,6 +133,9 @@ class Emulator(ForwardModel):
         galaxy : Galaxy, optional
             The galaxy to be fitted: picks the default and checks that the emulator takes its
             photometry.
+        kind : {"sersic", "general"}, optional
+            Whose default to load when neither ``path`` nor ``galaxy`` says it (a survey
+            worker loads the default of each photometry once, before its galaxies).
         **kwargs
             ``allow_extrapolation``, ``device``.
 
@@ -148,7 +151,10 @@ class Emulator(ForwardModel):
         """
         from .store import default_path, load_arrays
 
-        general_default = path is None and galaxy is not None and not isinstance(galaxy.photometry, Sersic)
+        if kind not in (None, "sersic", "general"):
+            raise ValueError(f"kind must be 'sersic' or 'general', got {kind!r}")
+        general_default = path is None and (kind == "general" if galaxy is None
+                                            else not isinstance(galaxy.photometry, Sersic))
         path = Path(path) if path is not None else default_path("general" if general_default else "sersic")
         if general_default and not (path / "emulator.npz").exists():
             raise ValueError(f"no general-photometry emulator for an MGE galaxy (none in {path}): fit with --forward "
