@@ -42,6 +42,9 @@ BOUND_MASS = 0.2
 #: Convergence targets on inclination, beta_z and M/L.
 RHAT_MAX = 1.05
 ESS_MIN = 100
+#: The emulator's error model taking more than this share of the likelihood's variance (median
+#: over bins) means the posterior's width is the emulator's, not the data's.
+MODEL_ERROR_SHARE = 0.5
 #: Posterior draws used by the predictive check (a JAM forward model uses at most JAM_DRAWS).
 PPC_DRAWS = 200
 JAM_DRAWS = 20
@@ -337,18 +340,33 @@ def raise_on(findings, strict=False):
 # --------------------------------------------------------------------------------------------
 
 def data_findings(problem):
-    """:func:`check_data` of a fit's problem (R_e from the Sérsic or, for an MGE, jampy's half-light isophote)."""
-    return check_data(problem.x, problem.y, problem.vrms, problem.vrms_err, effective_radius(problem.galaxy))
+    """:func:`check_data` of a fit's problem (R_e from the Sérsic or, for an MGE, jampy's half-light isophote)
+    and :func:`check_model_error` of its likelihood."""
+    lik, n = problem.posterior.likelihood, len(problem.vrms)
+    from .photometry import effective_radius
+
+    return check_data(problem.x, problem.y, problem.vrms, problem.vrms_err, effective_radius(problem.galaxy)) + \
+        check_model_error(np.asarray(lik.frac_model_err)[:n], lik.coherent_sigma, problem.vrms, problem.vrms_err)
 
 
-def effective_radius(galaxy):
-    """Effective radius in arcsec: the Sérsic R_e, or the MGE's circularised half-light radius."""
-    phot = galaxy.photometry
-    if hasattr(phot, "r_e"):
-        return float(phot.r_e)
-    from jampy.mge.mge_half_light_isophote import mge_half_light_isophote
+def check_model_error(frac_model_err, coherent_sigma, vrms, vrms_err):
+    """Warn when the emulator's error model, not the data, sets the likelihood's variance.
 
-    return float(mge_half_light_isophote(phot.surf, phot.sigma, phot.qobs)[0])
+    The share of bin k is (e_k^2 + c^2) / (e_k^2 + c^2 + (err_k/V_k)^2), with e_k the radial
+    model error and c the coherent one (fractions of V_RMS, from the emulator's card); a median
+    share above ``MODEL_ERROR_SHARE`` is a warning naming both sizes.
+    """
+    model = np.asarray(frac_model_err, dtype=float) ** 2 + float(coherent_sigma) ** 2
+    data = (np.asarray(vrms_err, dtype=float) / np.asarray(vrms, dtype=float)) ** 2
+    if model.size == 0 or not np.all(np.isfinite(data)):
+        return []
+    share = float(np.median(model / (model + data)))
+    if share <= MODEL_ERROR_SHARE:
+        return []
+    return [Finding("emulator_error", "warning", f"the emulator's error model is {share:.0%} of the likelihood's "
+                    f"variance (median bin: emulator {np.sqrt(np.median(model)):.2%} of V_RMS, data "
+                    f"{np.sqrt(np.median(data)):.2%}): the posterior is as wide as the emulator's accuracy, not the "
+                    "data's; refine with JAM (fastjam fit --refine) for the JAM-exact posterior")]
 
 
 def diagnose_fit(result, n_draws=PPC_DRAWS, seed=0):

@@ -66,6 +66,16 @@ def unit_photometry(mge, distance):
     return UnitPhotometry(surf, sigma, qobs, r_e, mge.total_luminosity(distance))
 
 
+def effective_radius(galaxy):
+    """Effective radius in arcsec: the Sérsic R_e, or the MGE's circularised half-light radius."""
+    phot = galaxy.photometry
+    if hasattr(phot, "r_e"):
+        return float(phot.r_e)
+    from jampy.mge.mge_half_light_isophote import mge_half_light_isophote
+
+    return float(mge_half_light_isophote(phot.surf, phot.sigma, phot.qobs)[0])
+
+
 @dataclass(frozen=True)
 class GeneralDomain:
     """Ranges of the general-photometry emulator (see ``docs/parameter_space.md``).

@@ -124,3 +124,14 @@ def test_full_fit_of_each_clean_mock_has_no_warning(config):
 
     result = fit(load_config(config), progress=False)
     assert result.checks.findings == [], [str(f) for f in result.checks.findings]
+
+
+def test_model_error_warning_names_the_emulator_and_data_errors(bins):
+    """The emulator's error model dominating the likelihood's variance is a warning with both sizes; the
+    shipped Sérsic emulator's size of error (0.3% per bin, 0.06% coherent) against 4% data errors is not."""
+    _, _, vrms, err = bins
+    assert dg.check_model_error(np.full(vrms.size, 0.003), 0.0006, vrms, err) == []
+    (finding,) = dg.check_model_error(np.full(vrms.size, 0.04), 0.01, vrms, err)
+    assert finding.code == "emulator_error" and finding.severity == "warning"
+    assert "emulator 4.12% of V_RMS, data 4.00%" in finding.message and "--refine" in finding.message
+    assert dg.check_model_error(np.full(vrms.size, 0.035), 0.0, vrms, err) == []  # share 43% < 50%
