@@ -9,6 +9,7 @@ Run on a consistent copy of a growing training set (``cp -r ~/.cache/fastjam/mge
     python bench/general_emulator.py card --data SNAP --model WORK/NET --out DIR   # emulator + card
     python bench/general_emulator.py ranges --data none       # sigma/R_e spanned by the family
     python bench/general_emulator.py basis --data SNAP --sizes 32 64 128 256   # floor of K output basis maps
+    python bench/general_emulator.py ensemble --data SNAP --models NET1 NET2   # networks alone and averaged
 
 The maps of SNAP are split once (seed 0): 20% test, 10% validation, the rest for training
 (learning-curve subsets are nested prefixes of it), unless ``--test`` and ``--val`` name
@@ -34,6 +35,8 @@ DESIGNS = {  # name: GeneralConfig keywords
     "singles-anchors": dict(encoder="singles", output="anchors"),
     # 128 output basis maps: the PCA floor of 64 is 1.9% at the per-map max p95 (0.75% with 128)
     "singles-anchors-k128": dict(encoder="singles", output="anchors", n_basis=128),
+    "singles-anchors-big": dict(encoder="singles", output="anchors", token_hidden=(128, 128), latent=128,
+                                hidden=(512, 512, 512)),
     "singles-direct": dict(encoder="singles", output="direct"),
     "pairs-direct": dict(encoder="pairs", output="direct", token_hidden=(32,), latent=32),
 }
@@ -48,26 +51,30 @@ def split(n, seed=0):
     return perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
 
 
-def _load(path, test=None, val=None):
+def _load(path, test=None, val=None, first=None):
     """Test, validation and training inputs: a split of ``path`` (20% test, 10% validation), or the
-    separate sets given (``test`` alone: validation is 10% of ``path``)."""
+    separate sets given (``test`` alone: validation is 10% of ``path``). ``first``: only the maps of
+    design indices below it (a growing set read as it was at that size)."""
     from fastjam.dataset import load_dataset
     from fastjam.emulator.general_train import map_inputs
 
     ds = load_dataset(path)
     inp = map_inputs(ds)
+    if first:
+        inp = {k: v[np.asarray(ds.index) < first] for k, v in inp.items()}
+    n = len(inp["cos_i"])
     if test and val:
-        return dict(test=map_inputs(load_dataset(test)), val=map_inputs(load_dataset(val)), train=inp), len(ds)
+        return dict(test=map_inputs(load_dataset(test)), val=map_inputs(load_dataset(val)), train=inp), n
     if test:  # a separate test set; validation: 10% of the data (seed 0)
-        perm = np.random.default_rng(0).permutation(len(ds))
-        n_val = int(0.1 * len(ds))
+        perm = np.random.default_rng(0).permutation(n)
+        n_val = int(0.1 * n)
         return dict(test=map_inputs(load_dataset(test)), val={k: v[perm[:n_val]] for k, v in inp.items()},
-                    train={k: v[perm[n_val:]] for k, v in inp.items()}), len(ds)
+                    train={k: v[perm[n_val:]] for k, v in inp.items()}), n
     if val:
         raise ValueError("--val needs --test")
-    test_idx, val_idx, train_idx = split(len(ds))
+    test_idx, val_idx, train_idx = split(n)
     return {name: {k: v[idx] for k, v in inp.items()} for name, idx in
-            (("test", test_idx), ("val", val_idx), ("train", train_idx))}, len(ds)
+            (("test", test_idx), ("val", val_idx), ("train", train_idx))}, n
 
 
 def _run(sets, design, n_train, out, args):
@@ -76,6 +83,7 @@ def _run(sets, design, n_train, out, args):
 
     train = {k: v[:n_train] for k, v in sets["train"].items()}
     config = GeneralTrainConfig(epochs=args.epochs, max_minutes=args.minutes, seed=args.seed, batch_size=args.batch,
+                                weight_decay=args.weight_decay,
                                 patience=args.patience, lr_patience=args.lr_patience)
     result, net = train_general(train, sets["val"], out, GeneralConfig(**DESIGNS[design]), config,
                                 resume=True, progress=not args.no_progress)
@@ -107,18 +115,47 @@ def _write(mode, rows, args, n_maps, extra=None):
 
 
 def bench_design(args):
-    sets, n_maps = _load(args.data, args.test, args.val)
+    sets, n_maps = _load(args.data, args.test, args.val, args.first)
     rows = [_run(sets, d, args.n_train, Path(args.work) / f"design_{d}", args) for d in args.designs]
     print(_table(rows, ("design", "n_train", "epochs", "train_minutes") + ACCURACY))
     print(_write("design", rows, args, n_maps))
 
 
 def bench_curve(args):
-    sets, n_maps = _load(args.data, args.test, args.val)
+    sets, n_maps = _load(args.data, args.test, args.val, args.first)
     rows = [_run(sets, args.designs[0], n, Path(args.work) / f"curve_{args.designs[0]}_{n}", args)
             for n in args.sizes]
     print(_table(rows, ("design", "n_train", "epochs", "train_minutes") + ACCURACY))
     print(_write("curve", rows, args, n_maps))
+
+
+def bench_ensemble(args):
+    """Networks ``--models`` alone and averaged (mean ln f at the anchors) on the same test maps: how much
+    of the error is the spread between trainings (variance) rather than shared (bias)."""
+    import torch
+
+    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+    from fastjam.emulator.general_features import anchor_weight, f_from_anchors
+    from fastjam.emulator.general_train import _tensors, draw_betas, error_stats, true_ln_f
+    from fastjam.emulator.store import load_arrays
+
+    sets, n_maps = _load(args.data, args.test, args.val, args.first)
+    test, outs = sets["test"], []
+    for path in args.models:
+        arrays, card = load_arrays(path)
+        net = GeneralEmulatorNetwork(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
+        with torch.no_grad():
+            outs.append(net(*_tensors(test, np.arange(len(test["cos_i"])))).double().numpy())
+    rows, half = [], outs[0].shape[1] // 2
+    for name, y in [(_shown(m), o) for m, o in zip(args.models, outs)] + [("mean of all", np.mean(outs, 0))]:
+        rng, errs = np.random.default_rng(0), []
+        for _ in range(3):  # the anisotropies of accuracy()
+            beta = draw_betas(test, rng)
+            t = anchor_weight(beta, test["beta_hi"])[:, None]
+            errs.append(np.expm1(np.log(f_from_anchors(y[:, :half], y[:, half:], t)) - true_ln_f(test, beta)))
+        rows.append(dict(design=name, n_train="-", **error_stats(np.concatenate(errs))))
+    print(_table(rows, ("design",) + ACCURACY))
+    print(_write("ensemble", rows, args, n_maps))
 
 
 def bench_jam(args):
@@ -178,7 +215,7 @@ def bench_basis(args):
     from fastjam.emulator.general_features import anchor_weight, f_from_anchors
     from fastjam.emulator.general_train import anchor_targets, draw_betas, error_stats, true_ln_f
 
-    sets, n_maps = _load(args.data, args.test, args.val)
+    sets, n_maps = _load(args.data, args.test, args.val, args.first)
     train, test = anchor_targets(sets["train"]), anchor_targets(sets["test"])
     mean = train.mean(0)
     _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
@@ -217,6 +254,16 @@ def _f_beta0(mge, p, ratio):
     return np.sqrt(a + b)
 
 
+def _design_of(network):
+    """Name in DESIGNS of a card's network settings."""
+    from fastjam.emulator.general import GeneralConfig
+
+    for name, kw in DESIGNS.items():
+        if GeneralConfig(**kw).as_dict() == network:
+            return name
+    raise ValueError(f"network {network} is none of the designs {list(DESIGNS)}")
+
+
 def bench_card(args):
     """Copy a trained network to ``--out`` with its held-out accuracy, the likelihood's error model (radial
     RMS error, per-map coherent bias), JAM's error and the commands in the card."""
@@ -226,7 +273,7 @@ def bench_card(args):
     from fastjam.emulator.general_train import error_card
     from fastjam.emulator.store import load_arrays, update_card
 
-    sets, n_maps = _load(args.data, args.test, args.val)
+    sets, n_maps = _load(args.data, args.test, args.val, args.first)
     arrays, card = load_arrays(args.model)
     net = GeneralEmulatorNetwork(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
     entries = error_card(net, sets["test"])
@@ -236,21 +283,29 @@ def bench_card(args):
     for name in ("emulator.npz", "emulator.json", "loss.png", "history.json"):
         shutil.copy(Path(args.model) / name, out / name)
     jam = RESULTS / "general_jam.json"
-    update_card(out, **entries, n_maps_snapshot=n_maps, data=_shown(args.data),
+    cfg, design = card["training"]["train_config"], _design_of(card["network"])
+    first = f" --first {args.first}" if args.first else ""
+    test = f" --test {_shown(args.test)}" + (f" --val {_shown(args.val)}" if args.val else "") if args.test else ""
+    update_card(out, **entries, n_maps_snapshot=n_maps, data=_shown(args.data) + first,
                 jam_convergence=json.loads(jam.read_text())["rows"][0] if jam.exists() else None,
-                regenerate=["bash scripts/make_training_sets_mge.sh",
-                            "python bench/general_emulator.py curve --data ~/.cache/fastjam/mge_train --test "
-                            "~/.cache/fastjam/mge_test --val ~/.cache/fastjam/mge_val --designs singles-anchors"])
+                regenerate=["bash scripts/make_training_sets_mge.sh   # resumable: mge_train, mge_test, mge_val",
+                            f"python bench/general_emulator.py curve --data {_shown(args.data)}{first}{test} --designs "
+                            f"{design} --sizes 100000 --batch {cfg['batch_size']} --patience {cfg['patience']} "
+                            f"--lr-patience {cfg['lr_patience']} --minutes {cfg['max_minutes']:g} --work WORK",
+                            f"python bench/general_emulator.py card --data {_shown(args.data)}{first}{test} --model "
+                            f"WORK/curve_{design}_100000 --out {_shown(args.out)}",
+                            f"python scripts/model_card.py --model {_shown(args.out)}"])
     print(_table([dict(design=str(out), n_train=card["training"]["n_train"], **acc)],
                  ("design", "n_train") + ACCURACY))
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("mode", choices=("design", "curve", "jam", "clamp", "card", "ranges", "basis"))
+    p.add_argument("mode", choices=("design", "curve", "jam", "clamp", "card", "ranges", "basis", "ensemble"))
     p.add_argument("--data", required=True, help="a copy of an MGE training set")
     p.add_argument("--test", help="a separate test set (default: 20%% of --data)")
     p.add_argument("--val", help="a separate validation set (with --test; default: 10%% of --data)")
+    p.add_argument("--first", type=int, help="only the maps of design indices below this (default: all)")
     p.add_argument("--work", default="bench_work_general", help="directory of the trained networks (resumable)")
     p.add_argument("--designs", nargs="+", default=list(DESIGNS), choices=list(DESIGNS))
     p.add_argument("--n-train", type=int, default=100000, help="training maps of the design comparison")
@@ -267,6 +322,8 @@ def main(argv=None):
     p.add_argument("--small-ratio", type=float, default=0.01, help="pixsize/sigma_psf standing in for 0")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", help="card: a trained network directory")
+    p.add_argument("--models", nargs="+", help="ensemble: trained network directories")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     p.add_argument("--out", help="card: where to write the emulator and its card")
     p.add_argument("--json", help="output file (default bench/results/general_<mode>.json)")
     p.add_argument("--no-progress", action="store_true")
@@ -276,7 +333,7 @@ def main(argv=None):
 
     torch.set_num_threads(1)
     dict(design=bench_design, curve=bench_curve, jam=bench_jam, clamp=bench_clamp, card=bench_card,
-         ranges=bench_ranges, basis=bench_basis)[args.mode](args)
+         ranges=bench_ranges, basis=bench_basis, ensemble=bench_ensemble)[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ from fastjam import diagnostics as dg
 from fastjam.model import Priors
 
 ROOT = Path(__file__).resolve().parents[1]
-CLEAN = [ROOT / "examples" / "example_galaxy" / "galaxy.toml"] + sorted((ROOT / "examples" / "mocks").glob("*/galaxy.toml"))
+CLEAN = [ROOT / "examples" / "example_galaxy" / "galaxy.toml", ROOT / "examples" / "m32" / "galaxy.toml"] + \
+    sorted((ROOT / "examples" / "mocks").glob("*/galaxy.toml"))
 
 
 def _codes(findings):

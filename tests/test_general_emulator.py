@@ -121,7 +121,7 @@ def shipped():
     from fastjam.emulator.store import load_arrays
 
     if not (MODEL / "emulator.npz").exists():
-        pytest.skip(f"no general emulator in {MODEL} (none is shipped yet: set FASTJAM_EMULATOR_MGE to a trained one)")
+        pytest.skip(f"no general emulator in {MODEL}: set FASTJAM_EMULATOR_MGE to a trained one")
     return load_arrays(MODEL)
 
 

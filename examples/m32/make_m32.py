@@ -40,7 +40,10 @@ path = "vrms_bins.txt"
 format = "text"
 
 [forward]
-model = "jam"
+model = "emulator"   # the general-photometry emulator (data/emulator_mge) ...
+
+[refine]
+enabled = true       # ... then the exact JAM posterior (fastjam fit --refine)
 
 [priors]
 ml = [0.5, 10.0]
