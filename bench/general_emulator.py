@@ -266,22 +266,27 @@ def _design_of(network):
 
 def bench_card(args):
     """Copy a trained network to ``--out`` with its held-out accuracy, the likelihood's error model (radial
-    RMS error, per-map coherent bias), JAM's error and the commands in the card."""
+    RMS error, per-map coherent bias), the novelty calibration (fastjam.emulator.novelty), JAM's error
+    and the commands in the card."""
     import shutil
 
     from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
-    from fastjam.emulator.general_train import error_card
+    from fastjam.atomic import write_npz
+    from fastjam.emulator.general_train import error_card, novelty_card
     from fastjam.emulator.store import load_arrays, update_card
 
     sets, n_maps = _load(args.data, args.test, args.val, args.first)
     arrays, card = load_arrays(args.model)
     net = GeneralEmulatorNetwork(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
     entries = error_card(net, sets["test"])
+    novelty_arrays, entries["novelty"] = novelty_card(net, sets["train"], sets["test"])
     acc = entries["test_accuracy"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("emulator.npz", "emulator.json", "loss.png", "history.json"):
+    for name in ("emulator.json", "loss.png", "history.json"):
         shutil.copy(Path(args.model) / name, out / name)
+    write_npz(out / "emulator.npz", **{k: v for k, v in arrays.items() if not k.startswith("novelty.")},
+              **novelty_arrays)
     jam = RESULTS / "general_jam.json"
     cfg, design = card["training"]["train_config"], _design_of(card["network"])
     first = f" --first {args.first}" if args.first else ""

@@ -94,6 +94,9 @@ class Problem:
     n_input : int
     buckets : tuple of int, optional
         Bucket sizes the JAX posterior is padded to (:func:`fastjam.emulator.jax_model.bucket_size`).
+    novelty : NoveltyCurve, optional
+        How far the galaxy lies from a general emulator's training maps, by inclination
+        (:mod:`fastjam.emulator.novelty`); None for the Sérsic emulator and JAM.
     """
 
     galaxy: Galaxy
@@ -106,6 +109,7 @@ class Problem:
     selected: np.ndarray
     n_input: int
     buckets: tuple = None
+    novelty: object = None
 
     @property
     def priors(self):
@@ -198,7 +202,8 @@ def build_problem(cfg, forward=None, emulator=None, keep=None, buckets=None):
         from .emulator.jax_model import bucket_size
 
         posterior = posterior.padded(bucket_size(x.size, buckets))
-    return Problem(galaxy, x, y, vrms, err, posterior, forward, np.flatnonzero(sel), int(sel.size), buckets)
+    novelty = emulator.novelty(galaxy) if forward == "emulator" and hasattr(emulator, "novelty") else None
+    return Problem(galaxy, x, y, vrms, err, posterior, forward, np.flatnonzero(sel), int(sel.size), buckets, novelty)
 
 
 def _selected_bins(cfg, x, y, r_e):

@@ -83,8 +83,20 @@ def general_card(card):
             "| radius [R_e] | " + " | ".join(f"{a:g}-{b:g}" for a, b in zip(em["radius_re"][:-1], em["radius_re"][1:]))
             + " |", "| --- |" + " --- |" * len(em["frac_rms"]),
             "| RMS fractional error | " + " | ".join(pct(v) for v in em["frac_rms"]) + " |", "",
-            f"Coherent per-map error: sigma_coh = p95(\\|mean e\\|)/1.96 = {pct(m['per_map_bias']['p95'] / 1.96)}.", "",
-            "## Regenerate", "", "```bash"] + card.get("regenerate", []) + ["```", ""]
+            f"Coherent per-map error: sigma_coh = p95(\\|mean e\\|)/1.96 = {pct(m['per_map_bias']['p95'] / 1.96)}.", ""]
+    nov = card.get("novelty")
+    if nov:
+        out += ["## Novelty: how far a galaxy is from the training maps", "",
+                f"Distance in the network's basis coefficients (standardised, {nov['components']} principal "
+                f"components) to the {nov['k_nearest']} nearest training maps (`fastjam.emulator.novelty`). On the "
+                f"{nov['n_maps']} held-out maps it ranks the per-map RMS error with Spearman's rho = "
+                f"{nov['spearman_rms']:.2f}; a fit warns (`emulator_novelty`) beyond the 90th percentile:", "",
+                "| held-out novelty percentiles | maps | RMS error, median | RMS error, 90th pct |",
+                "| --- | --- | --- | --- |"]
+        out += [f"| {b['percentiles'][0]:g}-{b['percentiles'][1]:g} | {b['n_maps']} | {pct(b['rms_median'])} | "
+                f"{pct(b['rms_p90'])} |" for b in nov["bands"]]
+        out.append("")
+    out += ["## Regenerate", "", "```bash"] + card.get("regenerate", []) + ["```", ""]
     return out
 
 

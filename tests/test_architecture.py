@@ -7,11 +7,12 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Floor of each room (a top-level module or package of fastjam); a room imports only from
 #: its own floor or below. Rooms not listed are not checked.
 FLOORS = {
-    "physics": 0, "validation": 0, "atomic": 0, "parallel": 0, "galaxy": 0, "compilation": 0,
+    "physics": 0, "validation": 0, "atomic": 0, "parallel": 0, "galaxy": 0, "compilation": 0, "findings": 0,
     "forward": 1,
     "jam": 2, "emulator": 2, "design": 2, "family": 2, "dataset": 2, "photometry": 2,
     "simulate": 3, "model": 3,
     "samplers": 4, "posterior": 4,
+    "input_checks": 4, "diagnostics": 4,
     "fit": 5, "mock": 5, "result": 5,
     "compare": 6, "plots": 6, "io": 6, "config": 6, "catalog": 6, "survey_table": 6,
     "recovery": 6, "mock_survey": 6, "exact": 6, "exact_posterior": 6, "exact_fit": 6,

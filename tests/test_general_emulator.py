@@ -183,3 +183,26 @@ def test_real_galaxy_mges_are_inside_the_domain_or_say_why():
         assert domain_violations(unit, 89.0, -0.1, 0.64 / unit.r_e, 0.8 / unit.r_e) == []
     with pytest.raises(ValueError, match=r"inclination = 60 deg is below 80\.\d+ deg.*q_obs = 0\.179"):
         check_domain(unit_photometry(MGE(*np.loadtxt(root / "ngc4342_mge.txt", unpack=True)), 10.0), 60.0)
+
+
+def test_novelty_ranks_maps_by_their_distance_from_the_training_maps(rng):
+    """Synthetic coefficients: held-out maps from the training distribution spread over all percentiles,
+    a map far outside it is beyond every held-out map and read in the last band; distances are linear in
+    between the inclinations of a curve."""
+    from fastjam.emulator.novelty import BANDS, K_NEAREST, NoveltyCurve, calibration, distance, reference
+
+    train, test = rng.normal(size=(400, 40)), rng.normal(size=(200, 40))
+    arrays = reference(train)
+    assert arrays["novelty.points"].shape == (400, 32)
+    assert np.mean(distance(arrays, train[:50])) < np.mean(distance(arrays, test))  # each is its own neighbour
+    d_test = distance(arrays, test)
+    rms = 0.001 * d_test  # errors growing with novelty
+    entry = calibration(d_test, rms)
+    assert entry["k_nearest"] == K_NEAREST and [b["percentiles"] for b in entry["bands"]] == \
+        [list(p) for p in zip(BANDS[:-1], BANDS[1:])]
+    assert entry["bands"][0]["rms_median"] < entry["bands"][1]["rms_median"] < entry["bands"][2]["rms_median"]
+    far = distance(arrays, 10 + test[:1])
+    curve = NoveltyCurve(np.array([40.0, 90.0]), np.array([np.median(d_test), far[0]]), entry)
+    assert curve.at(40.0).percentile == pytest.approx(50, abs=1)
+    assert curve.at(90.0).percentile == 100 and curve.at(90.0).rms_median == entry["bands"][-1]["rms_median"]
+    assert curve.at(65.0).distance == pytest.approx(0.5 * (np.median(d_test) + far[0]))

@@ -28,7 +28,8 @@ def general(tmp_path_factory):
     """A general emulator artefact (weights and a card with its error model) and its torch network."""
     pytest.importorskip("torch")
     from fastjam.emulator.general import GeneralConfig
-    from fastjam.emulator.general_train import GeneralTrainConfig, error_card, map_inputs, train_general
+    from fastjam.atomic import write_npz
+    from fastjam.emulator.general_train import GeneralTrainConfig, error_card, map_inputs, novelty_card, train_general
     from fastjam.emulator.store import update_card
     from fastjam.family import FamilySpace, family_design, family_mge, pad_mge
     from fastjam.jam import JAMSettings, dimensionless_linear_maps
@@ -43,7 +44,9 @@ def general(tmp_path_factory):
     _, net = train_general(*part, out, GeneralConfig(encoder="singles", token_hidden=(16,), latent=8, hidden=(32,),
                                                      n_basis=8),
                            GeneralTrainConfig(epochs=20, batch_size=5, patience=20, lr=3e-3), progress=False)
-    update_card(out, **error_card(net, inp))
+    novelty_arrays, novelty = novelty_card(net, part[0], inp)
+    write_npz(out / "emulator.npz", **dict(np.load(out / "emulator.npz")), **novelty_arrays)
+    update_card(out, **error_card(net, inp), novelty=novelty)
     return SimpleNamespace(path=out, net=net)
 
 
@@ -127,6 +130,8 @@ def test_the_loader_picks_the_network_of_the_photometry(general_default, tmp_pat
         assert type(sersic) is Emulator and sersic.kind == "sersic"
     mge_problem = build_problem(load_config(_mge_config(tmp_path)))
     assert isinstance(mge_problem.posterior.model, BoundGeneralEmulator)
+    novelty = mge_problem.novelty.at(75.0)  # the card's novelty calibration, read at an inclination
+    assert 0 <= novelty.percentile <= 100 and novelty.inclination == 75.0 and novelty.rms_median > 0
     with_path = build_problem(load_config(_mge_config(tmp_path), {"forward.emulator": str(general_default.path)}))
     np.testing.assert_allclose(with_path.posterior.vrms(80.0, 0.0, 2.0), mge_problem.posterior.vrms(80.0, 0.0, 2.0))
     if (default_path() / "emulator.npz").exists():

@@ -51,6 +51,20 @@ def forward(params, config, ln_sigma, qobs, weight, cos_i, glob):
                                                                         cos_i), glob))
 
 
+def unit_coefficients(weights, config, unit, sigma_psf_re, pixsize_re, cos_i):
+    """Basis coefficients (m, n_basis) of a unit MGE (:class:`fastjam.photometry.UnitPhotometry`) at
+    inclination cosines ``cos_i`` (m,), for the novelty of :mod:`fastjam.emulator.novelty`."""
+    import jax.numpy as jnp
+
+    ci = jnp.asarray(cos_i, dtype=jnp.float32)
+    toks = [jnp.broadcast_to(jnp.asarray(v, dtype=jnp.float32), (ci.size, v.size))
+            for v in (np.log(unit.sigma), unit.qobs, unit.weight)]
+    b_hi = beta_hi(toks[1], toks[2], ci, jnp)
+    glob = global_features(ci, jnp.full(ci.size, sigma_psf_re, jnp.float32), jnp.full(ci.size, pixsize_re, jnp.float32),
+                           b_hi, jnp)
+    return np.asarray(coefficients(weights, config, encode(weights, config, *toks, ci), glob), dtype=float)
+
+
 def galaxy_inputs(arrays, galaxy, x, y, check=True):
     """The galaxy-specific arrays of :func:`general_vrms` (numpy float32), domain checked.
 
@@ -200,7 +214,7 @@ def bind(arrays, card, galaxy, x, y, check=True):
         raise ValueError(f"a fit needs an 'anchors' general network, got output = {config['output']!r}")
     register_pytrees()
     register_pytree()
-    kept = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items() if not k.startswith("basis.")}
+    kept = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items() if not k.startswith(("basis.", "novelty."))}
     return BoundGeneralEmulator(kept, galaxy_inputs(arrays, galaxy, x, y, check), config)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..forward import ForwardModel, check_positions
 from ..photometry import GeneralDomain, check_domain, unit_photometry
-from ..physics.geometry import QINTR_MIN, q_intr
+from ..physics.geometry import QINTR_MIN, min_inclination, q_intr
 from .features import check_feature_definition
 from .general_features import BETA_LO
 
@@ -72,6 +72,28 @@ class GeneralEmulator(ForwardModel):
 
         x, y = check_positions(x, y)
         return bind(self.arrays, self.card, galaxy, x, y, check=not self.allow_extrapolation)
+
+    def novelty(self, galaxy, n_inclinations=9):
+        """How far ``galaxy`` lies from the training maps (:mod:`fastjam.emulator.novelty`), at
+        ``n_inclinations`` from the lowest its flattest Gaussian allows to 90 deg.
+
+        Returns
+        -------
+        NoveltyCurve or None
+            None when the card has no novelty calibration.
+        """
+        entry = self.card.get("novelty")
+        if not entry or "novelty.points" not in self.arrays:
+            return None
+        from .general_jax import unit_coefficients
+        from .novelty import NoveltyCurve, distance
+
+        unit = unit_photometry(galaxy.mge, galaxy.distance)
+        i_low = max(self.domain.inclination[0], float(min_inclination(float(np.min(unit.qobs)), QINTR_MIN)))
+        inclinations = np.linspace(i_low, 90.0, n_inclinations)
+        coeff = unit_coefficients(self.arrays, self.card["network"], unit, galaxy.sigma_psf / unit.r_e,
+                                  galaxy.pixsize / unit.r_e, np.cos(np.radians(inclinations)))
+        return NoveltyCurve(inclinations, distance(self.arrays, coeff), entry)
 
     def priors_within(self, priors, galaxy):
         """``priors`` restricted to the domain for ``galaxy`` (a :class:`fastjam.model.Priors`).

@@ -153,6 +153,31 @@ def error_card(net, inp, n_betas=3, seed=0):
                 error_model=radial_error_model(e))
 
 
+def coefficients_of(net, inp, batch=256):
+    """Basis coefficients (N, n_basis) of maps ``inp`` (:func:`map_inputs`): the network's last layer
+    before the output basis."""
+    import torch
+
+    out = []
+    net.eval()
+    with torch.no_grad():
+        for k in range(0, len(inp["cos_i"]), batch):
+            t = _tensors(inp, np.arange(k, min(k + batch, len(inp["cos_i"]))))
+            out.append(net.coeff(net.mlp(torch.cat([net.encode(*t[:4]), t[4]], -1))).double().numpy())
+    return np.concatenate(out)
+
+
+def novelty_card(net, train_inp, test_inp, seed=0):
+    """The novelty reference arrays (of the training maps) and the card's ``novelty`` entry (calibrated on
+    held-out maps: their novelty against the RMS error e over the grid at one random anisotropy each);
+    :mod:`fastjam.emulator.novelty`."""
+    from .novelty import calibration, distance, reference
+
+    arrays = reference(coefficients_of(net, train_inp))
+    e = relative_errors(net, test_inp, 1, seed)
+    return arrays, calibration(distance(arrays, coefficients_of(net, test_inp)), np.sqrt(np.mean(e**2, 1)))
+
+
 def error_stats(e):
     """Statistics of relative errors ``e`` (maps, pixels); see :func:`accuracy`."""
     return dict(pixel_median=float(np.median(np.abs(e))), pixel_p99=float(np.percentile(np.abs(e), 99)),
