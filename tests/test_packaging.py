@@ -51,7 +51,8 @@ def wheel(tmp_path_factory):
 
 def test_wheel_holds_every_module_and_the_shipped_emulator_only(wheel):
     """Every module of the package (samplers/ included, as fastjam/samplers) and the shipped
-    emulator are in the wheel, and nothing else at its top level."""
+    emulators (Sérsic and general photometry, with their cards) are in the wheel, and nothing else at its
+    top level."""
     names = set(zipfile.ZipFile(wheel).namelist())
     top = {n.split("/")[0] for n in names}
     assert {t for t in top if not t.endswith(".dist-info")} == {"fastjam"}, top
@@ -59,7 +60,9 @@ def test_wheel_holds_every_module_and_the_shipped_emulator_only(wheel):
     modules |= {f"fastjam/samplers/{p.name}" for p in (ROOT / "samplers").glob("*.py")}
     assert "fastjam/samplers/emcee_backend.py" in modules
     assert modules <= names, sorted(modules - names)
-    assert {"fastjam/data/emulator/emulator.npz", "fastjam/data/emulator/emulator.json"} <= names
+    shipped = {f"fastjam/data/{d}/{f}" for d in ("emulator", "emulator_mge") for f in ("emulator.npz", "emulator.json",
+                                                                                     "README.md")}
+    assert shipped <= names, sorted(shipped - names)
 
 
 def test_installed_wheel_fits_the_example_with_the_shipped_emulator(wheel, tmp_path):
