@@ -149,9 +149,9 @@ def test_novelty_warning_names_the_errors_of_held_out_maps_that_far():
 
 
 def test_novelty_of_real_mges_under_a_sauron_set_up():
-    """M32's MGE under a SAURON-like set-up (PSF FWHM 1.5", 0.8" spaxels) lies beyond 90% of the shipped
-    general emulator's held-out maps at every inclination (its V_RMS is 1.7-3.9% RMS off jampy there,
-    docs/general_emulator.md); NGC 5831's, 1.0-1.8% off, lies within them."""
+    """M32's MGE under a SAURON-like set-up (PSF FWHM 1.5", 0.8" spaxels) lies beyond 85% of the shipped
+    general emulator's held-out maps at every inclination and is flagged where it is farthest (its V_RMS is
+    1.0-3.9% RMS off jampy there, docs/general_emulator.md); NGC 5831's lies within 80%."""
     import sys
 
     from fastjam.emulator import Emulator
@@ -167,5 +167,6 @@ def test_novelty_of_real_mges_under_a_sauron_set_up():
     pct = {name: [c.at(i).percentile for i in c.inclinations] for name, c in
            ((n, emulator.novelty(Galaxy(load_mge(n), GALAXIES[n], SIGMA_PSF, PIXSIZE))) for n in ("m32", "ngc5831"))}
     assert min(pct["m32"]) > 85 and max(pct["ngc5831"]) < 80, pct
-    m32 = emulator.novelty(Galaxy(load_mge("m32"), GALAXIES["m32"], SIGMA_PSF, PIXSIZE)).at(75.0)
+    curve = emulator.novelty(Galaxy(load_mge("m32"), GALAXIES["m32"], SIGMA_PSF, PIXSIZE))
+    m32 = curve.at(curve.inclinations[int(np.argmax(curve.distances))])
     assert [f.code for f in dg.check_novelty(m32)] == ["emulator_novelty"]
