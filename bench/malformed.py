@@ -13,8 +13,8 @@ Every case builds its inputs in a scratch directory (from the example galaxy), r
 A case says what it expects: ``flag`` (a mistake: error or warning, never ok) or ``ok`` (valid
 input that must pass without a false alarm). ``silent`` counts mistakes that ended ``ok``.
 Fits run emcee with short chains (``--steps``, ``--walkers``): the sampler's own convergence
-messages (``not_converged``, emcee's autocorrelation note) are therefore not counted as
-warnings. Prints a table and writes ``bench/results/malformed.json``.
+messages (``not_converged``, emcee's autocorrelation note, its stop at the step cap) are
+therefore not counted as warnings. Prints a table and writes ``bench/results/malformed.json``.
 """
 import argparse
 import contextlib
@@ -36,7 +36,7 @@ from malformed_inputs import (Case, MOCKS, SAMPLER, argv_case, big_fits, big_tex
                               signed_velocity, sky_table, table_case, with_col, write_config, write_table)
 
 #: Warnings that come from short benchmark chains, not from the input.
-IGNORED = ("not converged", "shorter than 50 autocorrelation times")
+IGNORED = ("not converged", "shorter than 50 autocorrelation times", "emcee stopped at the cap of")
 
 
 def catalogue():

@@ -4,6 +4,8 @@ import logging
 import os
 import sys
 
+from .cli_args import Parser, int_at_least, overrides, positive_float, seed
+
 log = logging.getLogger("fastjam")
 
 
@@ -58,7 +60,7 @@ def _fit(args):
     from .diagnostics import ChecksFailed
     from .fit import fit
 
-    cfg = load_config(args.config, _overrides(args.set))
+    cfg = load_config(args.config, overrides(args.set))
     backend = args.backend or cfg["sampler"]["backend"]
     sampler_kwargs = {}
     if args.out:
@@ -97,23 +99,12 @@ def _fit(args):
     if failed is not None:
         raise ValueError(str(failed))
 
-def _overrides(pairs):
-    """``--set section.key=value`` pairs as a dict of parsed values."""
-    out = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--set {pair!r} must be of the form section.key=value, e.g. --set sampler.steps=5000")
-        out[key.strip()] = _parse_value(value.strip())
-    return out
-
-
 def _compare(args):
     from .compare import compare
     from .config import load_config
     from .jam import JAMSettings
 
-    cfg = load_config(args.config, _overrides(args.set))
+    cfg = load_config(args.config, overrides(args.set))
     if args.out:
         from .rundir import check_writable_dir
 
@@ -148,69 +139,20 @@ def _survey(args):
     print(f"results in {args.out}/results.fits and results.csv; per-galaxy outputs in {args.out}/<id>/")
 
 
-def _parse_value(text):
-    import tomllib
-
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def _int(low):
-    """argparse type: an integer >= ``low`` (argparse names the option in the message)."""
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
-        return value
-
-    return parse
-
-
-def _seed(text):
-    value = _int(0)(text)
-    if value >= 2**32:
-        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2^32), got {value}")
-    return value
-
-
-def _positive_float(text):
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
-    return value
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (no usage block), like every other fastjam error."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
 def build_parser():
-    parser = _Parser(prog="fastjam", description="Fast Bayesian JAM modelling with a neural emulator.")
+    parser = Parser(prog="fastjam", description="Fast Bayesian JAM modelling with a neural emulator.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages (INFO level)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("simulate", help="generate a training set of JAM V_RMS maps (parallel, resumable)")
-    p.add_argument("--n", type=_int(1), required=True, help="number of maps in the design")
-    p.add_argument("--seed", type=_seed, required=True, help="seed of the Sobol design (use disjoint seeds per split)")
+    p.add_argument("--n", type=int_at_least(1), required=True, help="number of maps in the design")
+    p.add_argument("--seed", type=seed, required=True, help="seed of the Sobol design (use disjoint seeds per split)")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--workers", type=_int(0), default=2, help="local Dask worker processes; 0 = serial (default 2)")
+    p.add_argument("--workers", type=int_at_least(0), default=2, help="local Dask worker processes; 0 = serial (default 2)")
     p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--resume", action="store_true", help="continue (or extend) an existing output directory")
-    p.add_argument("--nrad", type=_int(2), default=40, help="jampy nrad (default 40)")
-    p.add_argument("--nang", type=_int(2), default=20, help="jampy nang (default 20)")
+    p.add_argument("--nrad", type=int_at_least(2), default=40, help="jampy nrad (default 40)")
+    p.add_argument("--nang", type=int_at_least(2), default=20, help="jampy nang (default 20)")
     p.add_argument("--family", choices=("sersic", "mge"), default="sersic",
                    help="single-Sérsic V_RMS maps (default) or the multi-component MGE family (A, B maps)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -220,16 +162,16 @@ def build_parser():
     p.add_argument("--data", required=True, help="training set directory")
     p.add_argument("--out", required=True, help="output directory for weights, checkpoints and plots")
     p.add_argument("--val", default=None, help="separate validation set (default: hold out 10%% of --data)")
-    p.add_argument("--epochs", type=_int(1), default=400, help="maximum epochs (default 400)")
-    p.add_argument("--batch-size", type=_int(1), default=32)
-    p.add_argument("--lr", type=_positive_float, default=1e-3, help="initial learning rate (default 1e-3)")
-    p.add_argument("--patience", type=_int(1), default=30, help="early-stopping patience in epochs (default 30)")
-    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--epochs", type=int_at_least(1), default=400, help="maximum epochs (default 400)")
+    p.add_argument("--batch-size", type=int_at_least(1), default=32)
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="initial learning rate (default 1e-3)")
+    p.add_argument("--patience", type=int_at_least(1), default=30, help="early-stopping patience in epochs (default 30)")
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--mlp-only", action="store_true", help="baseline without the photometry CNN: (n, q_obs) inputs")
-    p.add_argument("--hidden", type=_int(1), nargs="+", default=None, help="MLP layer widths (default 256 256 256 256)")
-    p.add_argument("--max-maps", type=_int(1), default=None, help="use only the first N maps")
+    p.add_argument("--hidden", type=int_at_least(1), nargs="+", default=None, help="MLP layer widths (default 256 256 256 256)")
+    p.add_argument("--max-maps", type=int_at_least(1), default=None, help="use only the first N maps")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="cpu or cuda (default: cuda when present)")
-    p.add_argument("--threads", type=_int(1), default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=int_at_least(1), default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_train)
@@ -239,8 +181,8 @@ def build_parser():
     p.add_argument("--data", required=True, help="test set directory (never used in training)")
     p.add_argument("--json", default=None, help="write the metrics to this JSON file")
     p.add_argument("--plots", default=None, help="directory for maps of the worst and a typical case")
-    p.add_argument("--offgrid-maps", type=_int(0), default=100, help="maps recomputed by JAM at random positions")
-    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--offgrid-maps", type=int_at_least(0), default=100, help="maps recomputed by JAM at random positions")
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--update-card", action="store_true", help="store the metrics and error model in the model card")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_evaluate)
@@ -261,35 +203,35 @@ def build_parser():
     p.add_argument("--refine", action="store_true",
                    help="emulator posterior, then the exact JAM posterior on its inclination range, side by side "
                    "(also [refine] enabled = true)")
-    p.add_argument("--workers", type=_int(0), default=2, help="local Dask workers for jampy; 0 = serial (default 2)")
+    p.add_argument("--workers", type=int_at_least(0), default=2, help="local Dask workers for jampy; 0 = serial (default 2)")
     p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--cache", default=None,
                    help="jampy node cache of the exact posterior (default ~/.cache/fastjam/exact/<galaxy>)")
-    p.add_argument("--nrad", type=_int(5), default=None,
+    p.add_argument("--nrad", type=int_at_least(5), default=None,
                    help="jampy nrad of the exact posterior (default: the config's [refine] nrad, 40)")
-    p.add_argument("--nang", type=_int(3), default=None,
+    p.add_argument("--nang", type=int_at_least(3), default=None,
                    help="jampy nang of the exact posterior (default: the config's [refine] nang, 20)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_fit)
 
     p = sub.add_parser("compare", help="fit with the emulator and with jampy, and compare the two posteriors")
     p.add_argument("config", help="TOML configuration of the fit")
-    p.add_argument("--workers", type=_int(0), default=2, help="local Dask workers for jampy; 0 = serial (default 2)")
+    p.add_argument("--workers", type=int_at_least(0), default=2, help="local Dask workers for jampy; 0 = serial (default 2)")
     p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--out", default=None, help="directory for the report, figures and the resumable JAM cache")
     p.add_argument("--jam-method", choices=("exact", "grid", "importance", "emcee"), default="exact",
                    help="JAM reference: the exact posterior (default, docs/exact.md), a grid with analytic M/L, "
                    "importance sampling of the emulator posterior, or emcee")
-    p.add_argument("--jam-draws", type=_int(100), default=1500,
+    p.add_argument("--jam-draws", type=int_at_least(100), default=1500,
                    help="importance-sampling draws = jampy calls (--jam-method importance; default 1500)")
-    p.add_argument("--grid", type=_int(2), nargs=2, default=(40, 30), metavar=("NI", "NB"),
+    p.add_argument("--grid", type=int_at_least(2), nargs=2, default=(40, 30), metavar=("NI", "NB"),
                    help="grid nodes in inclination and beta_z (default 40 30)")
     p.add_argument("--grid-box", choices=("emulator", "prior"), default="emulator",
                    help="grid over a box around the emulator posterior (default) or over the whole prior")
-    p.add_argument("--jam-walkers", type=_int(6), default=None, help="emcee walkers for JAM (default: the config's)")
-    p.add_argument("--jam-steps", type=_int(2), default=None, help="emcee steps for JAM (default: the config's)")
-    p.add_argument("--nrad", type=_int(2), default=40, help="jampy nrad (default 40, as the training set)")
-    p.add_argument("--nang", type=_int(2), default=20, help="jampy nang (default 20, as the training set)")
+    p.add_argument("--jam-walkers", type=int_at_least(6), default=None, help="emcee walkers for JAM (default: the config's)")
+    p.add_argument("--jam-steps", type=int_at_least(2), default=None, help="emcee steps for JAM (default: the config's)")
+    p.add_argument("--nrad", type=int_at_least(2), default=40, help="jampy nrad (default 40, as the training set)")
+    p.add_argument("--nang", type=int_at_least(2), default=20, help="jampy nang (default 20, as the training set)")
     p.add_argument("--emulator", default=None, help="emulator directory (default: the shipped one)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override a config value, e.g. --set sampler.steps=5000 (repeatable)")

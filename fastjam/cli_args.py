@@ -1,0 +1,63 @@
+"""Argument types of the ``fastjam`` command line: validated numbers, ``--set`` overrides and a parser
+whose errors are one line, like every other fastjam error."""
+import argparse
+
+
+def overrides(pairs):
+    """``--set section.key=value`` pairs as a dict of parsed values."""
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set {pair!r} must be of the form section.key=value, e.g. --set sampler.steps=5000")
+        out[key.strip()] = parse_value(value.strip())
+    return out
+
+
+def parse_value(text):
+    import tomllib
+
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def int_at_least(low):
+    """argparse type: an integer >= ``low`` (argparse names the option in the message)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
+        return value
+
+    return parse
+
+
+def seed(text):
+    value = int_at_least(0)(text)
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2^32), got {value}")
+    return value
+
+
+def positive_float(text):
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block), like every other fastjam error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
