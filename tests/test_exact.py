@@ -246,9 +246,10 @@ def test_fit_forward_jam_from_the_command_line_with_an_mge(tmp_path):
     assert summary["diagnostics"]["converged"] and summary["n_evaluations"] == summary["diagnostics"]["n_jam_calls"] > 0
     for name in ("posterior.nc", "corner.png", "maps.png", "best_model.txt"):
         assert (out / name).exists(), name
-    assert main(args) == 0  # rerun: every node from the cache
+    assert main(args) == 2  # the same --out again: refused (--out policy) ...
+    assert main(args + ["--overwrite"]) == 0  # ... unless replaced; rerun: every node from the cache
     assert json.loads((out / "summary.json").read_text())["n_evaluations"] == 0
-    assert main(args + ["--set", "likelihood.clip_sigma=3.0"]) == 2  # refused with a one-line error
+    assert main(args + ["--overwrite", "--set", "likelihood.clip_sigma=3.0"]) == 2  # refused with a one-line error
 
 
 def test_importance_reference_recovers_the_exact_posterior_from_a_shifted_proposal(tmp_path):

@@ -109,7 +109,7 @@ def test_killed_save_leaves_a_marker(tmp_path):
 
 def _cli(backend):
     opts = {"emcee": ["--set", "sampler.steps=1500", "--set", "sampler.walkers=16"],
-            "numpyro": ["--set", "sampler.warmup=100", "--set", "sampler.samples=400", "--set", "sampler.chains=2"]}
+            "numpyro": ["--set", "sampler.warmup=100", "--set", "sampler.samples=3000", "--set", "sampler.chains=2"]}
     return [sys.executable, "-m", "fastjam.cli", "fit", str(EXAMPLE), "--backend", backend, *opts[backend],
             "--no-progress", "--out"]
 
@@ -119,7 +119,8 @@ def _cli(backend):
                                           ("numpyro", signal.SIGKILL), ("numpyro", signal.SIGINT)])
 def test_cli_fit_killed_then_resumed_equals_uninterrupted(tmp_path, backend, sig):
     """``fastjam fit`` killed (kill -9) or interrupted (Ctrl-C) after its first checkpoint, then
-    ``--resume``: posterior.nc equals that of an uninterrupted run with the same seed."""
+    ``--resume``: posterior.nc equals that of an uninterrupted run with the same seed. (Runs long
+    enough to be still sampling a second after the first checkpoint.)"""
     import arviz as az
 
     out, ref = tmp_path / "out", tmp_path / "ref"
