@@ -51,10 +51,11 @@ def split(n, seed=0):
     return perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
 
 
-def _load(path, test=None, val=None, first=None):
+def _load(path, test=None, val=None, first=None, test_first=None):
     """Test, validation and training inputs: a split of ``path`` (20% test, 10% validation), or the
     separate sets given (``test`` alone: validation is 10% of ``path``). ``first``: only the maps of
-    design indices below it (a growing set read as it was at that size)."""
+    design indices below it (a growing set read as it was at that size); ``test_first`` likewise for
+    the test set."""
     from fastjam.dataset import load_dataset
     from fastjam.emulator.general_train import map_inputs
 
@@ -63,12 +64,17 @@ def _load(path, test=None, val=None, first=None):
     if first:
         inp = {k: v[np.asarray(ds.index) < first] for k, v in inp.items()}
     n = len(inp["cos_i"])
+    if test:
+        tds = load_dataset(test)
+        tinp = map_inputs(tds)
+        if test_first:
+            tinp = {k: v[np.asarray(tds.index) < test_first] for k, v in tinp.items()}
     if test and val:
-        return dict(test=map_inputs(load_dataset(test)), val=map_inputs(load_dataset(val)), train=inp), n
+        return dict(test=tinp, val=map_inputs(load_dataset(val)), train=inp), n
     if test:  # a separate test set; validation: 10% of the data (seed 0)
         perm = np.random.default_rng(0).permutation(n)
         n_val = int(0.1 * n)
-        return dict(test=map_inputs(load_dataset(test)), val={k: v[perm[:n_val]] for k, v in inp.items()},
+        return dict(test=tinp, val={k: v[perm[:n_val]] for k, v in inp.items()},
                     train={k: v[perm[n_val:]] for k, v in inp.items()}), n
     if val:
         raise ValueError("--val needs --test")
@@ -106,23 +112,26 @@ def _shown(path):
 
 
 def _write(mode, rows, args, n_maps, extra=None):
+    def shown(v):
+        return [shown(x) for x in v] if isinstance(v, list) else _shown(v) if isinstance(v, str) and "/" in v else v
+
     out = dict(benchmark=f"general_{mode}", data=_shown(args.data), n_maps_snapshot=n_maps, rows=rows,
-               args={k: v for k, v in vars(args).items() if k != "func"}, machine=machine_info(), **(extra or {}))
-    out["args"]["data"], out["args"]["work"] = _shown(args.data), _shown(args.work)
+               args={k: shown(v) for k, v in vars(args).items() if k != "func"}, machine=machine_info(),
+               **(extra or {}))
     path = Path(args.json) if args.json else RESULTS / f"general_{mode}.json"
     path.write_text(json.dumps(out, indent=2))
     return path
 
 
 def bench_design(args):
-    sets, n_maps = _load(args.data, args.test, args.val, args.first)
+    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first)
     rows = [_run(sets, d, args.n_train, Path(args.work) / f"design_{d}", args) for d in args.designs]
     print(_table(rows, ("design", "n_train", "epochs", "train_minutes") + ACCURACY))
     print(_write("design", rows, args, n_maps))
 
 
 def bench_curve(args):
-    sets, n_maps = _load(args.data, args.test, args.val, args.first)
+    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first)
     rows = [_run(sets, args.designs[0], n, Path(args.work) / f"curve_{args.designs[0]}_{n}", args)
             for n in args.sizes]
     print(_table(rows, ("design", "n_train", "epochs", "train_minutes") + ACCURACY))
@@ -139,7 +148,7 @@ def bench_ensemble(args):
     from fastjam.emulator.general_train import _tensors, draw_betas, error_stats, true_ln_f
     from fastjam.emulator.store import load_arrays
 
-    sets, n_maps = _load(args.data, args.test, args.val, args.first)
+    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first)
     test, outs = sets["test"], []
     for path in args.models:
         arrays, card = load_arrays(path)
@@ -215,7 +224,7 @@ def bench_basis(args):
     from fastjam.emulator.general_features import anchor_weight, f_from_anchors
     from fastjam.emulator.general_train import anchor_targets, draw_betas, error_stats, true_ln_f
 
-    sets, n_maps = _load(args.data, args.test, args.val, args.first)
+    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first)
     train, test = anchor_targets(sets["train"]), anchor_targets(sets["test"])
     mean = train.mean(0)
     _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
@@ -275,7 +284,7 @@ def bench_card(args):
     from fastjam.emulator.general_train import error_card, novelty_card
     from fastjam.emulator.store import load_arrays, update_card
 
-    sets, n_maps = _load(args.data, args.test, args.val, args.first)
+    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first)
     arrays, card = load_arrays(args.model)
     net = GeneralEmulatorNetwork(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
     entries = error_card(net, sets["test"])
@@ -290,7 +299,8 @@ def bench_card(args):
     jam = RESULTS / "general_jam.json"
     cfg, design = card["training"]["train_config"], _design_of(card["network"])
     first = f" --first {args.first}" if args.first else ""
-    test = f" --test {_shown(args.test)}" + (f" --val {_shown(args.val)}" if args.val else "") if args.test else ""
+    test = (f" --test {_shown(args.test)}" + (f" --test-first {args.test_first}" if args.test_first else "")
+            + (f" --val {_shown(args.val)}" if args.val else "")) if args.test else ""
     update_card(out, **entries, n_maps_snapshot=n_maps, data=_shown(args.data) + first,
                 jam_convergence=json.loads(jam.read_text())["rows"][0] if jam.exists() else None,
                 regenerate=["bash scripts/make_training_sets_mge.sh   # resumable: mge_train, mge_test, mge_val",
@@ -311,6 +321,7 @@ def main(argv=None):
     p.add_argument("--test", help="a separate test set (default: 20%% of --data)")
     p.add_argument("--val", help="a separate validation set (with --test; default: 10%% of --data)")
     p.add_argument("--first", type=int, help="only the maps of design indices below this (default: all)")
+    p.add_argument("--test-first", type=int, help="only the test maps of design indices below this (default: all)")
     p.add_argument("--work", default="bench_work_general", help="directory of the trained networks (resumable)")
     p.add_argument("--designs", nargs="+", default=list(DESIGNS), choices=list(DESIGNS))
     p.add_argument("--n-train", type=int, default=100000, help="training maps of the design comparison")
