@@ -144,8 +144,7 @@ def bench_ensemble(args):
     import torch
 
     from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
-    from fastjam.emulator.general_features import anchor_weight, f_from_anchors
-    from fastjam.emulator.general_train import _tensors, draw_betas, error_stats, true_ln_f
+    from fastjam.emulator.general_train import _tensors, anchor_errors, error_stats
     from fastjam.emulator.store import load_arrays
 
     sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first)
@@ -155,14 +154,8 @@ def bench_ensemble(args):
         net = GeneralEmulatorNetwork(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
         with torch.no_grad():
             outs.append(net(*_tensors(test, np.arange(len(test["cos_i"])))).double().numpy())
-    rows, half = [], outs[0].shape[1] // 2
-    for name, y in [(_shown(m), o) for m, o in zip(args.models, outs)] + [("mean of all", np.mean(outs, 0))]:
-        rng, errs = np.random.default_rng(0), []
-        for _ in range(3):  # the anisotropies of accuracy()
-            beta = draw_betas(test, rng)
-            t = anchor_weight(beta, test["beta_hi"])[:, None]
-            errs.append(np.expm1(np.log(f_from_anchors(y[:, :half], y[:, half:], t)) - true_ln_f(test, beta)))
-        rows.append(dict(design=name, n_train="-", **error_stats(np.concatenate(errs))))
+    rows = [dict(design=name, n_train="-", **error_stats(anchor_errors(y, test)))  # the anisotropies of accuracy()
+            for name, y in [(_shown(m), o) for m, o in zip(args.models, outs)] + [("mean of all", np.mean(outs, 0))]]
     print(_table(rows, ("design",) + ACCURACY))
     print(_write("ensemble", rows, args, n_maps))
 
@@ -221,19 +214,16 @@ def bench_clamp(args):
 def bench_basis(args):
     """Floor of the linear output layer: held-out maps projected on the first K principal components
     of the training maps' ln f at the two anchors (what a network with K basis maps can at best do)."""
-    from fastjam.emulator.general_features import anchor_weight, f_from_anchors
-    from fastjam.emulator.general_train import anchor_targets, draw_betas, error_stats, true_ln_f
+    from fastjam.emulator.general_train import anchor_errors, anchor_targets, error_stats
 
     sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first)
     train, test = anchor_targets(sets["train"]), anchor_targets(sets["test"])
     mean = train.mean(0)
     _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
-    beta = draw_betas(sets["test"], np.random.default_rng(args.seed))
-    t = anchor_weight(beta, sets["test"]["beta_hi"])[:, None]
-    truth, half, rows = true_ln_f(sets["test"], beta), train.shape[1] // 2, []
+    rows = []
     for k in args.sizes:
         proj = (test - mean) @ vt[:k].T @ vt[:k] + mean
-        e = np.expm1(np.log(f_from_anchors(proj[:, :half], proj[:, half:], t)) - truth)
+        e = anchor_errors(proj, sets["test"], n_betas=1, seed=args.seed)
         rows.append(dict(design=f"PCA {k} basis maps", n_train=len(train), **error_stats(e)))
     print(_table(rows, ("design", "n_train") + ACCURACY))
     print(_write("basis", rows, args, n_maps))

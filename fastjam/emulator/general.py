@@ -91,9 +91,13 @@ class GeneralEmulatorNetwork(nn.Module):
         pairs = torch.cat([tok[:, :, None].expand(-1, -1, k, -1), tok[:, None].expand(-1, k, -1, -1)], -1)
         return torch.einsum("bj,bk,bjkl->bl", weight, weight, self.phi(pairs))
 
+    def coefficients(self, latent, glob):
+        """Basis coefficients (B, n_basis) from the latent vector and the observing features."""
+        return self.coeff(self.mlp(torch.cat([latent, glob], -1)))
+
     def head(self, latent, glob):
         """Emulated outputs (B, n_out) from the latent vector and the observing features."""
-        return self.basis(self.coeff(self.mlp(torch.cat([latent, glob], -1))))
+        return self.basis(self.coefficients(latent, glob))
 
     def forward(self, ln_sigma, qobs, weight, cos_i, glob):
         return self.head(self.encode(ln_sigma, qobs, weight, cos_i), glob)

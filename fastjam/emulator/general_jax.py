@@ -51,6 +51,17 @@ def forward(params, config, ln_sigma, qobs, weight, cos_i, glob):
                                                                         cos_i), glob))
 
 
+def mge_coefficients(weights, config, toks, cos_i, sigma_psf_re, pixsize_re):
+    """Basis coefficients (m, n_basis) and upper anchors beta_hi (m,) of unit MGEs ``toks`` (ln sigma,
+    q_obs, weight; each (m, k)) at inclination cosines ``cos_i`` (m,) and the observing set-up."""
+    import jax.numpy as jnp
+
+    b_hi = beta_hi(toks[1], toks[2], cos_i, jnp)
+    glob = global_features(cos_i, *(jnp.broadcast_to(jnp.asarray(v, dtype=jnp.float32), cos_i.shape)
+                                    for v in (sigma_psf_re, pixsize_re)), b_hi, jnp)
+    return coefficients(weights, config, encode(weights, config, *toks, cos_i), glob), b_hi
+
+
 def unit_coefficients(weights, config, unit, sigma_psf_re, pixsize_re, cos_i):
     """Basis coefficients (m, n_basis) of a unit MGE (:class:`fastjam.photometry.UnitPhotometry`) at
     inclination cosines ``cos_i`` (m,), for the novelty of :mod:`fastjam.emulator.novelty`."""
@@ -59,10 +70,7 @@ def unit_coefficients(weights, config, unit, sigma_psf_re, pixsize_re, cos_i):
     ci = jnp.asarray(cos_i, dtype=jnp.float32)
     toks = [jnp.broadcast_to(jnp.asarray(v, dtype=jnp.float32), (ci.size, v.size))
             for v in (np.log(unit.sigma), unit.qobs, unit.weight)]
-    b_hi = beta_hi(toks[1], toks[2], ci, jnp)
-    glob = global_features(ci, jnp.full(ci.size, sigma_psf_re, jnp.float32), jnp.full(ci.size, pixsize_re, jnp.float32),
-                           b_hi, jnp)
-    return np.asarray(coefficients(weights, config, encode(weights, config, *toks, ci), glob), dtype=float)
+    return np.asarray(mge_coefficients(weights, config, toks, ci, sigma_psf_re, pixsize_re)[0], dtype=float)
 
 
 def galaxy_inputs(arrays, galaxy, x, y, check=True):
@@ -141,10 +149,8 @@ def general_vrms(weights, config, inputs, inclination, beta_z, ml):
 
     toks = [jnp.asarray(inputs[k])[None] for k in ("ln_sigma", "qobs", "weight")]
     cos_i = jnp.cos(jnp.radians(jnp.asarray(inclination, dtype=jnp.float32)))[None]
-    b_hi = beta_hi(toks[1], toks[2], cos_i, jnp)
-    glob = global_features(cos_i, jnp.reshape(inputs["sigma_psf_re"], (1,)), jnp.reshape(inputs["pixsize_re"], (1,)),
-                           b_hi, jnp)
-    c = coefficients(weights, config, encode(weights, config, *toks, cos_i), glob)[0]
+    c, b_hi = mge_coefficients(weights, config, toks, cos_i, inputs["sigma_psf_re"], inputs["pixsize_re"])
+    c = c[0]
     ln_f = jnp.einsum("pak,k->pa", inputs["data_w"], c) + inputs["data_b"]
     f = f_from_anchors(ln_f[:, 0], ln_f[:, 1], anchor_weight(beta_z, b_hi[0]), jnp)
     return f * (inputs["unit_scale"] * jnp.sqrt(ml))

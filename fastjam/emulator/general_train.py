@@ -108,6 +108,17 @@ def accuracy(net, inp, n_betas=3, seed=0):
                 n_betas=n_betas)
 
 
+def anchor_errors(anchors, inp, n_betas=3, seed=0):
+    """e = f / f_JAM - 1 (n_betas * N, NTHETA*NR) from ln f at the two anchors ``anchors`` (N, 2 NTHETA*NR),
+    a network's or any other (e.g. a basis projection), at the random anisotropies of :func:`relative_errors`."""
+    rng, half, errs = np.random.default_rng(seed), anchors.shape[1] // 2, []
+    for _ in range(n_betas):
+        beta = draw_betas(inp, rng)
+        t = anchor_weight(beta, inp["beta_hi"])[:, None]
+        errs.append(np.expm1(np.log(f_from_anchors(anchors[:, :half], anchors[:, half:], t)) - true_ln_f(inp, beta)))
+    return np.concatenate(errs)
+
+
 def relative_errors(net, inp, n_betas=3, seed=0):
     """e = f_emu / f_JAM - 1 on the map grid, shape (n_betas * N, NTHETA*NR), at random anisotropies."""
     rng = np.random.default_rng(seed)
@@ -163,7 +174,7 @@ def coefficients_of(net, inp, batch=256):
     with torch.no_grad():
         for k in range(0, len(inp["cos_i"]), batch):
             t = _tensors(inp, np.arange(k, min(k + batch, len(inp["cos_i"]))))
-            out.append(net.coeff(net.mlp(torch.cat([net.encode(*t[:4]), t[4]], -1))).double().numpy())
+            out.append(net.coefficients(net.encode(*t[:4]), t[4]).double().numpy())
     return np.concatenate(out)
 
 
