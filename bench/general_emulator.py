@@ -35,6 +35,9 @@ DESIGNS = {  # name: GeneralConfig keywords
     "singles-anchors": dict(encoder="singles", output="anchors"),
     # 128 output basis maps: the PCA floor of 64 is 1.9% at the per-map max p95 (0.75% with 128)
     "singles-anchors-k128": dict(encoder="singles", output="anchors", n_basis=128),
+    # the light sampled on a polar grid (the outer minor axis carries most of the maps' error)
+    "profile-anchors-k128": dict(encoder="profile", output="anchors", n_basis=128, token_hidden=(128, 128)),
+    "hybrid-anchors-k128": dict(encoder="hybrid", output="anchors", n_basis=128),
     "singles-anchors-big": dict(encoder="singles", output="anchors", token_hidden=(128, 128), latent=128,
                                 hidden=(512, 512, 512)),
     "singles-direct": dict(encoder="singles", output="direct"),

@@ -135,7 +135,7 @@ class Problem:
         return self.posterior.xp
 
 
-def build_problem(cfg, forward=None, emulator=None, keep=None, buckets=None):
+def build_problem(cfg, forward=None, emulator=None, keep=None, buckets=None, novelty=None):
     """Set up data, priors, likelihood and forward model.
 
     Parameters
@@ -154,6 +154,9 @@ def build_problem(cfg, forward=None, emulator=None, keep=None, buckets=None):
     buckets : tuple of int, optional
         Pad the emulator's posterior to the smallest of these sizes that holds the bins, so that
         galaxies of the same bucket share compiled functions (:mod:`fastjam.posterior`).
+    novelty : NoveltyCurve, optional
+        The galaxy's novelty curve when already computed (it depends on the photometry and
+        set-up only, not on the bins); computed here otherwise.
 
     Returns
     -------
@@ -202,7 +205,8 @@ def build_problem(cfg, forward=None, emulator=None, keep=None, buckets=None):
         from .emulator.jax_model import bucket_size
 
         posterior = posterior.padded(bucket_size(x.size, buckets))
-    novelty = emulator.novelty(galaxy) if forward == "emulator" and hasattr(emulator, "novelty") else None
+    if novelty is None and forward == "emulator" and hasattr(emulator, "novelty"):
+        novelty = emulator.novelty(galaxy)
     return Problem(galaxy, x, y, vrms, err, posterior, forward, np.flatnonzero(sel), int(sel.size), buckets, novelty)
 
 
@@ -253,7 +257,8 @@ def clip_outliers(cfg, problem, emulator=None, max_iter=10):
         log.info("clipping %d outlier bins at %.1f sigma", int(np.sum(~good)), k)
         keep = np.zeros(problem.n_input, bool)
         keep[problem.selected[good]] = True
-        problem = build_problem(cfg, problem.forward, emulator, keep=keep, buckets=problem.buckets)
+        problem = build_problem(cfg, problem.forward, emulator, keep=keep, buckets=problem.buckets,
+                                novelty=problem.novelty)
         theta = find_map(problem, seed=cfg["sampler"]["seed"])
     return problem, theta
 

@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastjam.emulator.general_features import (BETA_LO, PIXSIZE_RATIO_CLAMP, anchor_weight, beta_hi,
-                                               f_from_anchors, global_features)
+from fastjam.emulator.general_features import (BETA_LO, PIXSIZE_RATIO_CLAMP, PROFILE_ANGLES, PROFILE_FLOOR,
+                                               PROFILE_RADII, anchor_weight, beta_hi, f_from_anchors,
+                                               global_features, profile_features)
 from fastjam.photometry import check_domain, domain_violations, unit_photometry
 from fastjam.physics.mge import MGE, sersic_mge
 
@@ -21,6 +22,21 @@ def test_unit_photometry_of_a_sersic_mge_recovers_r_e_and_l_tot():
         assert unit.r_e == pytest.approx(10.0, rel=0.01)
         assert unit.l_tot == pytest.approx(1e10, rel=0.01)
         assert np.sum(unit.weight) == pytest.approx(1.0, rel=1e-10)
+
+
+def test_profile_features_project_the_density_and_ignore_splitting():
+    """Edge-on, the surface brightness on the major axis is the density integrated along the line of sight,
+    nu(x, 0) sqrt(2 pi) sigma for one Gaussian; splitting a Gaussian in two equal halves changes nothing."""
+    ln_sigma, qobs, weight, cos_i = np.log([0.7]), np.array([0.4]), np.array([1.0]), np.array(0.0)
+    feat = profile_features(ln_sigma, qobs, weight, cos_i) * 10
+    n_r = PROFILE_RADII.size
+    nu, surf = np.exp(feat[:n_r]) - PROFILE_FLOOR, np.exp(feat[feat.size // 2:][:n_r]) - PROFILE_FLOOR
+    np.testing.assert_allclose(surf, nu * np.sqrt(2 * np.pi) * 0.7, rtol=1e-9)
+    assert PROFILE_ANGLES[0] == 0
+    split = profile_features(np.log([0.7, 0.7, 0.2]), np.array([0.4, 0.4, 0.9]), np.array([0.3, 0.3, 0.4]),
+                             np.array(0.5))
+    whole = profile_features(np.log([0.7, 0.2]), np.array([0.4, 0.9]), np.array([0.6, 0.4]), np.array(0.5))
+    np.testing.assert_allclose(split, whole, rtol=1e-12)
 
 
 def test_domain_violations_name_the_feature_and_value():
@@ -71,7 +87,7 @@ def test_beta_hi_is_set_by_the_roundest_gaussian_with_light():
     assert beta_hi(qobs, weight, np.array([0.5]))[0] == pytest.approx(0.7 * (1 - q_intr_round))
 
 
-@pytest.mark.parametrize("encoder", ["pairs", "singles"])
+@pytest.mark.parametrize("encoder", ["pairs", "singles", "profile", "hybrid"])
 def test_torch_and_jax_agree(tmp_path, encoder):
     torch = pytest.importorskip("torch")
     from fastjam.emulator import general_jax

@@ -5,6 +5,7 @@ the Gaussians of an MGE and an MLP over the observing parameters.
 
     tokens t_j (3), light w_j        [tracer Gaussians j, mass Gaussians k; today mass = light]
     pairs:   z = sum_jk w_j m_k phi([t_j, t_k])      singles: z = sum_j w_j phi(t_j)
+    profile: z = prof(ln nu, ln Sigma on a polar grid)   hybrid: z = [singles, profile]
     [z, cos i, ln sigma_psf/R_e, pixsize/sigma_psf, beta_hi] --MLP--> h --Linear--> c (K)
         --Linear (PCA-initialised)--> ln f at the two anchors (2 NTHETA NR)   ["anchors"]
                                    or ln f at the beta_z given as 5th input   ["direct"]
@@ -15,7 +16,8 @@ Gaussians only (Cappellari 2008, MNRAS 390, 71), weighted by the product of thei
 normalisations. Extra mass (a dark halo or a black hole as mass Gaussians with their own
 ``m_k``) therefore needs no change of the encoder. Pooling weighted by light makes the
 encoding invariant to the order of the Gaussians and to splitting one into identical parts.
-Inputs are defined in :mod:`fastjam.emulator.general_features`.
+The profile encoder sees the light where the map is made, the faint outer parts included
+(:func:`~fastjam.emulator.general_features.profile_features`). Inputs are defined in :mod:`fastjam.emulator.general_features`.
 """
 from dataclasses import asdict, dataclass
 
@@ -24,16 +26,17 @@ import torch
 from torch import nn
 
 from ..physics import grid
-from .general_features import N_GLOBAL, token_features
+from .general_features import N_GLOBAL, N_PROFILE, profile_features, token_features
 
 N_TOKEN = 3
+ENCODERS = ("pairs", "singles", "profile", "hybrid")
 
 
 @dataclass(frozen=True)
 class GeneralConfig:
     """Architecture of the general-photometry emulator."""
 
-    encoder: str = "pairs"  #: "pairs" or "singles"
+    encoder: str = "pairs"  #: "pairs", "singles", "profile" or "hybrid" (singles and profile)
     token_hidden: tuple = (64, 64)
     latent: int = 64
     hidden: tuple = (256, 256, 256)
@@ -41,14 +44,27 @@ class GeneralConfig:
     output: str = "anchors"  #: "anchors" (ln f at beta_lo and beta_hi) or "direct" (ln f at beta_z)
 
     def __post_init__(self):
-        if self.encoder not in ("pairs", "singles"):
-            raise ValueError(f"encoder must be 'pairs' or 'singles', got {self.encoder!r}")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {self.encoder!r}")
         if self.output not in ("anchors", "direct"):
             raise ValueError(f"output must be 'anchors' or 'direct', got {self.output!r}")
 
     @property
     def n_out(self):
         return (2 if self.output == "anchors" else 1) * grid.NTHETA * grid.NR
+
+    @property
+    def uses_tokens(self):
+        return self.encoder != "profile"
+
+    @property
+    def uses_profile(self):
+        return self.encoder in ("profile", "hybrid")
+
+    @property
+    def n_latent(self):
+        """Width of the encoding: ``latent`` per encoder used."""
+        return self.latent * (self.uses_tokens + self.uses_profile)
 
     @property
     def n_global(self):
@@ -77,19 +93,28 @@ class GeneralEmulatorNetwork(nn.Module):
         super().__init__()
         self.config = config
         n_tok = N_TOKEN * (2 if config.encoder == "pairs" else 1)
-        self.phi = _mlp(n_tok, tuple(config.token_hidden) + (config.latent,))
-        self.mlp = _mlp(config.latent + config.n_global, config.hidden)
+        if config.uses_tokens:
+            self.phi = _mlp(n_tok, tuple(config.token_hidden) + (config.latent,))
+        if config.uses_profile:
+            self.prof = _mlp(N_PROFILE, tuple(config.token_hidden) + (config.latent,))
+        self.mlp = _mlp(config.n_latent + config.n_global, config.hidden)
         self.coeff = nn.Linear(config.hidden[-1], config.n_basis)
         self.basis = nn.Linear(config.n_basis, config.n_out)
 
     def encode(self, ln_sigma, qobs, weight, cos_i):
         """Latent vector (B, latent) of the MGEs (B, k) seen at inclinations with cosine ``cos_i`` (B,)."""
-        tok = token_features(ln_sigma, qobs, cos_i, torch)
-        if self.config.encoder == "singles":
-            return torch.einsum("bj,bjl->bl", weight, self.phi(tok))
-        k = tok.shape[1]
-        pairs = torch.cat([tok[:, :, None].expand(-1, -1, k, -1), tok[:, None].expand(-1, k, -1, -1)], -1)
-        return torch.einsum("bj,bk,bjkl->bl", weight, weight, self.phi(pairs))
+        parts = []
+        if self.config.uses_tokens:
+            tok = token_features(ln_sigma, qobs, cos_i, torch)
+            if self.config.encoder == "pairs":
+                k = tok.shape[1]
+                pairs = torch.cat([tok[:, :, None].expand(-1, -1, k, -1), tok[:, None].expand(-1, k, -1, -1)], -1)
+                parts.append(torch.einsum("bj,bk,bjkl->bl", weight, weight, self.phi(pairs)))
+            else:
+                parts.append(torch.einsum("bj,bjl->bl", weight, self.phi(tok)))
+        if self.config.uses_profile:
+            parts.append(self.prof(profile_features(ln_sigma, qobs, weight, cos_i, torch)))
+        return torch.cat(parts, -1)
 
     def coefficients(self, latent, glob):
         """Basis coefficients (B, n_basis) from the latent vector and the observing features."""

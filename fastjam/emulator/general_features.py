@@ -6,6 +6,11 @@ Inputs
   :func:`fastjam.photometry.unit_photometry`): :math:`\\ln(\\sigma_j/R_e)`, :math:`q_{{\\rm obs},j}`
   and, given the inclination, :math:`q_{{\\rm intr},j}`; with the light fraction
   :math:`w_j = 2\\pi S_j q_j \\sigma_j^2 / L_{\\rm tot}` as the token's weight (padding: w = 0).
+* Or, for the ``profile`` encoders, the light of the MGE sampled where the map is made: the
+  logarithm of the intrinsic luminosity density :math:`\nu(R, z)` and of the surface brightness
+  :math:`\Sigma(x, y)` at ``PROFILE_RADII`` x ``PROFILE_ANGLES`` (:func:`profile_features`).
+  Unlike light-weighted pooling over Gaussians, this gives the faint outer light (which sets
+  V_RMS far out on the minor axis) the same weight as the bright centre.
 * Three observing parameters mapped to about [-1, 1]: :math:`\\cos i`,
   :math:`\\ln(\\sigma_{\\rm psf}/R_e)`, pixsize/:math:`\\sigma_{\\rm psf}` (clamped below at
   ``PIXSIZE_RATIO_CLAMP``), and the upper anisotropy anchor :math:`\\beta_{\\rm hi}`.
@@ -33,6 +38,10 @@ PIXSIZE_RATIO = (0.05, 2.0)  #: training range of pixsize / sigma_psf
 PIXSIZE_RATIO_CLAMP = PIXSIZE_RATIO[0]  #: smaller pixels are emulated at this ratio
 LN_SIGMA_SCALE = 3.0  #: ln(sigma_j / R_e) is divided by this
 N_GLOBAL = 4
+PROFILE_RADII = np.geomspace(0.02, 3.0, 12)  #: radii of the profile features, in R_e
+PROFILE_ANGLES = np.radians(np.linspace(0.0, 90.0, 7))  #: their angles from the major axis (equatorial plane)
+PROFILE_FLOOR = 1e-8  #: added to densities [L_tot / R_e^3] and surface brightness [L_tot / R_e^2] before the log
+N_PROFILE = 2 * PROFILE_RADII.size * PROFILE_ANGLES.size
 
 
 def feature_definition():
@@ -67,6 +76,37 @@ def token_features(ln_sigma, qobs, cos_i, xp=np):
     """Per-Gaussian inputs, shape (..., k, 3): ln sigma / 3, 2 q_obs - 1, 2 q_intr - 1."""
     qi = q_intr(qobs, cos_i[..., None], xp)
     return xp.stack([ln_sigma / LN_SIGMA_SCALE, 2 * qobs - 1, 2 * qi - 1], -1)
+
+
+def profile_features(ln_sigma, qobs, weight, cos_i, xp=np):
+    """Light of unit MGEs sampled on a polar grid, shape (..., N_PROFILE).
+
+    For Gaussians j of light fraction :math:`w_j`, dispersion :math:`\sigma_j` [R_e], observed
+    and intrinsic axis ratios :math:`q'_j`, :math:`q_j` (Cappellari 2002, MNRAS 333, 400, eqs. 1, 13):
+
+    .. math:: \nu(R, z) = \sum_j \frac{w_j}{(2\pi)^{3/2} \sigma_j^3 q_j}
+              \exp\left[-\frac{R^2 + z^2/q_j^2}{2\sigma_j^2}\right], \qquad
+              \Sigma(x, y) = \sum_j \frac{w_j}{2\pi \sigma_j^2 q'_j}
+              \exp\left[-\frac{x^2 + y^2/q_j'^2}{2\sigma_j^2}\right],
+
+    both at :math:`r (\cos\phi, \sin\phi)` for r in ``PROFILE_RADII`` and :math:`\phi` in
+    ``PROFILE_ANGLES``; returned as :math:`\ln(\cdot + 10^{-8})/10`, ν first.
+
+    Parameters
+    ----------
+    ln_sigma, qobs, weight : array, shape (..., k)
+        Unit MGE (padding: weight 0).
+    cos_i : array, shape (...)
+    """
+    sigma = xp.exp(ln_sigma)[..., None, :]
+    qo = qobs[..., None, :]
+    qi = xp.clip(q_intr(qobs, cos_i[..., None], xp), 0.02, None)[..., None, :]
+    w = weight[..., None, :]
+    along, across = (xp.asarray(np.outer(trig(PROFILE_ANGLES), PROFILE_RADII).ravel()[:, None], dtype=sigma.dtype)
+                     for trig in (np.cos, np.sin))
+    nu = xp.sum(w / ((2 * np.pi) ** 1.5 * sigma**3 * qi) * xp.exp(-(along**2 + (across / qi) ** 2) / (2 * sigma**2)), -1)
+    surf = xp.sum(w / (2 * np.pi * sigma**2 * qo) * xp.exp(-(along**2 + (across / qo) ** 2) / (2 * sigma**2)), -1)
+    return xp.concatenate([xp.log(nu + PROFILE_FLOOR), xp.log(surf + PROFILE_FLOOR)], -1) / 10
 
 
 def global_features(cos_i, sigma_psf_re, pixsize_re, b_hi, xp=np):

@@ -11,7 +11,8 @@ import functools
 import numpy as np
 
 from ..physics.scaling import velocity_scale
-from .general_features import anchor_weight, beta_hi, f_from_anchors, global_features, token_features
+from .general_features import (anchor_weight, beta_hi, f_from_anchors, global_features, profile_features,
+                               token_features)
 from .jax_model import BoundEmulator, _linear, interpolation_weights, register_pytrees, to_jax
 
 
@@ -27,14 +28,19 @@ def encode(params, config, ln_sigma, qobs, weight, cos_i):
     """Latent vector (B, latent) as ``GeneralEmulatorNetwork.encode``; inputs (B, k) and (B,)."""
     import jax.numpy as jnp
 
-    n_phi = len(config["token_hidden"]) + 1
-    tok = token_features(ln_sigma, qobs, cos_i, jnp)
-    if config["encoder"] == "singles":
-        return jnp.einsum("bj,bjl->bl", weight, _mlp(params, "phi", n_phi, tok))
-    k = tok.shape[1]
-    pairs = jnp.concatenate([jnp.broadcast_to(tok[:, :, None], tok.shape[:2] + (k, tok.shape[2])),
-                             jnp.broadcast_to(tok[:, None], (tok.shape[0], k) + tok.shape[1:])], -1)
-    return jnp.einsum("bj,bk,bjkl->bl", weight, weight, _mlp(params, "phi", n_phi, pairs))
+    n_phi, parts = len(config["token_hidden"]) + 1, []
+    if config["encoder"] != "profile":
+        tok = token_features(ln_sigma, qobs, cos_i, jnp)
+        if config["encoder"] == "pairs":
+            k = tok.shape[1]
+            pairs = jnp.concatenate([jnp.broadcast_to(tok[:, :, None], tok.shape[:2] + (k, tok.shape[2])),
+                                     jnp.broadcast_to(tok[:, None], (tok.shape[0], k) + tok.shape[1:])], -1)
+            parts.append(jnp.einsum("bj,bk,bjkl->bl", weight, weight, _mlp(params, "phi", n_phi, pairs)))
+        else:
+            parts.append(jnp.einsum("bj,bjl->bl", weight, _mlp(params, "phi", n_phi, tok)))
+    if config["encoder"] in ("profile", "hybrid"):
+        parts.append(_mlp(params, "prof", n_phi, profile_features(ln_sigma, qobs, weight, cos_i, jnp)))
+    return jnp.concatenate(parts, -1)
 
 
 def coefficients(params, config, latent, glob):
