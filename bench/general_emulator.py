@@ -54,11 +54,24 @@ def split(n, seed=0):
     return perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
 
 
-def _load(path, test=None, val=None, first=None, test_first=None):
+def _load(path, test=None, val=None, first=None, test_first=None, extra=()):
     """Test, validation and training inputs: a split of ``path`` (20% test, 10% validation), or the
     separate sets given (``test`` alone: validation is 10% of ``path``). ``first``: only the maps of
     design indices below it (a growing set read as it was at that size); ``test_first`` likewise for
-    the test set."""
+    the test set. ``extra``: further training sets (e.g. ``mge_train_edge``), all of whose maps are
+    appended to the training maps."""
+    from fastjam.dataset import load_dataset
+    from fastjam.emulator.general_train import map_inputs
+
+    sets, n = _split(path, test, val, first, test_first)
+    for more in extra or ():
+        add = map_inputs(load_dataset(more))
+        sets["train"] = {k: np.concatenate([v, add[k]]) for k, v in sets["train"].items()}
+        n += len(add["cos_i"])
+    return sets, n
+
+
+def _split(path, test, val, first, test_first):
     from fastjam.dataset import load_dataset
     from fastjam.emulator.general_train import map_inputs
 
@@ -127,14 +140,14 @@ def _write(mode, rows, args, n_maps, extra=None):
 
 
 def bench_design(args):
-    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first)
+    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first, args.extra)
     rows = [_run(sets, d, args.n_train, Path(args.work) / f"design_{d}", args) for d in args.designs]
     print(_table(rows, ("design", "n_train", "epochs", "train_minutes") + ACCURACY))
     print(_write("design", rows, args, n_maps))
 
 
 def bench_curve(args):
-    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first)
+    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first, args.extra)
     rows = [_run(sets, args.designs[0], n, Path(args.work) / f"curve_{args.designs[0]}_{n}", args)
             for n in args.sizes]
     print(_table(rows, ("design", "n_train", "epochs", "train_minutes") + ACCURACY))
@@ -150,7 +163,7 @@ def bench_ensemble(args):
     from fastjam.emulator.general_train import _tensors, anchor_errors, error_stats
     from fastjam.emulator.store import load_arrays
 
-    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first)
+    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first, args.extra)
     test, outs = sets["test"], []
     for path in args.models:
         arrays, card = load_arrays(path)
@@ -219,7 +232,7 @@ def bench_basis(args):
     of the training maps' ln f at the two anchors (what a network with K basis maps can at best do)."""
     from fastjam.emulator.general_train import anchor_errors, anchor_targets, error_stats
 
-    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first)
+    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first, args.extra)
     train, test = anchor_targets(sets["train"]), anchor_targets(sets["test"])
     mean = train.mean(0)
     _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
@@ -277,7 +290,7 @@ def bench_card(args):
     from fastjam.emulator.general_train import error_card, novelty_card
     from fastjam.emulator.store import load_arrays, update_card
 
-    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first)
+    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first, args.extra)
     arrays, card = load_arrays(args.model)
     net = GeneralEmulatorNetwork(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
     entries = error_card(net, sets["test"])
@@ -292,6 +305,7 @@ def bench_card(args):
     jam = RESULTS / "general_jam.json"
     cfg, design = card["training"]["train_config"], _design_of(card["network"])
     first = f" --first {args.first}" if args.first else ""
+    first += "".join(f" --extra {_shown(e)}" for e in args.extra or ())
     test = (f" --test {_shown(args.test)}" + (f" --test-first {args.test_first}" if args.test_first else "")
             + (f" --val {_shown(args.val)}" if args.val else "")) if args.test else ""
     update_card(out, **entries, n_maps_snapshot=n_maps, data=_shown(args.data) + first,
@@ -313,6 +327,7 @@ def main(argv=None):
     p.add_argument("--data", required=True, help="a copy of an MGE training set")
     p.add_argument("--test", help="a separate test set (default: 20%% of --data)")
     p.add_argument("--val", help="a separate validation set (with --test; default: 10%% of --data)")
+    p.add_argument("--extra", nargs="+", default=[], help="further training sets, appended whole to the training maps")
     p.add_argument("--first", type=int, help="only the maps of design indices below this (default: all)")
     p.add_argument("--test-first", type=int, help="only the test maps of design indices below this (default: all)")
     p.add_argument("--work", default="bench_work_general", help="directory of the trained networks (resumable)")

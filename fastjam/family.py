@@ -66,6 +66,11 @@ class FamilySpace:
     bulge_fraction: tuple = (0.05, 0.95)
     third_fraction: tuple = (0.05, 0.4)
 
+    def __post_init__(self):
+        lo, hi = self.inclination
+        if not 0 < lo < hi <= 90:
+            raise ValueError(f"inclination range must satisfy 0 < LO < HI <= 90 deg, got {lo:g} {hi:g}")
+
     def as_dict(self):
         return {k: list(v) for k, v in asdict(self).items()}
 

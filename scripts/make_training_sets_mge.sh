@@ -4,15 +4,18 @@
 # Resumable: rerun the same command after an interruption; a larger N_TRAIN extends the design.
 # Sets live outside the repository.
 #   usage: bash scripts/make_training_sets_mge.sh [DIR] [WORKERS]
-# Order: a first 4,096 training maps, the 2,048-map test set, the 512-map validation set, then
-# the training design extended to N_TRAIN (default 32,768) for the learning curve.
+# Order: a first 4,096 training maps, the 2,048-map test set, 2,048 extra training maps of nearly
+# edge-on galaxies (inclination 60-90 deg: flattened, disk-dominated maps are the hardest and are
+# rare at random orientations), the 512-map validation set, then the training design extended to
+# N_TRAIN (default 32,768) for the learning curve.
 set -euo pipefail
 dir=${1:-${FASTJAM_CACHE:-$HOME/.cache/fastjam}}
 workers=${2:-2}
 mkdir -p "$dir"
 sim() { fastjam simulate --family mge --workers "$workers" --resume --no-progress "$@"; }
-# train: Sobol seed 11; test: seed 12; validation: seed 13 (disjoint designs).
+# train: Sobol seed 11; test: seed 12; validation: seed 13; edge-on extra: seed 14 (disjoint designs).
 sim --n 4096 --seed 11 --out "$dir/mge_train"
 sim --n "${N_TEST:-2048}" --seed 12 --out "$dir/mge_test"
+sim --n "${N_EDGE:-2048}" --seed 14 --inclination 60 90 --out "$dir/mge_train_edge"
 sim --n "${N_VAL:-512}" --seed 13 --out "$dir/mge_val"
 sim --n "${N_TRAIN:-32768}" --seed 11 --out "$dir/mge_train"

@@ -1,0 +1,105 @@
+"""Where the general-photometry emulator errs: held-out errors by kind of galaxy and by place in the map.
+
+For each held-out map of ``--test`` (``mge_test`` of ``scripts/make_training_sets_mge.sh``), the
+errors e = f_emu/f_JAM - 1 over the 64 x 64 polar grid at one random anisotropy per map
+(``fastjam.emulator.general_train.relative_errors``) are grouped by
+
+* the light fraction in flattened Gaussians (q_obs < 0.3): disks seen nearly edge-on;
+* sigma_psf / R_e;
+* the number of Sérsic components;
+* the radius and the angle from the major axis of the grid node (for the per-map maximum).
+
+Usage::
+
+    python bench/general_regimes.py --test ~/.cache/fastjam/mge_test --models data/emulator_mge [NET ...]
+
+prints one table per network and writes ``bench/results/general_regimes.json`` (or ``--json``).
+"""
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, machine_info, shown_path  # noqa: E402
+
+FLAT_Q = 0.3  #: a Gaussian with q_obs below this counts as flattened
+FLAT_BINS = (0.0, 0.01, 0.3, 0.6, 1.01)
+PSF_BINS = (0.01, 0.03, 0.1, 0.5)
+
+
+def _group(name, lo, hi, sel, rms, mx):
+    return dict(group=name, range=[lo, hi], n_maps=int(sel.sum()), fraction=float(sel.mean()),
+                rms_median=float(np.median(rms[sel])), rms_p90=float(np.percentile(rms[sel], 90)),
+                map_max_p95=float(np.percentile(mx[sel], 95)))
+
+
+def regimes(e, inp, params):
+    """Error statistics of maps ``e`` (N, NTHETA*NR) grouped as in the module docstring."""
+    from fastjam.physics import grid
+
+    rms, mx = np.sqrt(np.mean(e**2, 1)), np.abs(e).max(1)
+    flat = np.sum(inp["weight"] * (inp["qobs"] < FLAT_Q), 1)
+    rows = [_group("light in q_obs < 0.3", lo, hi, (flat >= lo) & (flat < hi), rms, mx)
+            for lo, hi in zip(FLAT_BINS[:-1], FLAT_BINS[1:])]
+    rows += [_group("sigma_psf/R_e", lo, hi, (params[:, 2] >= lo) & (params[:, 2] < hi), rms, mx)
+             for lo, hi in zip(PSF_BINS[:-1], PSF_BINS[1:])]
+    rows += [_group("components", k, k, params[:, 0] == k, rms, mx) for k in (1, 2, 3)]
+    x, y = grid.polar_grid()
+    where = np.abs(e).argmax(1)
+    radius, angle = np.hypot(x, y).ravel()[where], np.degrees(np.arctan2(y, x)).ravel()[where]
+    place = dict(max_beyond_1p5_re=float(np.mean(radius > 1.5)), max_within_15deg_of_minor_axis=float(np.mean(angle > 75)))
+    return rows, place
+
+
+def _table(name, rows, place):
+    lines = [name, f"{'group':>22} {'range':>13} {'maps':>6} {'share':>7} {'rms median':>11} {'rms p90':>9} "
+             f"{'max p95':>9}"]
+    for r in rows:
+        lines.append(f"{r['group']:>22} {str(r['range']):>13} {r['n_maps']:>6} {r['fraction']:>7.1%} "
+                     f"{r['rms_median']:>11.3%} {r['rms_p90']:>9.3%} {r['map_max_p95']:>9.2%}")
+    lines.append(f"per-map maximum beyond 1.5 R_e: {place['max_beyond_1p5_re']:.0%}; within 15 deg of the minor axis: "
+                 f"{place['max_within_15deg_of_minor_axis']:.0%}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--test", required=True, help="held-out MGE-family maps (mge_test)")
+    p.add_argument("--test-first", type=int, help="only the test maps of design indices below this")
+    p.add_argument("--models", nargs="+", default=["data/emulator_mge"], help="general emulator directories")
+    p.add_argument("--seed", type=int, default=0, help="seed of the anisotropies")
+    p.add_argument("--json", help="output file (default bench/results/general_regimes.json)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    import torch
+
+    from fastjam.dataset import load_dataset
+    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+    from fastjam.emulator.general_train import map_inputs, relative_errors
+    from fastjam.emulator.store import load_arrays
+
+    torch.set_num_threads(1)
+    ds = load_dataset(args.test)
+    keep = np.asarray(ds.index) < args.test_first if args.test_first else np.ones(len(ds.index), bool)
+    inp = {k: v[keep] for k, v in map_inputs(ds).items()}
+    params = np.asarray(ds.params, dtype=float)[keep]
+    out = []
+    for path in args.models:
+        arrays, card = load_arrays(path)
+        net = GeneralEmulatorNetwork(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
+        rows, place = regimes(relative_errors(net, inp, 1, args.seed), inp, params)
+        out.append(dict(model=shown_path(path), rows=rows, **place))
+        print(_table(f"{shown_path(path)} on {int(keep.sum())} held-out maps", rows, place))
+    path = Path(args.json) if args.json else RESULTS / "general_regimes.json"
+    path.write_text(json.dumps(dict(benchmark="general_regimes", n_maps=int(keep.sum()), models=out,
+                                    args=dict(vars(args), test=shown_path(args.test).replace(str(Path.home()), "~")),
+                                    machine=machine_info()), indent=2))
+    print(f"written {shown_path(path)}")
+
+
+if __name__ == "__main__":
+    main()
