@@ -170,3 +170,17 @@ def test_family_simulate_writes_mge_fields(tmp_path):
     assert ds.params.shape == (2, 14) and ds.mge.shape == (2, 30, 3) and ds.a.shape == (2, grid.NTHETA, grid.NR)
     with pytest.raises(ValueError, match="family"):
         sim.simulate(tmp_path / "bad", 2, 5, workers=0, progress=False, family="sersics")
+
+
+def test_family_inclination_range_is_sampled_and_checked():
+    from fastjam.family import FamilySpace, family_design
+
+    inc = family_design(256, 14, FamilySpace(inclination=(60.0, 90.0)))[:, 1]
+    assert inc.min() >= 60.0 and inc.max() <= 90.0
+    cos_i = np.cos(np.radians(inc))  # uniform in cos i over [0, 0.5]
+    assert abs(np.mean(cos_i) - 0.25) < 0.01
+    with pytest.raises(ValueError, match=r"inclination range .* got 60 95"):
+        FamilySpace(inclination=(60.0, 95.0))
+    out = subprocess.run([sys.executable, "-m", "fastjam", "simulate", "--n", "2", "--seed", "1", "--out", "x",
+                          "--inclination", "60", "90"], capture_output=True, text=True)
+    assert out.returncode != 0 and "--family mge" in out.stderr.strip().splitlines()[-1]
