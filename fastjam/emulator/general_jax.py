@@ -68,14 +68,24 @@ def mge_coefficients(weights, config, toks, cos_i, sigma_psf_re, pixsize_re):
     return coefficients(weights, config, encode(weights, config, *toks, cos_i), glob), b_hi
 
 
+def padded_tokens(unit):
+    """ln sigma_j, q_obs,j and w_j (float32) of a unit MGE, padded with weightless Gaussians (ln sigma 0,
+    q_obs 1, w 0) to ``MAX_GAUSSIANS`` so that every galaxy gives the compiled functions the same shapes
+    (the encoders ignore a Gaussian of zero weight)."""
+    from ..family import MAX_GAUSSIANS
+
+    pad = max(MAX_GAUSSIANS - unit.sigma.size, 0)
+    return [np.pad(np.asarray(v, dtype=np.float32), (0, pad), constant_values=c)
+            for v, c in ((np.log(unit.sigma), 0.0), (unit.qobs, 1.0), (unit.weight, 0.0))]
+
+
 def unit_coefficients(weights, config, unit, sigma_psf_re, pixsize_re, cos_i):
     """Basis coefficients (m, n_basis) of a unit MGE (:class:`fastjam.photometry.UnitPhotometry`) at
     inclination cosines ``cos_i`` (m,), for the novelty of :mod:`fastjam.emulator.novelty`."""
     import jax.numpy as jnp
 
     ci = jnp.asarray(cos_i, dtype=jnp.float32)
-    toks = [jnp.broadcast_to(jnp.asarray(v, dtype=jnp.float32), (ci.size, v.size))
-            for v in (np.log(unit.sigma), unit.qobs, unit.weight)]
+    toks = [jnp.broadcast_to(jnp.asarray(v), (ci.size, v.size)) for v in padded_tokens(unit)]
     return np.asarray(mge_coefficients(weights, config, toks, ci, sigma_psf_re, pixsize_re)[0], dtype=float)
 
 
@@ -97,8 +107,8 @@ def galaxy_inputs(arrays, galaxy, x, y, check=True):
     Returns
     -------
     dict
-        ``ln_sigma``, ``qobs``, ``weight`` (k,) of the unit MGE; ``sigma_psf_re``,
-        ``pixsize_re`` (scalars); ``data_w`` (p, 2, K), ``data_b`` (p, 2) (the basis of the two
+        ``ln_sigma``, ``qobs``, ``weight`` (max(k, MAX_GAUSSIANS),) of the unit MGE
+        (:func:`padded_tokens`); ``sigma_psf_re``, ``pixsize_re`` (scalars); ``data_w`` (p, 2, K), ``data_b`` (p, 2) (the basis of the two
         anchors at the positions); ``unit_scale`` (km/s at M/L = 1).
     """
     from ..photometry import domain_violations, unit_photometry
@@ -120,8 +130,8 @@ def galaxy_inputs(arrays, galaxy, x, y, check=True):
     w64, b64 = np.asarray(arrays["basis.weight"], np.float64), np.asarray(arrays["basis.bias"], np.float64)
     half = b64.size // 2
     f32 = functools.partial(np.asarray, dtype=np.float32)
-    return dict(ln_sigma=f32(np.log(unit.sigma)), qobs=f32(unit.qobs), weight=f32(unit.weight),
-                sigma_psf_re=f32(sig_re), pixsize_re=f32(pix_re),
+    ln_sigma, qobs, weight = padded_tokens(unit)
+    return dict(ln_sigma=ln_sigma, qobs=qobs, weight=weight, sigma_psf_re=f32(sig_re), pixsize_re=f32(pix_re),
                 data_w=f32(np.stack([interp @ w64[:half], interp @ w64[half:]], 1)),
                 data_b=f32(np.stack([interp @ b64[:half], interp @ b64[half:]], 1)),
                 unit_scale=f32(velocity_scale(1.0, unit.l_tot, unit.r_e, galaxy.distance)))
