@@ -47,6 +47,16 @@ def _summary_row(name, st):
     return f"| {name} | {pct(st['median'])} | {pct(st['p95'])} | {pct(st['p99'])} | {pct(st['max'])} |"
 
 
+def _encoder_text(net):
+    """The general network's encoder in words (fastjam.emulator.general)."""
+    tokens = (f"`{net['encoder']}` encoder over the Gaussians (token MLP {net['token_hidden']}, latent {net['latent']}, "
+              + ("pair" if net["encoder"] == "pairs" else "light-weighted") + " sum)")
+    profile = (f"profile encoder (MLP {net['token_hidden']}, latent {net['latent']}) over ln nu(R, z) and ln Sigma(x, y) "
+               "at 12 radii x 7 angles")
+    return {"profile": f"`profile`: {profile}", "hybrid": f"`hybrid`: {tokens.split(' ', 1)[1]} and {profile}, "
+            "concatenated"}.get(net["encoder"], tokens)
+
+
 def general_card(card):
     """Lines of the general-photometry emulator's card, from its ``emulator.json``."""
     tr, net, m, acc = card["training"], card["network"], card["metrics"], card["test_accuracy"]
@@ -59,11 +69,10 @@ def general_card(card):
            f"- {tr['n_train']} training and {tr['n_val']} validation maps of the multi-component family "
            f"(`fastjam.family`: 1-3 Sérsic components, each an MGE; ranges in docs/parameter_space.md): "
            f"the {card.get('n_maps_snapshot', '?')} maps of `{card.get('data', '?')}`; validation: "
-           "10% of them (seed 0). Two jampy calls per map (JAM's linear terms a, b).",
+           "10% of the first set's maps (seed 0). Two jampy calls per map (JAM's linear terms a, b).",
            f"- Grid: {grid_text(card)}.", "",
            "## Architecture", "",
-           f"- `{net['encoder']}` encoder over the Gaussians (token MLP {net['token_hidden']}, latent {net['latent']}, "
-           f"light-weighted sum) + MLP {net['hidden']} (SiLU) on [latent, cos i, ln sigma_psf/R_e, pixsize/sigma_psf, "
+           f"- {_encoder_text(net)} + MLP {net['hidden']} (SiLU) on [latent, cos i, ln sigma_psf/R_e, pixsize/sigma_psf, "
            f"beta_hi] -> {net['n_basis']} coefficients of a PCA-initialised basis -> ln f at the two anisotropy "
            f"anchors ({net['output']}; exact in beta_z and M/L).",
            f"- Training: AdamW, batch {cfg['batch_size']}, lr {cfg['lr']}, best epoch {tr['best_epoch']} of "
