@@ -310,7 +310,8 @@ def bench_card(args):
             + (f" --val {_shown(args.val)}" if args.val else "")) if args.test else ""
     update_card(out, **entries, n_maps_snapshot=n_maps, data=_shown(args.data) + first,
                 jam_convergence=json.loads(jam.read_text())["rows"][0] if jam.exists() else None,
-                regenerate=["bash scripts/make_training_sets_mge.sh   # resumable: mge_train, mge_test, mge_train_edge, mge_val",
+                regenerate=["bash scripts/make_training_sets_mge.sh   # resumable: mge_train, mge_test, "
+                            "mge_train_edge, mge_val",
                             f"python bench/general_emulator.py curve --data {_shown(args.data)}{first}{test} --designs "
                             f"{design} --sizes 100000 --batch {cfg['batch_size']} --patience {cfg['patience']} "
                             f"--lr-patience {cfg['lr_patience']} --minutes {cfg['max_minutes']:g} --work WORK",

@@ -51,7 +51,8 @@ def regimes(e, inp, params):
     x, y = grid.polar_grid()
     where = np.abs(e).argmax(1)
     radius, angle = np.hypot(x, y).ravel()[where], np.degrees(np.arctan2(y, x)).ravel()[where]
-    place = dict(max_beyond_1p5_re=float(np.mean(radius > 1.5)), max_within_15deg_of_minor_axis=float(np.mean(angle > 75)))
+    place = dict(max_beyond_1p5_re=float(np.mean(radius > 1.5)),
+                 max_within_15deg_of_minor_axis=float(np.mean(angle > 75)))
     return rows, place
 
 
