@@ -10,12 +10,13 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def shown_path(path):
-    """``path`` relative to the repository when inside it (keeps local paths out of the JSON)."""
+    """``path`` relative to the repository when inside it, else with the home directory written as ~
+    (keeps local paths out of the JSON)."""
     path = Path(path).resolve()
     try:
         return str(path.relative_to(REPO))
     except ValueError:
-        return str(path)
+        return str(path).replace(str(Path.home()), "~", 1)
 
 
 def machine_info():

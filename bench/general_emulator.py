@@ -122,16 +122,11 @@ def _table(rows, keys):
     return "\n".join(lines)
 
 
-def _shown(path):
-    """A data path with the home directory written as ~ (no local paths in results)."""
-    return shown_path(path).replace(str(Path.home()), "~")
-
-
 def _write(mode, rows, args, n_maps, extra=None):
     def shown(v):
-        return [shown(x) for x in v] if isinstance(v, list) else _shown(v) if isinstance(v, str) and "/" in v else v
+        return [shown(x) for x in v] if isinstance(v, list) else shown_path(v) if isinstance(v, str) and "/" in v else v
 
-    out = dict(benchmark=f"general_{mode}", data=_shown(args.data), n_maps_snapshot=n_maps, rows=rows,
+    out = dict(benchmark=f"general_{mode}", data=shown_path(args.data), n_maps_snapshot=n_maps, rows=rows,
                args={k: shown(v) for k, v in vars(args).items() if k != "func"}, machine=machine_info(),
                **(extra or {}))
     path = Path(args.json) if args.json else RESULTS / f"general_{mode}.json"
@@ -171,7 +166,7 @@ def bench_ensemble(args):
         with torch.no_grad():
             outs.append(net(*_tensors(test, np.arange(len(test["cos_i"])))).double().numpy())
     rows = [dict(design=name, n_train="-", **error_stats(anchor_errors(y, test)))  # the anisotropies of accuracy()
-            for name, y in [(_shown(m), o) for m, o in zip(args.models, outs)] + [("mean of all", np.mean(outs, 0))]]
+            for name, y in [(shown_path(m), o) for m, o in zip(args.models, outs)] + [("mean of all", np.mean(outs, 0))]]
     print(_table(rows, ("design",) + ACCURACY))
     print(_write("ensemble", rows, args, n_maps))
 
@@ -305,19 +300,19 @@ def bench_card(args):
     jam = RESULTS / "general_jam.json"
     cfg, design = card["training"]["train_config"], _design_of(card["network"])
     first = f" --first {args.first}" if args.first else ""
-    first += "".join(f" --extra {_shown(e)}" for e in args.extra or ())
-    test = (f" --test {_shown(args.test)}" + (f" --test-first {args.test_first}" if args.test_first else "")
-            + (f" --val {_shown(args.val)}" if args.val else "")) if args.test else ""
-    update_card(out, **entries, n_maps_snapshot=n_maps, data=_shown(args.data) + first,
+    first += "".join(f" --extra {shown_path(e)}" for e in args.extra or ())
+    test = (f" --test {shown_path(args.test)}" + (f" --test-first {args.test_first}" if args.test_first else "")
+            + (f" --val {shown_path(args.val)}" if args.val else "")) if args.test else ""
+    update_card(out, **entries, n_maps_snapshot=n_maps, data=shown_path(args.data) + first,
                 jam_convergence=json.loads(jam.read_text())["rows"][0] if jam.exists() else None,
                 regenerate=["bash scripts/make_training_sets_mge.sh   # resumable: mge_train, mge_test, "
                             "mge_train_edge, mge_val",
-                            f"python bench/general_emulator.py curve --data {_shown(args.data)}{first}{test} --designs "
+                            f"python bench/general_emulator.py curve --data {shown_path(args.data)}{first}{test} --designs "
                             f"{design} --sizes 100000 --batch {cfg['batch_size']} --patience {cfg['patience']} "
                             f"--lr-patience {cfg['lr_patience']} --minutes {cfg['max_minutes']:g} --work WORK",
-                            f"python bench/general_emulator.py card --data {_shown(args.data)}{first}{test} --model "
-                            f"WORK/curve_{design}_100000 --out {_shown(args.out)}",
-                            f"python scripts/model_card.py --model {_shown(args.out)}"])
+                            f"python bench/general_emulator.py card --data {shown_path(args.data)}{first}{test} --model "
+                            f"WORK/curve_{design}_100000 --out {shown_path(args.out)}",
+                            f"python scripts/model_card.py --model {shown_path(args.out)}"])
     print(_table([dict(design=str(out), n_train=card["training"]["n_train"], **acc)],
                  ("design", "n_train") + ACCURACY))
 

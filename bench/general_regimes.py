@@ -97,7 +97,8 @@ def main(argv=None):
         print(_table(f"{shown_path(path)} on {int(keep.sum())} held-out maps", rows, place))
     path = Path(args.json) if args.json else RESULTS / "general_regimes.json"
     path.write_text(json.dumps(dict(benchmark="general_regimes", n_maps=int(keep.sum()), models=out,
-                                    args=dict(vars(args), test=shown_path(args.test).replace(str(Path.home()), "~")),
+                                    args=dict(vars(args), test=shown_path(args.test),
+                                              models=[shown_path(m) for m in args.models]),
                                     machine=machine_info()), indent=2))
     print(f"written {shown_path(path)}")
 
