@@ -17,7 +17,8 @@ normalisations. Extra mass (a dark halo or a black hole as mass Gaussians with t
 ``m_k``) therefore needs no change of the encoder. Pooling weighted by light makes the
 encoding invariant to the order of the Gaussians and to splitting one into identical parts.
 The profile encoder sees the light where the map is made, the faint outer parts included
-(:func:`~fastjam.emulator.general_features.profile_features`). Inputs are defined in :mod:`fastjam.emulator.general_features`.
+(:func:`~fastjam.emulator.general_features.profile_features`). Inputs are defined in
+:mod:`fastjam.emulator.general_features`.
 """
 from dataclasses import asdict, dataclass
 
@@ -26,10 +27,11 @@ import torch
 from torch import nn
 
 from ..physics import grid
-from .general_features import N_GLOBAL, N_PROFILE, profile_features, token_features
+from .general_features import (N_GLOBAL, N_PROFILE, PROFILE_ENCODERS, TOKEN_ENCODERS, profile_features,
+                               token_features)
 
 N_TOKEN = 3
-ENCODERS = ("pairs", "singles", "profile", "hybrid")
+ENCODERS = tuple(dict.fromkeys(TOKEN_ENCODERS + PROFILE_ENCODERS))
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,11 @@ class GeneralConfig:
 
     @property
     def uses_tokens(self):
-        return self.encoder != "profile"
+        return self.encoder in TOKEN_ENCODERS
 
     @property
     def uses_profile(self):
-        return self.encoder in ("profile", "hybrid")
+        return self.encoder in PROFILE_ENCODERS
 
     @property
     def n_latent(self):

@@ -7,8 +7,8 @@ Inputs
   and, given the inclination, :math:`q_{{\\rm intr},j}`; with the light fraction
   :math:`w_j = 2\\pi S_j q_j \\sigma_j^2 / L_{\\rm tot}` as the token's weight (padding: w = 0).
 * Or, for the ``profile`` encoders, the light of the MGE sampled where the map is made: the
-  logarithm of the intrinsic luminosity density :math:`\nu(R, z)` and of the surface brightness
-  :math:`\Sigma(x, y)` at ``PROFILE_RADII`` x ``PROFILE_ANGLES`` (:func:`profile_features`).
+  logarithm of the intrinsic luminosity density :math:`\\nu(R, z)` and of the surface brightness
+  :math:`\\Sigma(x, y)` at ``PROFILE_RADII`` x ``PROFILE_ANGLES`` (:func:`profile_features`).
   Unlike light-weighted pooling over Gaussians, this gives the faint outer light (which sets
   V_RMS far out on the minor axis) the same weight as the bright centre.
 * Three observing parameters mapped to about [-1, 1]: :math:`\\cos i`,
@@ -42,6 +42,8 @@ PROFILE_RADII = np.geomspace(0.02, 3.0, 12)  #: radii of the profile features, i
 PROFILE_ANGLES = np.radians(np.linspace(0.0, 90.0, 7))  #: their angles from the major axis (equatorial plane)
 PROFILE_FLOOR = 1e-8  #: added to densities [L_tot / R_e^3] and surface brightness [L_tot / R_e^2] before the log
 N_PROFILE = 2 * PROFILE_RADII.size * PROFILE_ANGLES.size
+TOKEN_ENCODERS = ("pairs", "singles", "hybrid")  #: encoders over the Gaussians (token_features)
+PROFILE_ENCODERS = ("profile", "hybrid")  #: encoders over the light on a grid (profile_features)
 
 
 def feature_definition():
@@ -79,7 +81,7 @@ def token_features(ln_sigma, qobs, cos_i, xp=np):
 
 
 def profile_features(ln_sigma, qobs, weight, cos_i, xp=np):
-    """Light of unit MGEs sampled on a polar grid, shape (..., N_PROFILE).
+    r"""Light of unit MGEs sampled on a polar grid, shape (..., N_PROFILE).
 
     For Gaussians j of light fraction :math:`w_j`, dispersion :math:`\sigma_j` [R_e], observed
     and intrinsic axis ratios :math:`q'_j`, :math:`q_j` (Cappellari 2002, MNRAS 333, 400, eqs. 1, 13):
@@ -104,7 +106,8 @@ def profile_features(ln_sigma, qobs, weight, cos_i, xp=np):
     w = weight[..., None, :]
     along, across = (xp.asarray(np.outer(trig(PROFILE_ANGLES), PROFILE_RADII).ravel()[:, None], dtype=sigma.dtype)
                      for trig in (np.cos, np.sin))
-    nu = xp.sum(w / ((2 * np.pi) ** 1.5 * sigma**3 * qi) * xp.exp(-(along**2 + (across / qi) ** 2) / (2 * sigma**2)), -1)
+    nu = xp.sum(w / ((2 * np.pi) ** 1.5 * sigma**3 * qi) * xp.exp(-(along**2 + (across / qi) ** 2) / (2 * sigma**2)),
+                -1)
     surf = xp.sum(w / (2 * np.pi * sigma**2 * qo) * xp.exp(-(along**2 + (across / qo) ** 2) / (2 * sigma**2)), -1)
     return xp.concatenate([xp.log(nu + PROFILE_FLOOR), xp.log(surf + PROFILE_FLOOR)], -1) / 10
 

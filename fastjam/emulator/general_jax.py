@@ -11,8 +11,8 @@ import functools
 import numpy as np
 
 from ..physics.scaling import velocity_scale
-from .general_features import (anchor_weight, beta_hi, f_from_anchors, global_features, profile_features,
-                               token_features)
+from .general_features import (PROFILE_ENCODERS, TOKEN_ENCODERS, anchor_weight, beta_hi, f_from_anchors,
+                               global_features, profile_features, token_features)
 from .jax_model import BoundEmulator, _linear, interpolation_weights, register_pytrees, to_jax
 
 
@@ -29,7 +29,7 @@ def encode(params, config, ln_sigma, qobs, weight, cos_i):
     import jax.numpy as jnp
 
     n_phi, parts = len(config["token_hidden"]) + 1, []
-    if config["encoder"] != "profile":
+    if config["encoder"] in TOKEN_ENCODERS:
         tok = token_features(ln_sigma, qobs, cos_i, jnp)
         if config["encoder"] == "pairs":
             k = tok.shape[1]
@@ -38,7 +38,7 @@ def encode(params, config, ln_sigma, qobs, weight, cos_i):
             parts.append(jnp.einsum("bj,bk,bjkl->bl", weight, weight, _mlp(params, "phi", n_phi, pairs)))
         else:
             parts.append(jnp.einsum("bj,bjl->bl", weight, _mlp(params, "phi", n_phi, tok)))
-    if config["encoder"] in ("profile", "hybrid"):
+    if config["encoder"] in PROFILE_ENCODERS:
         parts.append(_mlp(params, "prof", n_phi, profile_features(ln_sigma, qobs, weight, cos_i, jnp)))
     return jnp.concatenate(parts, -1)
 
@@ -108,8 +108,9 @@ def galaxy_inputs(arrays, galaxy, x, y, check=True):
     -------
     dict
         ``ln_sigma``, ``qobs``, ``weight`` (max(k, MAX_GAUSSIANS),) of the unit MGE
-        (:func:`padded_tokens`); ``sigma_psf_re``, ``pixsize_re`` (scalars); ``data_w`` (p, 2, K), ``data_b`` (p, 2) (the basis of the two
-        anchors at the positions); ``unit_scale`` (km/s at M/L = 1).
+        (:func:`padded_tokens`); ``sigma_psf_re``, ``pixsize_re`` (scalars); ``data_w`` (p, 2, K),
+        ``data_b`` (p, 2) (the basis of the two anchors at the positions); ``unit_scale`` (km/s at
+        M/L = 1).
     """
     from ..photometry import domain_violations, unit_photometry
     from ..physics import grid
