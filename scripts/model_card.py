@@ -53,8 +53,11 @@ def _encoder_text(net):
               + ("pair" if net["encoder"] == "pairs" else "light-weighted") + " sum)")
     profile = (f"profile encoder (MLP {net['token_hidden']}, latent {net['latent']}) over ln nu(R, z) and ln Sigma(x, y) "
                "at 12 radii x 7 angles")
+    jeans = profile.replace("ln Sigma(x, y)", "ln Sigma(x, y) and the isotropic Jeans solution (ln sigma_z^2, "
+                            "its radial slope, ln v_c^2)")
     return {"profile": f"`profile`: {profile}", "hybrid": f"`hybrid`: {tokens.split(' ', 1)[1]} and {profile}, "
-            "concatenated"}.get(net["encoder"], tokens)
+            "concatenated", "jeans": f"`jeans`: {tokens.split(' ', 1)[1]} and {jeans}, concatenated"
+            }.get(net["encoder"], tokens)
 
 
 def general_card(card):

@@ -7,7 +7,7 @@ import pytest
 
 from fastjam.emulator.general_features import (BETA_LO, PIXSIZE_RATIO_CLAMP, PROFILE_ANGLES, PROFILE_FLOOR,
                                                PROFILE_RADII, anchor_weight, beta_hi, f_from_anchors,
-                                               global_features, profile_features)
+                                               global_features, jeans_features, profile_features, q_intr)
 from fastjam.photometry import check_domain, domain_violations, unit_photometry
 from fastjam.physics.mge import MGE, sersic_mge
 
@@ -37,6 +37,33 @@ def test_profile_features_project_the_density_and_ignore_splitting():
                              np.array(0.5))
     whole = profile_features(np.log([0.7, 0.2]), np.array([0.4, 0.9]), np.array([0.6, 0.4]), np.array(0.5))
     np.testing.assert_allclose(split, whole, rtol=1e-12)
+
+
+def test_jeans_features_are_jampy_intrinsic_moments():
+    """sigma_z^2 and v_phi^2 rebuilt from the features equal jampy's isotropic intrinsic moments (jam.axi.intr,
+    align='cyl', mass follows light), down to a flat (q_intr = 0.08) Gaussian; splitting a Gaussian changes nothing."""
+    jam = pytest.importorskip("jampy")
+    rng = np.random.default_rng(3)
+    sigma, qobs, weight = np.geomspace(0.05, 3, 6), rng.uniform(0.2, 0.95, 6), rng.uniform(0.1, 1, 6)
+    qobs[2], weight = 0.12, weight / weight.sum()
+    cos_i = np.cos(np.radians(85.0))
+    feat = jeans_features(np.log(sigma), qobs, weight, np.array(cos_i))
+    n = PROFILE_RADII.size * PROFILE_ANGLES.size
+    sig2z, gamma, v_c2 = np.exp(feat[:n] * 5), np.sinh(feat[n:2 * n] * 3), np.exp(feat[2 * n:] * 5)
+    big_r, z = (np.outer(trig(PROFILE_ANGLES), PROFILE_RADII).ravel() for trig in (np.cos, np.sin))
+    off_axis = big_r > 1e-6  # jampy's R = 0 is singular
+    q = q_intr(qobs, cos_i)
+    dens = weight / ((2 * np.pi) ** 1.5 * sigma**3 * q)
+    g = 0.004301  # jampy's G [(km/s)^2 pc / Msun]: lengths in pc, R_e = 1 pc, L_tot = 1 Lsun
+    out = jam.axi.intr(dens, sigma, q, dens, sigma, q, 0.0, big_r[off_axis], z[off_axis], align="cyl",
+                       beta=np.zeros(6), plot=False, quiet=True, interp=False)
+    _, jam_sig2z, _, jam_v2phi = out.model
+    np.testing.assert_allclose(g * sig2z[off_axis], jam_sig2z, rtol=5e-3)
+    np.testing.assert_allclose(g * (sig2z * (1 + gamma) + v_c2)[off_axis], jam_v2phi, rtol=5e-3)
+    split = jeans_features(np.log([0.7, 0.7, 0.2]), np.array([0.4, 0.4, 0.9]), np.array([0.3, 0.3, 0.4]),
+                           np.array(0.5))
+    whole = jeans_features(np.log([0.7, 0.2]), np.array([0.4, 0.9]), np.array([0.6, 0.4]), np.array(0.5))
+    np.testing.assert_allclose(split, whole, rtol=1e-10, atol=1e-12)
 
 
 def test_domain_violations_name_the_feature_and_value():
@@ -87,7 +114,7 @@ def test_beta_hi_is_set_by_the_roundest_gaussian_with_light():
     assert beta_hi(qobs, weight, np.array([0.5]))[0] == pytest.approx(0.7 * (1 - q_intr_round))
 
 
-@pytest.mark.parametrize("encoder", ["pairs", "singles", "profile", "hybrid"])
+@pytest.mark.parametrize("encoder", ["pairs", "singles", "profile", "hybrid", "jeans"])
 def test_torch_and_jax_agree(tmp_path, encoder):
     torch = pytest.importorskip("torch")
     from fastjam.emulator import general_jax

@@ -6,6 +6,7 @@ the Gaussians of an MGE and an MLP over the observing parameters.
     tokens t_j (3), light w_j        [tracer Gaussians j, mass Gaussians k; today mass = light]
     pairs:   z = sum_jk w_j m_k phi([t_j, t_k])      singles: z = sum_j w_j phi(t_j)
     profile: z = prof(ln nu, ln Sigma on a polar grid)   hybrid: z = [singles, profile]
+    jeans:   z = [singles, prof(ln nu, ln Sigma, isotropic Jeans solution on the grid)]
     [z, cos i, ln sigma_psf/R_e, pixsize/sigma_psf, beta_hi] --MLP--> h --Linear--> c (K)
         --Linear (PCA-initialised)--> ln f at the two anchors (2 NTHETA NR)   ["anchors"]
                                    or ln f at the beta_z given as 5th input   ["direct"]
@@ -27,8 +28,7 @@ import torch
 from torch import nn
 
 from ..physics import grid
-from .general_features import (N_GLOBAL, N_PROFILE, PROFILE_ENCODERS, TOKEN_ENCODERS, profile_features,
-                               token_features)
+from .general_features import N_GLOBAL, PROFILE_ENCODERS, TOKEN_ENCODERS, n_profile_input, profile_input, token_features
 
 N_TOKEN = 3
 ENCODERS = tuple(dict.fromkeys(TOKEN_ENCODERS + PROFILE_ENCODERS))
@@ -38,7 +38,8 @@ ENCODERS = tuple(dict.fromkeys(TOKEN_ENCODERS + PROFILE_ENCODERS))
 class GeneralConfig:
     """Architecture of the general-photometry emulator."""
 
-    encoder: str = "pairs"  #: "pairs", "singles", "profile" or "hybrid" (singles and profile)
+    encoder: str = "pairs"  #: "pairs", "singles", "profile", "hybrid" (singles and profile) or "jeans" (hybrid
+    #: whose profile encoder also sees the Jeans solution, general_features.jeans_features)
     token_hidden: tuple = (64, 64)
     latent: int = 64
     hidden: tuple = (256, 256, 256)
@@ -98,13 +99,14 @@ class GeneralEmulatorNetwork(nn.Module):
         if config.uses_tokens:
             self.phi = _mlp(n_tok, tuple(config.token_hidden) + (config.latent,))
         if config.uses_profile:
-            self.prof = _mlp(N_PROFILE, tuple(config.token_hidden) + (config.latent,))
+            self.prof = _mlp(n_profile_input(config.encoder), tuple(config.token_hidden) + (config.latent,))
         self.mlp = _mlp(config.n_latent + config.n_global, config.hidden)
         self.coeff = nn.Linear(config.hidden[-1], config.n_basis)
         self.basis = nn.Linear(config.n_basis, config.n_out)
 
-    def encode(self, ln_sigma, qobs, weight, cos_i):
-        """Latent vector (B, latent) of the MGEs (B, k) seen at inclinations with cosine ``cos_i`` (B,)."""
+    def encode(self, ln_sigma, qobs, weight, cos_i, prof_in=None):
+        """Latent vector (B, latent) of the MGEs (B, k) seen at inclinations with cosine ``cos_i`` (B,);
+        ``prof_in``: their :func:`~fastjam.emulator.general_features.profile_input` if precomputed."""
         parts = []
         if self.config.uses_tokens:
             tok = token_features(ln_sigma, qobs, cos_i, torch)
@@ -115,7 +117,9 @@ class GeneralEmulatorNetwork(nn.Module):
             else:
                 parts.append(torch.einsum("bj,bjl->bl", weight, self.phi(tok)))
         if self.config.uses_profile:
-            parts.append(self.prof(profile_features(ln_sigma, qobs, weight, cos_i, torch)))
+            if prof_in is None:
+                prof_in = profile_input(self.config.encoder, ln_sigma, qobs, weight, cos_i, torch)
+            parts.append(self.prof(prof_in))
         return torch.cat(parts, -1)
 
     def coefficients(self, latent, glob):
@@ -126,8 +130,8 @@ class GeneralEmulatorNetwork(nn.Module):
         """Emulated outputs (B, n_out) from the latent vector and the observing features."""
         return self.basis(self.coefficients(latent, glob))
 
-    def forward(self, ln_sigma, qobs, weight, cos_i, glob):
-        return self.head(self.encode(ln_sigma, qobs, weight, cos_i), glob)
+    def forward(self, ln_sigma, qobs, weight, cos_i, glob, prof_in=None):
+        return self.head(self.encode(ln_sigma, qobs, weight, cos_i, prof_in), glob)
 
     def init_basis(self, targets):
         """Initialise the output layers from a PCA of training targets (N, n_out)."""

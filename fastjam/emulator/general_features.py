@@ -42,8 +42,12 @@ PROFILE_RADII = np.geomspace(0.02, 3.0, 12)  #: radii of the profile features, i
 PROFILE_ANGLES = np.radians(np.linspace(0.0, 90.0, 7))  #: their angles from the major axis (equatorial plane)
 PROFILE_FLOOR = 1e-8  #: added to densities [L_tot / R_e^3] and surface brightness [L_tot / R_e^2] before the log
 N_PROFILE = 2 * PROFILE_RADII.size * PROFILE_ANGLES.size
-TOKEN_ENCODERS = ("pairs", "singles", "hybrid")  #: encoders over the Gaussians (token_features)
-PROFILE_ENCODERS = ("profile", "hybrid")  #: encoders over the light on a grid (profile_features)
+N_JEANS = 3 * PROFILE_RADII.size * PROFILE_ANGLES.size
+JEANS_STEP = 0.75  #: step of the trapezoid rule in eta = ln[(1 - u^2) / u^2] (jeans_features)
+JEANS_ETA = np.arange(-14.0, 10.0 + JEANS_STEP / 2, JEANS_STEP)  #: its nodes
+TOKEN_ENCODERS = ("pairs", "singles", "hybrid", "jeans")  #: encoders over the Gaussians (token_features)
+PROFILE_ENCODERS = ("profile", "hybrid", "jeans")  #: encoders over the light on a grid (profile_features)
+JEANS_ENCODERS = ("jeans",)  #: encoders that also see the Jeans solution on that grid (jeans_features)
 
 
 def feature_definition():
@@ -110,6 +114,78 @@ def profile_features(ln_sigma, qobs, weight, cos_i, xp=np):
                 -1)
     surf = xp.sum(w / (2 * np.pi * sigma**2 * qo) * xp.exp(-(along**2 + (across / qo) ** 2) / (2 * sigma**2)), -1)
     return xp.concatenate([xp.log(nu + PROFILE_FLOOR), xp.log(surf + PROFILE_FLOOR)], -1) / 10
+
+
+def jeans_features(ln_sigma, qobs, weight, cos_i, xp=np):
+    r"""The isotropic Jeans solution of unit MGEs (mass follows light, G = M/L = 1) on the profile grid,
+    shape (..., N_JEANS).
+
+    With tracer Gaussians k and mass Gaussians j (light fractions :math:`w`, dispersions
+    :math:`\sigma` [R_e], intrinsic axis ratios :math:`q`, :math:`C_j = 1 - q_j^2`,
+    :math:`\nu_{0k} = w_k / [(2\pi)^{3/2}\sigma_k^3 q_k]`, :math:`\rho_{0j} q_j = w_j /
+    [(2\pi)^{3/2}\sigma_j^3]`), the potential's radial force and the vertical Jeans equation
+    :math:`\nu\sigma_z^2 = \int_z^\infty \nu\,\partial\Phi/\partial z'\,dz'` are (Cappellari
+    2008, MNRAS 390, 71, eqs. 10-11; Emsellem et al. 1994):
+
+    .. math:: R\frac{\partial\Phi}{\partial R} = 4\pi R^2 \sum_j q_j\rho_{0j} \int_0^1
+              \frac{u^2 e^{-c_j R^2 - b_j z^2}}{\sqrt{D_j}}\,du, \qquad
+              \nu\sigma_z^2 = 4\pi \sum_{kj} \nu_{0k} q_j\rho_{0j} \int_0^1
+              \frac{u^2}{D_j^{3/2}} \frac{e^{-(\alpha_k + c_j) R^2 - (\beta_k + b_j) z^2}}
+              {2(\beta_k + b_j)}\,du,
+
+    :math:`D_j = 1 - C_j u^2`, :math:`c_j = u^2 / 2\sigma_j^2`, :math:`b_j = c_j / D_j`,
+    :math:`\alpha_k = 1 / 2\sigma_k^2`, :math:`\beta_k = \alpha_k / q_k^2`. The integrals are
+    trapezoid sums over :math:`\eta = \ln[(1 - u^2)/u^2]` (``JEANS_ETA``), smooth where a flat
+    Gaussian's integrand peaks near u = 1. Returned at the points of :func:`profile_features`
+    (R, z) = r (cos phi, sin phi): :math:`\ln\sigma_z^2 / 5`, :math:`{\rm asinh}(\gamma) / 3`
+    with :math:`\gamma = \partial\ln(\nu\sigma_z^2)/\partial\ln R`, and
+    :math:`\ln(R\,\partial\Phi/\partial R) / 5` (densities floored by ``PROFILE_FLOOR``). With
+    :math:`b = 1/(1 - \beta_z)` these give JAM's intrinsic moments,
+    :math:`\overline{v_\phi^2} = b\,\sigma_z^2 (1 + \gamma) + R\,\partial\Phi/\partial R`.
+
+    Parameters
+    ----------
+    ln_sigma, qobs, weight : array, shape (..., k)
+        Unit MGE (padding: weight 0).
+    cos_i : array, shape (...)
+    """
+    s = xp.asarray(np.exp(JEANS_ETA)[:, None], dtype=ln_sigma.dtype)  # (n, 1): nodes (1 - u^2)/u^2
+    u2, jac = 1 / (1 + s), 0.5 * JEANS_STEP * s / (1 + s) ** 1.5  # u^2 and |du/d eta| times the step
+    sigma2 = xp.exp(2 * ln_sigma)[..., None, None, :]  # (..., 1, 1, j)
+    q = xp.clip(q_intr(qobs, cos_i[..., None], xp), 0.02, None)[..., None, None, :]
+    r2, z2 = (xp.asarray(np.outer(trig(PROFILE_ANGLES), PROFILE_RADII).ravel()[:, None, None] ** 2,
+                         dtype=ln_sigma.dtype) for trig in (np.cos, np.sin))  # (P, 1, 1)
+    d = (q**2 + s) / (1 + s)  # (..., 1, n, j): D_j
+    c = u2 / (2 * sigma2)
+    b = c / d
+    mass = 4 * np.pi * weight[..., None, None, :] / (2 * np.pi * sigma2) ** 1.5 * u2 * jac  # 4 pi q_j rho_0j u^2 du
+    v_c2 = r2[:, 0, 0] * xp.sum(mass / xp.sqrt(d) * xp.exp(-c * r2 - b * z2), (-2, -1))  # (..., P)
+    # tracer Gaussians k on a new axis before j: (..., 1, 1, k, 1)
+    sig2_k = xp.exp(2 * ln_sigma)[..., None, None, :, None]
+    q_k = xp.clip(q_intr(qobs, cos_i[..., None], xp), 0.02, None)[..., None, None, :, None]
+    nu0 = weight[..., None, None, :, None] / ((2 * np.pi * sig2_k) ** 1.5 * q_k)
+    alpha, beta = 1 / (2 * sig2_k), 1 / (2 * sig2_k * q_k**2)
+    ar, bz = alpha + c[..., None, :], beta + b[..., None, :]  # (..., 1, n, k, j)
+    pair = nu0 * (mass / d**1.5)[..., None, :] / (2 * bz) * xp.exp(-ar * r2[..., None] - bz * z2[..., None])
+    nus2 = xp.sum(pair, (-3, -2, -1))  # (..., P)
+    dnus2 = xp.sum(-2 * ar * r2[..., None] * pair, (-3, -2, -1))
+    nu = xp.sum(nu0 * xp.exp(-alpha * r2[..., None] - beta * z2[..., None]), (-3, -2, -1))
+    return xp.concatenate([(xp.log(nus2 + PROFILE_FLOOR) - xp.log(nu + PROFILE_FLOOR)) / 5,
+                           xp.arcsinh(dnus2 / (nus2 + PROFILE_FLOOR)) / 3, xp.log(v_c2 + PROFILE_FLOOR) / 5], -1)
+
+
+def profile_input(encoder, ln_sigma, qobs, weight, cos_i, xp=np):
+    """The input of a profile encoder (..., n_profile_input(encoder)): :func:`profile_features`, followed
+    by :func:`jeans_features` for the ``JEANS_ENCODERS``."""
+    prof = profile_features(ln_sigma, qobs, weight, cos_i, xp)
+    if encoder not in JEANS_ENCODERS:
+        return prof
+    return xp.concatenate([prof, jeans_features(ln_sigma, qobs, weight, cos_i, xp)], -1)
+
+
+def n_profile_input(encoder):
+    """Width of :func:`profile_input` for ``encoder``."""
+    return N_PROFILE + N_JEANS * (encoder in JEANS_ENCODERS)
 
 
 def global_features(cos_i, sigma_psf_re, pixsize_re, b_hi, xp=np):

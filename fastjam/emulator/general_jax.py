@@ -12,7 +12,7 @@ import numpy as np
 
 from ..physics.scaling import velocity_scale
 from .general_features import (PROFILE_ENCODERS, TOKEN_ENCODERS, anchor_weight, beta_hi, f_from_anchors,
-                               global_features, profile_features, token_features)
+                               global_features, profile_input, token_features)
 from .jax_model import BoundEmulator, _linear, interpolation_weights, register_pytrees, to_jax
 
 
@@ -39,7 +39,7 @@ def encode(params, config, ln_sigma, qobs, weight, cos_i):
         else:
             parts.append(jnp.einsum("bj,bjl->bl", weight, _mlp(params, "phi", n_phi, tok)))
     if config["encoder"] in PROFILE_ENCODERS:
-        parts.append(_mlp(params, "prof", n_phi, profile_features(ln_sigma, qobs, weight, cos_i, jnp)))
+        parts.append(_mlp(params, "prof", n_phi, profile_input(config["encoder"], ln_sigma, qobs, weight, cos_i, jnp)))
     return jnp.concatenate(parts, -1)
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .general_features import (BETA_LO, anchor_weight, beta_feature, beta_hi, f_from_anchors, feature_definition,
-                               global_features)
+from .general_features import (BETA_LO, JEANS_ENCODERS, anchor_weight, beta_feature, beta_hi, f_from_anchors,
+                               feature_definition, global_features, profile_input)
 from .train import TrainConfig, TrainResult, _atomic_torch_save, optimiser, plot_loss
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,18 @@ def anchor_targets(inp):
     return np.concatenate([true_ln_f(inp, np.full(len(inp["cos_i"]), BETA_LO)), true_ln_f(inp, inp["beta_hi"])], 1)
 
 
+def with_profile_input(inp, encoder, chunk=4):
+    """``inp`` with the profile encoder's input precomputed (key ``prof_in``, float32) when ``encoder``
+    solves the Jeans equations (:func:`~fastjam.emulator.general_features.jeans_features`, whose cost per
+    map is too high to repeat in every epoch); else ``inp`` itself."""
+    if encoder not in JEANS_ENCODERS or "prof_in" in inp:
+        return inp
+    n = len(inp["cos_i"])
+    prof = [profile_input(encoder, *(inp[k][i:i + chunk] for k in ("ln_sigma", "qobs", "weight", "cos_i")))
+            for i in range(0, n, chunk)]
+    return dict(inp, prof_in=np.concatenate(prof).astype(np.float32))
+
+
 def _tensors(inp, idx, beta=None, output="anchors"):
     import torch
 
@@ -73,6 +85,7 @@ def _tensors(inp, idx, beta=None, output="anchors"):
     if output == "direct":
         glob = np.concatenate([glob, beta_feature(beta)[:, None]], 1)
     arrays = [inp[k][idx] for k in ("ln_sigma", "qobs", "weight", "cos_i")] + [glob]
+    arrays += [inp["prof_in"][idx]] if "prof_in" in inp else []
     return [torch.as_tensor(a, dtype=torch.float32) for a in arrays]
 
 
@@ -81,6 +94,7 @@ def predict_ln_f(net, inp, beta_z, batch=256):
     import torch
 
     beta_z = np.asarray(beta_z, dtype=float)
+    inp = with_profile_input(inp, net.config.encoder)
     out = []
     net.eval()
     with torch.no_grad():
@@ -122,6 +136,7 @@ def anchor_errors(anchors, inp, n_betas=3, seed=0):
 def relative_errors(net, inp, n_betas=3, seed=0):
     """e = f_emu / f_JAM - 1 on the map grid, shape (n_betas * N, NTHETA*NR), at random anisotropies."""
     rng = np.random.default_rng(seed)
+    inp = with_profile_input(inp, net.config.encoder)
     errs = []
     for _ in range(n_betas):
         beta = draw_betas(inp, rng)
@@ -169,12 +184,13 @@ def coefficients_of(net, inp, batch=256):
     before the output basis."""
     import torch
 
+    inp = with_profile_input(inp, net.config.encoder)
     out = []
     net.eval()
     with torch.no_grad():
         for k in range(0, len(inp["cos_i"]), batch):
             t = _tensors(inp, np.arange(k, min(k + batch, len(inp["cos_i"]))))
-            out.append(net.coefficients(net.encode(*t[:4]), t[4]).double().numpy())
+            out.append(net.coefficients(net.encode(*t[:4], *t[5:]), t[4]).double().numpy())
     return np.concatenate(out)
 
 
@@ -243,6 +259,7 @@ def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(),
     n_train = len(train_inp["cos_i"])
     if n_train < 2:
         raise ValueError(f"too few training maps ({n_train})")
+    train_inp, val_inp = (with_profile_input(v, network.encoder) for v in (train_inp, val_inp))
     vbetas = np.concatenate([draw_betas(val_inp, rng) for _ in range(config.val_betas)])
     vinp = {k: np.concatenate([v] * config.val_betas) for k, v in val_inp.items()}
 
