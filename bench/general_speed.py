@@ -1,0 +1,88 @@
+"""Cost of one likelihood evaluation of the general emulator in JAX, per encoder design, side by side.
+
+Each design of ``bench/general_emulator.py`` is built with random weights (the cost does not
+depend on their values), stored and bound to one MGE galaxy at ``--bins`` positions exactly as a
+fit binds it (:func:`fastjam.emulator.general_jax.bind`, tokens padded to 30 Gaussians); then
+the jit-compiled V_RMS and its gradient with respect to (inclination, beta_z, M/L) are timed::
+
+    python bench/general_speed.py --designs hybrid-anchors-k128 jeans-anchors-k128
+
+Prints a table and writes ``bench/results/general_speed.json``.
+"""
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, limit_threads, machine_info, shown_path  # noqa: E402
+
+
+def _bound(design, galaxy, x, y):
+    from general_emulator import DESIGNS
+
+    from fastjam.emulator import general_jax
+    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+    from fastjam.emulator.general_features import feature_definition
+    from fastjam.emulator.store import load_arrays, save_emulator
+
+    with tempfile.TemporaryDirectory() as tmp:
+        save_emulator(tmp, GeneralEmulatorNetwork(GeneralConfig(**DESIGNS[design])), dict(kind="general"), None, {},
+                      features=feature_definition())
+        return general_jax.bind(*load_arrays(tmp), galaxy, x, y)
+
+
+def _per_call(fn, repeats):
+    """Median wall time [ms] of ``fn(k)`` over ``repeats`` calls, after one compiling call."""
+    import jax
+
+    jax.block_until_ready(fn(0))
+    times = []
+    for k in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(k + 1))
+        times.append(time.perf_counter() - t0)
+    return 1e3 * float(np.median(times))
+
+
+def time_design(design, galaxy, x, y, repeats):
+    import jax
+    import jax.numpy as jnp
+
+    model = _bound(design, galaxy, x, y)
+    value = jax.jit(lambda p: model(p[0], p[1], p[2]))
+    grad = jax.jit(jax.grad(lambda p: jnp.sum(model(p[0], p[1], p[2]) ** 2)))
+    point = lambda k: jnp.array([80.0 - 1e-3 * k, 0.1, 2.0])  # noqa: E731
+    return dict(design=design, value_ms=_per_call(lambda k: value(point(k)), repeats),
+                gradient_ms=_per_call(lambda k: grad(point(k)), repeats))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--designs", nargs="+", default=["hybrid-anchors-k128", "jeans-anchors-k128"])
+    p.add_argument("--bins", type=int, default=400, help="data positions")
+    p.add_argument("--repeats", type=int, default=30)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--json", default=str(RESULTS / "general_speed.json"))
+    args = p.parse_args(argv)
+    limit_threads(args.threads)
+    from fastjam.galaxy import Galaxy
+    from fastjam.physics.mge import sersic_mge
+
+    galaxy = Galaxy(sersic_mge(4.0, 0.6, r_e=10.0, l_tot=1e10, distance=20.0), 20.0, 1.0, 0.8)
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(-20, 20, (2, args.bins))
+    rows = [time_design(d, galaxy, x, y, args.repeats) for d in args.designs]
+    print(f"{'design':>22} {'value [ms]':>12} {'gradient [ms]':>14}")
+    for r in rows:
+        print(f"{r['design']:>22} {r['value_ms']:>12.3f} {r['gradient_ms']:>14.3f}")
+    Path(args.json).write_text(json.dumps(dict(benchmark="general_speed", rows=rows, args=dict(vars(args), json=shown_path(args.json)),
+                                               machine=machine_info()), indent=1))
+
+
+if __name__ == "__main__":
+    main()
