@@ -80,7 +80,8 @@ def main(argv=None):
     print(f"{'design':>22} {'value [ms]':>12} {'gradient [ms]':>14}")
     for r in rows:
         print(f"{r['design']:>22} {r['value_ms']:>12.3f} {r['gradient_ms']:>14.3f}")
-    Path(args.json).write_text(json.dumps(dict(benchmark="general_speed", rows=rows, args=dict(vars(args), json=shown_path(args.json)),
+    shown = dict(vars(args), json=shown_path(args.json))
+    Path(args.json).write_text(json.dumps(dict(benchmark="general_speed", rows=rows, args=shown,
                                                machine=machine_info()), indent=1))
 
 
