@@ -107,6 +107,21 @@ def test_anchor_combination_is_exact_in_beta_z():
         np.testing.assert_allclose(f, np.exp(ln_f(beta)), rtol=1e-12)
 
 
+def test_tail_weighted_loss_blends_the_mean_square_and_the_fourth_moment():
+    from fastjam.emulator.general_train import batch_loss
+
+    r = np.array([[0.01, -0.01, 0.0, 0.1]])
+    assert batch_loss(r) == pytest.approx(np.mean(r**2), rel=1e-12)
+    assert batch_loss(r, 1.0) == pytest.approx(np.sqrt(np.mean(r**4)), rel=1e-12)
+    # the one large residual's share of the gradient grows with the tail term
+
+    def slope(k, w):
+        step = 1e-6 * np.eye(4)[k]
+        return (batch_loss(r + step, w) - batch_loss(r - step, w)) / 2e-6
+
+    assert slope(3, 0.5) / slope(0, 0.5) > slope(3, 0.0) / slope(0, 0.0) * 1.5
+
+
 def test_beta_hi_is_set_by_the_roundest_gaussian_with_light():
     qobs = np.array([[0.3, 0.9, 1.0]])
     weight = np.array([[0.5, 0.5, 0.0]])  # the round one is padding

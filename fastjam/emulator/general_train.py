@@ -30,6 +30,10 @@ class GeneralTrainConfig(TrainConfig):
     patience: int = 25
     val_betas: int = 2  #: anisotropies per validation map
     max_minutes: float = 0.0  #: stop (resumably) after this wall time; 0: no limit
+    #: weight of the tail term in the loss (1 - w) mean(r^2) + w sqrt(mean(r^4)), r the residual of ln f over a
+    #: batch's pixels: w > 0 weighs the largest residuals more (validation uses the same loss, and the
+    #: card's best_val_rms_lnf is its square root)
+    tail_weight: float = 0.0
 
 
 def map_inputs(ds):
@@ -213,8 +217,16 @@ def error_stats(e):
                 rms_ln_f=float(np.sqrt(np.mean(np.log1p(e) ** 2))))
 
 
-def _val_loss(net, inp, betas):
-    return float(np.mean((predict_ln_f(net, inp, betas) - true_ln_f(inp, betas)) ** 2))
+def batch_loss(residual, tail_weight=0.0, xp=np):
+    r"""Training loss of residuals ``residual`` of ln f (any shape):
+    :math:`(1 - w)\,\overline{r^2} + w \sqrt{\overline{r^4}}` with w = ``tail_weight``."""
+    r2 = residual**2
+    mse = xp.mean(r2)
+    return mse if not tail_weight else (1 - tail_weight) * mse + tail_weight * xp.sqrt(xp.mean(r2**2))
+
+
+def _val_loss(net, inp, betas, tail_weight=0.0):
+    return float(batch_loss(predict_ln_f(net, inp, betas) - true_ln_f(inp, betas), tail_weight))
 
 
 def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(), resume=False, progress=True,
@@ -296,12 +308,12 @@ def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(),
                 sub = {key: v[idx] for key, v in train_inp.items()}
                 pred = net(*_tensors(train_inp, idx, beta, "direct"))
                 y = torch.as_tensor(true_ln_f(sub, beta), dtype=torch.float32)
-            loss = torch.mean((pred - y) ** 2)
+            loss = batch_loss(pred - y, config.tail_weight, torch)
             opt.zero_grad()
             loss.backward()
             opt.step()
             total += loss.item() * len(idx)
-        val_loss = _val_loss(net, vinp, vbetas)
+        val_loss = _val_loss(net, vinp, vbetas, config.tail_weight)
         sched.step(val_loss)
         lr = opt.param_groups[0]["lr"]
         for key, v in zip(history, (epoch, total / n_train, val_loss, lr, time.perf_counter() - t0)):
