@@ -9,17 +9,27 @@ from .cli_args import Parser, int_at_least, overrides, positive_float, seed
 log = logging.getLogger("fastjam")
 
 
+def _range(name, lo, hi):
+    try:
+        return float(lo), float(hi)
+    except ValueError:
+        raise ValueError(f"--family-range {name}: LO and HI must be numbers, got {lo!r} {hi!r}") from None
+
+
 def _simulate(args):
     from .jam import JAMSettings
     from .simulate import simulate
 
     space = None
+    ranges = {name: _range(name, lo, hi) for name, lo, hi in args.family_range or ()}
     if args.inclination:
+        ranges["inclination"] = tuple(args.inclination)
+    if ranges:
         from .family import FamilySpace
 
         if args.family != "mge":
-            raise ValueError("--inclination sets the MGE family's design (--family mge)")
-        space = FamilySpace(inclination=tuple(args.inclination))
+            raise ValueError("--inclination and --family-range set the MGE family's design (--family mge)")
+        space = FamilySpace().restricted(**ranges)
     summary = simulate(args.out, args.n, args.seed, workers=args.workers, scheduler=args.scheduler,
                        resume=args.resume, settings=JAMSettings(nrad=args.nrad, nang=args.nang),
                        progress=not args.no_progress, family=args.family, space=space)
@@ -165,6 +175,9 @@ def build_parser():
     p.add_argument("--inclination", type=positive_float, nargs=2, metavar=("LO", "HI"),
                    help="MGE family: the design's inclination range in degrees, uniform in cos i (default 10 90); "
                         "e.g. 60 90 samples flattened, nearly edge-on galaxies more densely")
+    p.add_argument("--family-range", nargs=3, action="append", metavar=("NAME", "LO", "HI"),
+                   help="MGE family: narrow one range of the design (fastjam.family.FamilySpace), e.g. disk_q 0.06 "
+                        "0.2; repeatable; must lie inside the family's")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_simulate)
 

@@ -27,7 +27,7 @@ third                       n [0.5, 4], q [0.05, 1]      R_e / R_e,bulge in [0.1
 
 The ranges are justified against the IFU surveys in ``docs/parameter_space.md``.
 """
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -70,6 +70,25 @@ class FamilySpace:
         lo, hi = self.inclination
         if not 0 < lo < hi <= 90:
             raise ValueError(f"inclination range must satisfy 0 < LO < HI <= 90 deg, got {lo:g} {hi:g}")
+
+    def restricted(self, **ranges):
+        """The same space with some ranges narrowed, e.g. ``restricted(disk_q=(0.06, 0.2))``: a design that
+        samples part of the training domain more densely.
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a range of the space, or a range not inside this space's.
+        """
+        fields = {k: v for k, v in asdict(self).items() if k != "component_probs"}
+        for name, (lo, hi) in ranges.items():
+            if name not in fields:
+                raise ValueError(f"no family range {name!r}: choose from {', '.join(fields)}")
+            old, tol = fields[name], 1e-9 * max(abs(v) for v in fields[name])
+            if not (old[0] - tol <= lo < hi <= old[1] + tol):
+                raise ValueError(f"{name} range {lo:g} {hi:g} is not inside the family's {old[0]:g} {old[1]:g}")
+        return replace(self, **{k: (max(float(lo), fields[k][0]), min(float(hi), fields[k][1]))
+                                for k, (lo, hi) in ranges.items()})
 
     def as_dict(self):
         return {k: list(v) for k, v in asdict(self).items()}

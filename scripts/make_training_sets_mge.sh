@@ -6,16 +6,20 @@
 #   usage: bash scripts/make_training_sets_mge.sh [DIR] [WORKERS]
 # Order: a first 4,096 training maps, the 2,048-map test set, 2,048 extra training maps of nearly
 # edge-on galaxies (inclination 60-90 deg: flattened, disk-dominated maps are the hardest and are
-# rare at random orientations), the 512-map validation set, then the training design extended to
-# N_TRAIN (default 32,768) for the learning curve.
+# rare at random orientations), the 512-map validation set, 2,048 extra training maps of thin,
+# disk-dominated galaxies near edge-on (where the worst 5% of the test maps are:
+# bench/general_regimes.py), then the training design extended to N_TRAIN (default 32,768) for the
+# learning curve.
 set -euo pipefail
 dir=${1:-${FASTJAM_CACHE:-$HOME/.cache/fastjam}}
 workers=${2:-2}
 mkdir -p "$dir"
 sim() { fastjam simulate --family mge --workers "$workers" --resume --no-progress "$@"; }
-# train: Sobol seed 11; test: seed 12; validation: seed 13; edge-on extra: seed 14 (disjoint designs).
+# train: Sobol seed 11; test: seed 12; validation: seed 13; edge-on extra: seed 14; thin extra: seed 15.
 sim --n 4096 --seed 11 --out "$dir/mge_train"
 sim --n "${N_TEST:-2048}" --seed 12 --out "$dir/mge_test"
 sim --n "${N_EDGE:-2048}" --seed 14 --inclination 60 90 --out "$dir/mge_train_edge"
 sim --n "${N_VAL:-512}" --seed 13 --out "$dir/mge_val"
+sim --n "${N_THIN:-2048}" --seed 15 --inclination 60 90 --family-range single_q 0.06 0.2 \
+    --family-range disk_q 0.06 0.2 --family-range bulge_fraction 0.05 0.5 --out "$dir/mge_train_thin"
 sim --n "${N_TRAIN:-32768}" --seed 11 --out "$dir/mge_train"

@@ -184,3 +184,21 @@ def test_family_inclination_range_is_sampled_and_checked():
     out = subprocess.run([sys.executable, "-m", "fastjam", "simulate", "--n", "2", "--seed", "1", "--out", "x",
                           "--inclination", "60", "90"], capture_output=True, text=True)
     assert out.returncode != 0 and "--family mge" in out.stderr.strip().splitlines()[-1]
+
+
+def test_family_ranges_narrow_the_design_inside_the_domain():
+    from fastjam.family import FamilySpace, family_design
+
+    thin = FamilySpace().restricted(disk_q=(0.06, 0.2), bulge_fraction=(0.05, 0.5), inclination=(60.0, 90.0))
+    design = family_design(512, 15, thin)
+    has_disk = design[:, 0] >= 2
+    assert np.all((design[has_disk, 7] >= 0.06) & (design[has_disk, 7] <= 0.2))
+    assert np.all(design[has_disk, 9] <= 0.5) and np.all(design[:, 1] >= 60.0)
+    assert thin.single_q == FamilySpace().single_q  # the others are untouched
+    with pytest.raises(ValueError, match=r"disk_q range 0\.01 0\.2 is not inside the family's 0\.06 0\.35"):
+        FamilySpace().restricted(disk_q=(0.01, 0.2))
+    with pytest.raises(ValueError, match="no family range 'disk_z'"):
+        FamilySpace().restricted(disk_z=(0.1, 0.2))
+    out = subprocess.run([sys.executable, "-m", "fastjam", "simulate", "--family", "mge", "--n", "2", "--seed", "1",
+                          "--out", "x", "--family-range", "disk_q", "0.1", "x"], capture_output=True, text=True)
+    assert out.returncode != 0 and "--family-range disk_q: LO and HI must be numbers" in out.stderr
