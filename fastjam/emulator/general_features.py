@@ -160,9 +160,7 @@ def jeans_features(ln_sigma, qobs, weight, cos_i, xp=np):
     b = c / d
     mass = 4 * np.pi * weight[..., None, None, :] / (2 * np.pi * sigma2) ** 1.5 * u2 * jac  # 4 pi q_j rho_0j u^2 du
     v_c2 = r2[:, 0, 0] * xp.sum(mass / xp.sqrt(d) * xp.exp(-c * r2 - b * z2), (-2, -1))  # (..., P)
-    # tracer Gaussians k on a new axis before j: (..., 1, 1, k, 1)
-    sig2_k = xp.exp(2 * ln_sigma)[..., None, None, :, None]
-    q_k = xp.clip(q_intr(qobs, cos_i[..., None], xp), 0.02, None)[..., None, None, :, None]
+    sig2_k, q_k = sigma2[..., None], q[..., None]  # the tracer Gaussians k on an axis before j: (..., 1, 1, k, 1)
     nu0 = weight[..., None, None, :, None] / ((2 * np.pi * sig2_k) ** 1.5 * q_k)
     alpha, beta = 1 / (2 * sig2_k), 1 / (2 * sig2_k * q_k**2)
     ar, bz = alpha + c[..., None, :], beta + b[..., None, :]  # (..., 1, n, k, j)
