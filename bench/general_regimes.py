@@ -11,8 +11,8 @@ errors e = f_emu/f_JAM - 1 over the 64 x 64 polar grid at one random anisotropy 
 
 and the worst 5% of the maps by their maximum |e| are described: Spearman's rho of the per-map
 maximum with each design parameter (``fastjam.family.FAMILY_PARAM_NAMES``; 0 for a component the
-galaxy does not have) and with the
-thinnest Gaussian's q_intr, and the medians of those in the worst 5% and in the rest.
+galaxy does not have) and with the thinnest Gaussian's q_intr, and the medians of those in the
+worst 5% and in the rest.
 
 Usage::
 

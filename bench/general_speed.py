@@ -13,13 +13,12 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, limit_threads, machine_info, shown_path  # noqa: E402
+from _common import RESULTS, limit_threads, machine_info, measure, shown_path  # noqa: E402
 
 
 def _bound(design, galaxy, x, y):
@@ -36,36 +35,25 @@ def _bound(design, galaxy, x, y):
         return general_jax.bind(*load_arrays(tmp), galaxy, x, y)
 
 
-def _per_call(fn, repeats):
-    """Median wall time [ms] of ``fn(k)`` over ``repeats`` calls, after one compiling call."""
-    import jax
-
-    jax.block_until_ready(fn(0))
-    times = []
-    for k in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(k + 1))
-        times.append(time.perf_counter() - t0)
-    return 1e3 * float(np.median(times))
-
-
 def time_design(design, galaxy, x, y, repeats):
+    """Median ms per call of the jit-compiled V_RMS and of its gradient (:func:`_common.measure`)."""
     import jax
     import jax.numpy as jnp
 
     model = _bound(design, galaxy, x, y)
+    point = jnp.array([80.0, 0.1, 2.0])
     value = jax.jit(lambda p: model(p[0], p[1], p[2]))
     grad = jax.jit(jax.grad(lambda p: jnp.sum(model(p[0], p[1], p[2]) ** 2)))
-    point = lambda k: jnp.array([80.0 - 1e-3 * k, 0.1, 2.0])  # noqa: E731
-    return dict(design=design, value_ms=_per_call(lambda k: value(point(k)), repeats),
-                gradient_ms=_per_call(lambda k: grad(point(k)), repeats))
+    return dict(design=design,
+                value_ms=measure(lambda: value(point).block_until_ready(), 1, repeats, 0.2)["ms_per_call"],
+                gradient_ms=measure(lambda: grad(point).block_until_ready(), 1, repeats, 0.2)["ms_per_call"])
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--designs", nargs="+", default=["hybrid-anchors-k128", "jeans-anchors-k128"])
     p.add_argument("--bins", type=int, default=400, help="data positions")
-    p.add_argument("--repeats", type=int, default=30)
+    p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", default=str(RESULTS / "general_speed.json"))
     args = p.parse_args(argv)
