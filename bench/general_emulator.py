@@ -61,19 +61,18 @@ def _load(path, test=None, val=None, first=None, test_first=None, extra=()):
     separate sets given (``test`` alone: validation is 10% of ``path``). ``first``: only the maps of
     design indices below it (a growing set read as it was at that size); ``test_first`` likewise for
     the test set. ``extra``: further training sets (e.g. ``mge_train_edge``), all of whose maps are
-    appended to the training maps."""
-    from fastjam.dataset import load_dataset
-    from fastjam.emulator.general_train import map_inputs
-
+    appended to the training maps (``PATH:N``: only its design indices below N)."""
     sets, n = _split(path, test, val, first, test_first)
     for more in extra or ():
-        add = map_inputs(load_dataset(more))
+        more, _, below = more.rpartition(":") if more.rpartition(":")[2].isdigit() else (more, "", "")
+        add = _inputs(more, int(below) if below else None)
         sets["train"] = {k: np.concatenate([v, add[k]]) for k, v in sets["train"].items()}
         n += len(add["cos_i"])
     return sets, n
 
 
-def _split(path, test, val, first, test_first):
+def _inputs(path, first=None):
+    """The network inputs of the maps of a set, only those of design indices below ``first`` if given."""
     from fastjam.dataset import load_dataset
     from fastjam.emulator.general_train import map_inputs
 
@@ -81,14 +80,16 @@ def _split(path, test, val, first, test_first):
     inp = map_inputs(ds)
     if first:
         inp = {k: v[np.asarray(ds.index) < first] for k, v in inp.items()}
+    return inp
+
+
+def _split(path, test, val, first, test_first):
+    inp = _inputs(path, first)
     n = len(inp["cos_i"])
     if test:
-        tds = load_dataset(test)
-        tinp = map_inputs(tds)
-        if test_first:
-            tinp = {k: v[np.asarray(tds.index) < test_first] for k, v in tinp.items()}
+        tinp = _inputs(test, test_first)
     if test and val:
-        return dict(test=tinp, val=map_inputs(load_dataset(val)), train=inp), n
+        return dict(test=tinp, val=_inputs(val), train=inp), n
     if test:  # a separate test set; validation: 10% of the data (seed 0)
         perm = np.random.default_rng(0).permutation(n)
         n_val = int(0.1 * n)
@@ -302,16 +303,19 @@ def bench_card(args):
     jam = RESULTS / "general_jam.json"
     cfg, design = card["training"]["train_config"], _design_of(card["network"])
     first = f" --first {args.first}" if args.first else ""
-    first += "".join(f" --extra {shown_path(e)}" for e in args.extra or ())
+    if args.extra:
+        first += " --extra " + " ".join(shown_path(e) for e in args.extra)
     test = (f" --test {shown_path(args.test)}" + (f" --test-first {args.test_first}" if args.test_first else "")
             + (f" --val {shown_path(args.val)}" if args.val else "")) if args.test else ""
+    epochs = card["training"]["epochs_run"]  # the epochs run, however the training stopped: no wall-time limit
     update_card(out, **entries, n_maps_snapshot=n_maps, data=shown_path(args.data) + first,
+                validation=shown_path(args.val) if args.val else None,
                 jam_convergence=json.loads(jam.read_text())["rows"][0] if jam.exists() else None,
                 regenerate=["bash scripts/make_training_sets_mge.sh   # resumable: mge_train, mge_test, "
-                            "mge_train_edge, mge_val",
+                            "mge_train_edge, mge_val, mge_train_thin",
                             f"python bench/general_emulator.py curve --data {shown_path(args.data)}{first}{test} --designs "
                             f"{design} --sizes 100000 --batch {cfg['batch_size']} --patience {cfg['patience']} "
-                            f"--lr-patience {cfg['lr_patience']} --minutes {cfg['max_minutes']:g} --work WORK",
+                            f"--lr-patience {cfg['lr_patience']} --epochs {epochs} --minutes 0 --work WORK",
                             f"python bench/general_emulator.py card --data {shown_path(args.data)}{first}{test} --model "
                             f"WORK/curve_{design}_100000 --out {shown_path(args.out)}",
                             f"python scripts/model_card.py --model {shown_path(args.out)}"])
@@ -325,7 +329,7 @@ def main(argv=None):
     p.add_argument("--data", required=True, help="a copy of an MGE training set")
     p.add_argument("--test", help="a separate test set (default: 20%% of --data)")
     p.add_argument("--val", help="a separate validation set (with --test; default: 10%% of --data)")
-    p.add_argument("--extra", nargs="+", default=[], help="further training sets, appended whole to the training maps")
+    p.add_argument("--extra", nargs="+", default=[], help="further training sets, appended to the training maps (PATH:N: design indices below N)")
     p.add_argument("--first", type=int, help="only the maps of design indices below this (default: all)")
     p.add_argument("--test-first", type=int, help="only the test maps of design indices below this (default: all)")
     p.add_argument("--work", default="bench_work_general", help="directory of the trained networks (resumable)")
@@ -337,7 +341,7 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--patience", type=int, default=80, help="epochs without improvement before stopping")
     p.add_argument("--lr-patience", type=int, default=25, help="epochs without improvement before halving lr")
-    p.add_argument("--minutes", type=float, default=10.0, help="wall-time limit per network")
+    p.add_argument("--minutes", type=float, default=10.0, help="wall-time limit per network (0: none)")
     p.add_argument("--n-jam", type=int, default=12, help="test maps recomputed with the finer JAM grid")
     p.add_argument("--n-clamp", type=int, default=8, help="family galaxies of the pixsize clamp test")
     p.add_argument("--n-ranges", type=int, default=1024, help="family galaxies of the ranges mode")

@@ -71,8 +71,9 @@ def general_card(card):
            "## Training set", "",
            f"- {tr['n_train']} training and {tr['n_val']} validation maps of the multi-component family "
            f"(`fastjam.family`: 1-3 Sérsic components, each an MGE; ranges in docs/parameter_space.md): "
-           f"the {card.get('n_maps_snapshot', '?')} maps of `{card.get('data', '?')}`; validation: "
-           "10% of the first set's maps (seed 0). Two jampy calls per map (JAM's linear terms a, b).",
+           f"from the {card.get('n_maps_snapshot', '?')} maps of `{card.get('data', '?')}`; validation: "
+           + (f"the separate set `{card['validation']}`" if card.get("validation") else
+              "10% of the first set's maps (seed 0)") + ". Two jampy calls per map (JAM's linear terms a, b).",
            f"- Grid: {grid_text(card)}.", "",
            "## Architecture", "",
            f"- {_encoder_text(net)} + MLP {net['hidden']} (SiLU) on [latent, cos i, ln sigma_psf/R_e, pixsize/sigma_psf, "
