@@ -104,9 +104,9 @@ def _split(path, test, val, first, test_first):
 
 def _run(sets, design, n_train, out, args):
     from fastjam.emulator.general import GeneralConfig
-    from fastjam.emulator.general_train import GeneralTrainConfig, accuracy, train_general
+    from fastjam.emulator.general_train import GeneralTrainConfig, accuracy, positive_maps, train_general
 
-    train = {k: v[:n_train] for k, v in sets["train"].items()}
+    train = positive_maps({k: v[:n_train] for k, v in sets["train"].items()})
     config = GeneralTrainConfig(epochs=args.epochs, max_minutes=args.minutes, seed=args.seed, batch_size=args.batch,
                                 weight_decay=args.weight_decay, tail_weight=args.tail_weight,
                                 patience=args.patience, lr_patience=args.lr_patience)

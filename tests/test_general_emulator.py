@@ -122,6 +122,23 @@ def test_tail_weighted_loss_blends_the_mean_square_and_the_fourth_moment():
     assert slope(3, 0.5) / slope(0, 0.5) > slope(3, 0.0) / slope(0, 0.0) * 1.5
 
 
+def test_maps_not_positive_over_the_prior_range_are_dropped_with_a_warning(caplog):
+    from fastjam.emulator.general_train import positive_maps
+
+    # f^2 = a + b x, x = 1/(1 - beta_z): positive at jampy's beta_z = 0 and -0.5 (x = 1, 2/3) in all maps
+    a = np.array([[1.0, 1.0], [1.0, 1.0], [-1.0, 1.0], [3.0, 1.0]])
+    b = np.array([[1.0, 1.0], [-0.6, 1.0], [2.0, 1.0], [-2.0, 1.0]])
+    inp = dict(a=a, b=b, cos_i=np.zeros(4), beta_hi=np.array([0.5, 0.5, 0.5, 0.5]))
+    # map 1: 1 - 0.6 * 2 < 0 at beta_hi = 0.5; map 2: -1 + 2/1.2 > 0 at BETA_LO = -0.2 (kept);
+    # map 3: 3 - 2 * 2 < 0 at beta_hi
+    with caplog.at_level("WARNING"):
+        kept = positive_maps(inp)
+    np.testing.assert_array_equal(kept["a"], a[[0, 2]])
+    np.testing.assert_array_equal(kept["beta_hi"], [0.5, 0.5])
+    assert "2 of 4 training maps dropped" in caplog.text
+    assert positive_maps(kept) is kept
+
+
 def test_beta_hi_is_set_by_the_roundest_gaussian_with_light():
     qobs = np.array([[0.3, 0.9, 1.0]])
     weight = np.array([[0.5, 0.5, 0.0]])  # the round one is padding

@@ -65,6 +65,24 @@ def draw_betas(inp, rng):
     return BETA_LO + rng.uniform(size=len(inp["cos_i"])) * (inp["beta_hi"] - BETA_LO)
 
 
+def positive_maps(inp, what="training"):
+    """``inp`` without the maps whose JAM f^2 = a + b/(1 - beta_z) is not positive and finite everywhere on
+    the prior's anisotropy range [BETA_LO, beta_hi] (f^2 is linear in 1/(1 - beta_z): both ends suffice).
+
+    jampy's two calls (beta_z = 0 and -0.5) are checked when a set is made; for very thin galaxies near
+    edge-on the straight line through them can still cross zero before beta_hi. Such maps are dropped
+    with a warning naming how many."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f2 = [inp["a"] + inp["b"] / (1 - np.asarray(beta))[:, None]
+              for beta in (np.full(len(inp["cos_i"]), BETA_LO), inp["beta_hi"])]
+    ok = np.all([np.isfinite(v).all(1) & (v > 0).all(1) for v in f2], axis=0)
+    if ok.all():
+        return inp
+    log.warning("%d of %d %s maps dropped: JAM's f^2 is not positive over beta_z in [%g, beta_hi] "
+                "(thin galaxies near edge-on)", int((~ok).sum()), ok.size, what, BETA_LO)
+    return {k: v[ok] for k, v in inp.items()}
+
+
 def anchor_targets(inp):
     """ln f at the two anchors, (N, 2 NTHETA NR)."""
     return np.concatenate([true_ln_f(inp, np.full(len(inp["cos_i"]), BETA_LO)), true_ln_f(inp, inp["beta_hi"])], 1)
@@ -268,6 +286,7 @@ def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(),
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
+    train_inp, val_inp = positive_maps(train_inp), positive_maps(val_inp, "validation")
     n_train = len(train_inp["cos_i"])
     if n_train < 2:
         raise ValueError(f"too few training maps ({n_train})")
