@@ -64,8 +64,8 @@ def _load(path, test=None, val=None, first=None, test_first=None, extra=()):
     appended to the training maps (``PATH:N``: only its design indices below N)."""
     sets, n = _split(path, test, val, first, test_first)
     for more in extra or ():
-        more, _, below = more.rpartition(":") if more.rpartition(":")[2].isdigit() else (more, "", "")
-        add = _inputs(more, int(below) if below else None)
+        path_of, _, below = more.rpartition(":")
+        add = _inputs(path_of, int(below)) if path_of and below.isdigit() else _inputs(more)
         sets["train"] = {k: np.concatenate([v, add[k]]) for k, v in sets["train"].items()}
         n += len(add["cos_i"])
     return sets, n

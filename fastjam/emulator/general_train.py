@@ -72,10 +72,9 @@ def positive_maps(inp, what="training"):
     jampy's two calls (beta_z = 0 and -0.5) are checked when a set is made; for very thin galaxies near
     edge-on the straight line through them can still cross zero before beta_hi. Such maps are dropped
     with a warning naming how many."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f2 = [inp["a"] + inp["b"] / (1 - np.asarray(beta))[:, None]
-              for beta in (np.full(len(inp["cos_i"]), BETA_LO), inp["beta_hi"])]
-    ok = np.all([np.isfinite(v).all(1) & (v > 0).all(1) for v in f2], axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):  # ln f is finite where f^2 is positive and finite
+        ok = np.all([np.isfinite(true_ln_f(inp, beta)).all(1)
+                     for beta in (np.full(len(inp["cos_i"]), BETA_LO), inp["beta_hi"])], axis=0)
     if ok.all():
         return inp
     log.warning("%d of %d %s maps dropped: JAM's f^2 is not positive over beta_z in [%g, beta_hi] "
