@@ -104,15 +104,16 @@ def _split(path, test, val, first, test_first):
 
 def _run(sets, design, n_train, out, args):
     from fastjam.emulator.general import GeneralConfig
-    from fastjam.emulator.general_train import GeneralTrainConfig, accuracy, positive_maps, train_general
+    from fastjam.emulator.general_train import GeneralTrainConfig, accuracy, train_general
 
-    train = positive_maps({k: v[:n_train] for k, v in sets["train"].items()})
+    train = {k: v[:n_train] for k, v in sets["train"].items()}
     config = GeneralTrainConfig(epochs=args.epochs, max_minutes=args.minutes, seed=args.seed, batch_size=args.batch,
                                 weight_decay=args.weight_decay, tail_weight=args.tail_weight,
                                 patience=args.patience, lr_patience=args.lr_patience)
     result, net = train_general(train, sets["val"], out, GeneralConfig(**DESIGNS[design]), config,
                                 resume=True, progress=not args.no_progress)
-    row = dict(design=design, n_train=int(len(train["cos_i"])), epochs=result.epochs, best_epoch=result.best_epoch,
+    n_used = json.loads((Path(out) / "emulator.json").read_text())["training"]["n_train"]  # after positive_maps
+    row = dict(design=design, n_train=n_used, epochs=result.epochs, best_epoch=result.best_epoch,
                train_minutes=float(np.sum(result.history["seconds"]) / 60), **accuracy(net, sets["test"]))
     logging.info("%s", row)
     return row
