@@ -1,0 +1,97 @@
+"""The general emulator's worst held-out maps against a finer JAM: is their error the network's or JAM's?
+
+The held-out maps are JAM on a 40 x 20 grid (epsrel 1e-2, ``fastjam.jam.JAMSettings``), whose own error
+is small on typical maps (``bench/general_emulator.py jam``) but may not be on the hardest ones. For the
+``--n`` maps of ``--test`` on which the network errs most (largest per-map max |e| at one random
+anisotropy per map, seed 0), JAM is run again on a 3x finer grid (120 x 60, epsrel 1e-3) and three
+errors are compared per map: network against the stored map (what the card reports), stored map
+against the finer one (JAM's own), network against the finer one. Equal first and third columns with
+a small second one mean the error is the network's.
+
+Usage::
+
+    python bench/general_worst.py --test ~/.cache/fastjam/mge_test --model data/emulator_mge --n 12
+
+prints a table and writes ``bench/results/general_worst.json`` (or ``--json``).
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, machine_info, shown_path  # noqa: E402
+from general_emulator import fine_jam  # noqa: E402
+
+PAIRS = (("emu_vs_stored", "network against the stored map"), ("stored_vs_fine", "JAM's own"),
+         ("emu_vs_fine", "network against the finer map"))
+
+
+def _stats(name, e):
+    return {f"max_{name}": float(np.abs(e).max()), f"rms_{name}": float(np.sqrt(np.mean(e**2))),
+            f"bias_{name}": float(e.mean())}
+
+
+def worst_maps(model, test, n):
+    """Rows (one per map) of the three errors of the module docstring for the ``n`` worst maps."""
+    from fastjam.dataset import load_dataset
+    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+    from fastjam.emulator.general_train import draw_betas, map_inputs, predict_ln_f, true_ln_f
+    from fastjam.emulator.store import load_arrays
+
+    ds = load_dataset(test)
+    inp = map_inputs(ds)
+    arrays, card = load_arrays(model)
+    net = GeneralEmulatorNetwork(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
+    beta = draw_betas(inp, np.random.default_rng(0))
+    ln_emu, ln_stored = predict_ln_f(net, inp, beta), true_ln_f(inp, beta)
+    worst = np.argsort(np.abs(np.expm1(ln_emu - ln_stored)).max(1))[::-1][:n]
+    ln_fine = true_ln_f(fine_jam(ds, worst), beta[worst])
+    rows = []
+    for j, k in enumerate(worst):
+        e = dict(emu_vs_stored=ln_emu[k] - ln_stored[k], stored_vs_fine=ln_stored[k] - ln_fine[j],
+                 emu_vs_fine=ln_emu[k] - ln_fine[j])
+        row = dict(index=int(ds.index[k]), inclination=float(ds.params[k][1]), beta_z=float(beta[k]))
+        for name, _ in PAIRS:
+            row.update(_stats(name, np.expm1(e[name])))
+        rows.append(row)
+    return rows
+
+
+def _table(rows):
+    head = f"{'map':>6} {'incl':>5} " + " ".join(f"{'max ' + n:>20}" for n, _ in PAIRS) + "  " + \
+        " ".join(f"{'rms ' + n:>20}" for n, _ in PAIRS)
+    lines = [head] + [f"{r['index']:>6} {r['inclination']:>5.1f} "
+                      + " ".join(f"{100 * r['max_' + n]:>19.2f}%" for n, _ in PAIRS) + "  "
+                      + " ".join(f"{100 * r['rms_' + n]:>19.2f}%" for n, _ in PAIRS) for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--test", required=True, help="held-out set (mge_test of scripts/make_training_sets_mge.sh)")
+    p.add_argument("--model", default=str(Path(__file__).resolve().parents[1] / "data" / "emulator_mge"))
+    p.add_argument("--n", type=int, default=12, help="how many of the worst maps")
+    p.add_argument("--json", default=str(RESULTS / "general_worst.json"))
+    args = p.parse_args(argv)
+    if args.n < 1:
+        raise ValueError(f"--n must be at least 1, got {args.n}")
+    t0 = time.perf_counter()
+    rows = worst_maps(args.model, args.test, args.n)
+    summary = {f"median_{k}_{n}": float(np.median([r[f'{k}_{n}'] for r in rows])) for k in ("max", "rms")
+               for n, _ in PAIRS}
+    print(_table(rows))
+    print(" ".join(f"{k} {100 * v:.2f}%" for k, v in summary.items()))
+    out = dict(benchmark="general_worst", model=shown_path(args.model), test=shown_path(args.test),
+               columns=dict(PAIRS), rows=rows, summary=summary, seconds=time.perf_counter() - t0,
+               args=dict(vars(args), test=shown_path(args.test), model=shown_path(args.model),
+                         json=shown_path(args.json)), machine=machine_info())
+    Path(args.json).write_text(json.dumps(out, indent=1))
+    print(f"written {shown_path(args.json)}")
+
+
+if __name__ == "__main__":
+    main()
