@@ -38,6 +38,9 @@ DESIGNS = {  # name: GeneralConfig keywords
     # the light sampled on a polar grid (the outer minor axis carries most of the maps' error)
     "profile-anchors-k128": dict(encoder="profile", output="anchors", n_basis=128, token_hidden=(128, 128)),
     "hybrid-anchors-k128": dict(encoder="hybrid", output="anchors", n_basis=128),
+    # 4x wider encoders and MLP (the 128 x 8,192 output basis still holds most weights): capacity at ~10k maps
+    "hybrid-anchors-k128-big": dict(encoder="hybrid", output="anchors", n_basis=128, token_hidden=(128, 128),
+                                    latent=128, hidden=(512, 512, 512)),
     # and the isotropic Jeans solution (sigma_z^2, its radial slope, the circular speed) on that grid
     "jeans-anchors-k128": dict(encoder="jeans", output="anchors", n_basis=128),
     "singles-anchors-big": dict(encoder="singles", output="anchors", token_hidden=(128, 128), latent=128,
