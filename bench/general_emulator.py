@@ -16,7 +16,8 @@ The maps of SNAP are split once (seed 0): 20% test, 10% validation, the rest for
 separate sets (``mge_test``, ``mge_val`` of ``scripts/make_training_sets_mge.sh``).
 Errors are e = f_emu/f_JAM - 1 over the 64 x 64 polar grid at three anisotropies per test
 map drawn in [-0.2, beta_hi]. Each mode prints a table and writes
-``bench/results/general_<mode>.json`` (or ``--json``).
+``bench/results/general_<mode>.json`` (or ``--json``); ``design`` and ``curve`` write it after each
+network, so an interrupted run keeps the rows it finished.
 """
 import argparse
 import json
@@ -29,6 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine_info, shown_path  # noqa: E402
+
+from fastjam.atomic import write_json  # noqa: E402
 
 DESIGNS = {  # name: GeneralConfig keywords
     "pairs-anchors": dict(encoder="pairs", output="anchors", token_hidden=(32,), latent=32),
@@ -137,23 +140,29 @@ def _write(mode, rows, args, n_maps, extra=None):
                args={k: shown(v) for k, v in vars(args).items() if k != "func"}, machine=machine_info(),
                **(extra or {}))
     path = Path(args.json) if args.json else RESULTS / f"general_{mode}.json"
-    path.write_text(json.dumps(out, indent=2))
+    write_json(path, out)
     return path
 
 
-def bench_design(args):
+def _train_all(mode, runs, args):
+    """Train and test the networks ``runs`` [(design, n_train, work directory)] in turn, writing the JSON after
+    each (a long run interrupted keeps the rows it finished)."""
     sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first, args.extra)
-    rows = [_run(sets, d, args.n_train, Path(args.work) / f"design_{d}", args) for d in args.designs]
+    rows = []
+    for design, n_train, work in runs:
+        rows.append(_run(sets, design, n_train, work, args))
+        path = _write(mode, rows, args, n_maps)
     print(_table(rows, ("design", "n_train", "epochs", "train_minutes") + ACCURACY))
-    print(_write("design", rows, args, n_maps))
+    print(path)
+
+
+def bench_design(args):
+    _train_all("design", [(d, args.n_train, Path(args.work) / f"design_{d}") for d in args.designs], args)
 
 
 def bench_curve(args):
-    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first, args.extra)
-    rows = [_run(sets, args.designs[0], n, Path(args.work) / f"curve_{args.designs[0]}_{n}", args)
-            for n in args.sizes]
-    print(_table(rows, ("design", "n_train", "epochs", "train_minutes") + ACCURACY))
-    print(_write("curve", rows, args, n_maps))
+    d = args.designs[0]
+    _train_all("curve", [(d, n, Path(args.work) / f"curve_{d}_{n}") for n in args.sizes], args)
 
 
 def bench_ensemble(args):
