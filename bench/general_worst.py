@@ -15,7 +15,6 @@ Usage::
 prints a table and writes ``bench/results/general_worst.json`` (or ``--json``).
 """
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine_info, shown_path  # noqa: E402
 from general_emulator import fine_jam  # noqa: E402
+
+from fastjam.atomic import write_json  # noqa: E402
 
 PAIRS = (("emu_vs_stored", "network against the stored map"), ("stored_vs_fine", "JAM's own"),
          ("emu_vs_fine", "network against the finer map"))
@@ -89,7 +90,7 @@ def main(argv=None):
                columns=dict(PAIRS), rows=rows, summary=summary, seconds=time.perf_counter() - t0,
                args=dict(vars(args), test=shown_path(args.test), model=shown_path(args.model),
                          json=shown_path(args.json)), machine=machine_info())
-    Path(args.json).write_text(json.dumps(out, indent=1))
+    write_json(args.json, out, indent=1)
     print(f"written {shown_path(args.json)}")
 
 
