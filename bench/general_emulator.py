@@ -170,7 +170,7 @@ def bench_ensemble(args):
     of the error is the spread between trainings (variance) rather than shared (bias)."""
     import torch
 
-    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+    from fastjam.emulator.general import GeneralEmulatorNetwork
     from fastjam.emulator.general_train import _tensors, anchor_errors, error_stats
     from fastjam.emulator.store import load_arrays
 
@@ -178,7 +178,7 @@ def bench_ensemble(args):
     test, outs = sets["test"], []
     for path in args.models:
         arrays, card = load_arrays(path)
-        net = GeneralEmulatorNetwork(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
+        net = GeneralEmulatorNetwork.from_arrays(arrays, card)
         with torch.no_grad():
             outs.append(net(*_tensors(test, np.arange(len(test["cos_i"])))).double().numpy())
     rows = [dict(design=name, n_train="-", **error_stats(anchor_errors(y, test)))  # the anisotropies of accuracy()
@@ -300,14 +300,14 @@ def bench_card(args):
     and the commands in the card."""
     import shutil
 
-    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+    from fastjam.emulator.general import GeneralEmulatorNetwork
     from fastjam.atomic import write_npz
     from fastjam.emulator.general_train import error_card, novelty_card
     from fastjam.emulator.store import load_arrays, update_card
 
     sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first, args.extra)
     arrays, card = load_arrays(args.model)
-    net = GeneralEmulatorNetwork(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
+    net = GeneralEmulatorNetwork.from_arrays(arrays, card)
     entries = error_card(net, sets["test"])
     novelty_arrays, entries["novelty"] = novelty_card(net, sets["train"], sets["test"])
     acc = entries["test_accuracy"]

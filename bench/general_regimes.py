@@ -103,7 +103,7 @@ def main(argv=None):
     import torch
 
     from fastjam.dataset import load_dataset
-    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+    from fastjam.emulator.general import GeneralEmulatorNetwork
     from fastjam.emulator.general_train import map_inputs, relative_errors
     from fastjam.emulator.store import load_arrays
 
@@ -115,7 +115,7 @@ def main(argv=None):
     out = []
     for path in args.models:
         arrays, card = load_arrays(path)
-        net = GeneralEmulatorNetwork(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
+        net = GeneralEmulatorNetwork.from_arrays(arrays, card)
         rows, place = regimes(relative_errors(net, inp, 1, args.seed), inp, params)
         out.append(dict(model=shown_path(path), rows=rows, **place))
         print(_table(f"{shown_path(path)} on {int(keep.sum())} held-out maps", rows, place))

@@ -39,14 +39,14 @@ def _stats(name, e):
 def worst_maps(model, test, n):
     """Rows (one per map) of the three errors of the module docstring for the ``n`` worst maps."""
     from fastjam.dataset import load_dataset
-    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+    from fastjam.emulator.general import GeneralEmulatorNetwork
     from fastjam.emulator.general_train import draw_betas, map_inputs, predict_ln_f, true_ln_f
     from fastjam.emulator.store import load_arrays
 
     ds = load_dataset(test)
     inp = map_inputs(ds)
     arrays, card = load_arrays(model)
-    net = GeneralEmulatorNetwork(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
+    net = GeneralEmulatorNetwork.from_arrays(arrays, card)
     beta = draw_betas(inp, np.random.default_rng(0))
     ln_emu, ln_stored = predict_ln_f(net, inp, beta), true_ln_f(inp, beta)
     worst = np.argsort(np.abs(np.expm1(ln_emu - ln_stored)).max(1))[::-1][:n]

@@ -222,14 +222,14 @@ def test_a_sersic_mge_gives_the_sersic_emulator_answer(shipped):
 def test_shipped_network_on_fresh_jampy_maps(shipped):
     """Three random multi-component galaxies (a design seed never trained on) on 100 grid nodes:
     no more than 5% of the pixels beyond the card's pixel p99 (1% expected)."""
-    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+    from fastjam.emulator.general import GeneralEmulatorNetwork
     from fastjam.emulator.general_train import predict_ln_f
     from fastjam.family import family_design, family_mge
     from fastjam.jam import JAMSettings, dimensionless_linear_maps
     from fastjam.physics import grid
 
     arrays, card = shipped
-    net = GeneralEmulatorNetwork(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
+    net = GeneralEmulatorNetwork.from_arrays(arrays, card)
     nodes = np.random.default_rng(3).choice(grid.NTHETA * grid.NR, 100, replace=False)
     xg, yg = (v.ravel()[nodes] for v in grid.polar_grid())
     errs = []

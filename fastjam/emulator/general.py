@@ -146,6 +146,12 @@ class GeneralEmulatorNetwork(nn.Module):
             self.coeff.weight.mul_(0.1)
             self.coeff.bias.zero_()
 
+    @classmethod
+    def from_arrays(cls, arrays, card):
+        """The network of saved weights ``arrays`` and model card ``card``
+        (:func:`fastjam.emulator.store.load_arrays`)."""
+        return cls(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
+
     def arrays(self):
         """Weights as a dict of numpy float32 arrays (the shipped format)."""
         return {k: v.detach().cpu().numpy().astype(np.float32) for k, v in self.state_dict().items()}
