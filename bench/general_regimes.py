@@ -21,7 +21,6 @@ Usage::
 prints one table per network and writes ``bench/results/general_regimes.json`` (or ``--json``).
 """
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -30,6 +29,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine_info, shown_path  # noqa: E402
+
+from fastjam.atomic import write_json  # noqa: E402
 
 FLAT_Q = 0.3  #: a Gaussian with q_obs below this counts as flattened
 FLAT_BINS = (0.0, 0.01, 0.3, 0.6, 1.01)
@@ -120,10 +121,9 @@ def main(argv=None):
         out.append(dict(model=shown_path(path), rows=rows, **place))
         print(_table(f"{shown_path(path)} on {int(keep.sum())} held-out maps", rows, place))
     path = Path(args.json) if args.json else RESULTS / "general_regimes.json"
-    path.write_text(json.dumps(dict(benchmark="general_regimes", n_maps=int(keep.sum()), models=out,
-                                    args=dict(vars(args), test=shown_path(args.test),
-                                              models=[shown_path(m) for m in args.models]),
-                                    machine=machine_info()), indent=2))
+    write_json(path, dict(benchmark="general_regimes", n_maps=int(keep.sum()), models=out,
+                          args=dict(vars(args), test=shown_path(args.test), models=[shown_path(m) for m in args.models]),
+                          machine=machine_info()))
     print(f"written {shown_path(path)}")
 
 
