@@ -149,6 +149,14 @@ def test_resume_continues_from_checkpoint(trained, training_set, tmp_path):
         assert mse != pytest.approx(h1["val_loss"][-1], rel=1e-4)
 
 
+def test_resume_of_a_finished_run_trains_no_further(training_set, tmp_path):
+    done = replace(TINY_TRAIN, lr=1e-5, min_lr=1e-5)  # the learning rate at its floor: stops after epoch 0
+    first = train(training_set, tmp_path / "net", config=done, network=TINY_NET, progress=False)
+    again = train(training_set, tmp_path / "net", config=done, network=TINY_NET, resume=True, progress=False)
+    assert first.history["epoch"] == again.history["epoch"] == [0]
+    assert again.best_val_loss == first.best_val_loss
+
+
 def test_train_refuses_existing_output_without_resume(trained, training_set):
     with pytest.raises(ValueError, match="--resume"):
         train(training_set, trained.out, config=TINY_TRAIN, network=TINY_NET, progress=False)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .general_features import (BETA_LO, JEANS_ENCODERS, anchor_weight, beta_feature, beta_hi, f_from_anchors,
                                feature_definition, global_features, profile_input)
-from .train import TrainConfig, TrainResult, _atomic_torch_save, optimiser, plot_loss
+from .train import TrainConfig, TrainResult, _atomic_torch_save, early_stopped, optimiser, plot_loss, resumed_end
 
 log = logging.getLogger(__name__)
 
@@ -310,7 +310,8 @@ def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(),
     log.info("training on %d maps, validating on %d", n_train, len(val_inp["cos_i"]))
     targets = torch.as_tensor(anchor_targets(train_inp) if network.output == "anchors" else np.zeros(0),
                               dtype=torch.float32)
-    bar = tqdm(range(start, config.epochs), initial=start, total=config.epochs, disable=not progress, unit="epoch")
+    bar = tqdm(range(start, resumed_end(history, best, config)), initial=start, total=config.epochs,
+               disable=not progress, unit="epoch")
     for epoch in bar:
         t0 = time.perf_counter()
         erng = np.random.default_rng([config.seed, epoch])
@@ -342,7 +343,7 @@ def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(),
         log.debug("epoch %d train %.3e val %.3e lr %.1e", epoch, np.sqrt(total / n_train), np.sqrt(val_loss), lr)
         _atomic_torch_save(dict(model=net.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                                 history=history, best=best, epoch=epoch), ckpt_path)
-        if epoch - best["epoch"] >= config.patience or lr <= config.min_lr * 1.0001:
+        if early_stopped(epoch, best, lr, config):
             log.info("early stop at epoch %d (best %d)", epoch, best["epoch"])
             break
         if config.max_minutes and time.perf_counter() - t_start > 60 * config.max_minutes:

@@ -176,8 +176,8 @@ def train(data, out, val=None, network=NetworkConfig(), config=TrainConfig(), re
     tensors = [torch.as_tensor(a, device=device) for a in (first, pf, target)]
     vtensors = [torch.as_tensor(a, device=device) for a in (vfirst, vpf, vtarget)]
     gen = torch.Generator(device="cpu")
-    bar = tqdm(range(start_epoch, config.epochs), initial=start_epoch, total=config.epochs, disable=not progress,
-               unit="epoch")
+    bar = tqdm(range(start_epoch, resumed_end(history, best, config)), initial=start_epoch, total=config.epochs,
+               disable=not progress, unit="epoch")
     for epoch in bar:
         t0 = time.perf_counter()
         gen.manual_seed(config.seed * 100003 + epoch)
@@ -204,7 +204,7 @@ def train(data, out, val=None, network=NetworkConfig(), config=TrainConfig(), re
         _atomic_torch_save(dict(model=net.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                                 history=history, best=best, epoch=epoch, torch_rng=torch.get_rng_state()),
                            ckpt_path)
-        if epoch - best["epoch"] >= config.patience or lr <= config.min_lr * 1.0001:
+        if early_stopped(epoch, best, lr, config):
             log.info("early stop at epoch %d (best %d)", epoch, best["epoch"])
             break
     bar.close()
@@ -220,6 +220,21 @@ def train(data, out, val=None, network=NetworkConfig(), config=TrainConfig(), re
     plot_loss(history, out / "loss.png")
     return TrainResult(out, len(history["epoch"]), int(best["epoch"]), float(best["loss"]),
                        time.perf_counter() - t_start, history)
+
+
+def early_stopped(epoch, best, lr, config):
+    """Whether training stops after ``epoch``: no better validation loss for ``config.patience`` epochs,
+    or the learning rate ``lr`` down to ``config.min_lr``."""
+    return epoch - best["epoch"] >= config.patience or lr <= config.min_lr * 1.0001
+
+
+def resumed_end(history, best, config):
+    """Last epoch + 1 of a resumed training: ``config.epochs``, or where it already stopped early (a finished
+    run resumed trains no further)."""
+    if history["epoch"] and early_stopped(history["epoch"][-1], best, history["lr"][-1], config):
+        log.info("already stopped early at epoch %d (best %d)", history["epoch"][-1], best["epoch"])
+        return history["epoch"][-1] + 1
+    return config.epochs
 
 
 def optimiser(net, config):
