@@ -60,7 +60,8 @@ def extrapolate(rows):
         s = np.array([r[key] for r in rows], float)
         fit_slope, fit_last = power_law(n, s)
         last_slope, last_last = power_law(n[-2:], s[-2:])
-        out[key] = dict(target=target, values=s.tolist(), fit_slope=fit_slope, last_slope=last_slope,
+        out[key] = dict(target=target, values=s.tolist(), fit_slope=fit_slope, fit_at_last=float(np.exp(fit_last)),
+                        last_slope=last_slope,
                         n_fit=maps_needed(fit_slope, fit_last, n[-1], target),
                         n_last=maps_needed(last_slope, last_last, n[-1], target))
     return dict(n_train=n.astype(int).tolist(), statistics=out)
@@ -98,8 +99,9 @@ def table(result, references):
 def _log_axes(ax):
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    for axis, label in ((ax.xaxis, lambda v, _: f"{v / 1000:g}k"), (ax.yaxis, lambda v, _: f"{100 * v:g}%")):
-        axis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+    for axis, label, subs in ((ax.xaxis, lambda v, _: f"{v / 1000:g}k", (1, 3)),
+                              (ax.yaxis, lambda v, _: f"{100 * v:g}%", (1, 2, 5))):
+        axis.set_major_locator(LogLocator(subs=subs))
         axis.set_major_formatter(FuncFormatter(label))
         axis.set_minor_formatter(NullFormatter())
 
@@ -112,10 +114,9 @@ def plot(result, references, jam, path):
     grid = np.geomspace(n[0], max([n[-1] * 20] + [r["row"]["n_train"] * 1.5 for r in references]), 50)
     for k, (ax, (key, st)) in enumerate(zip(fig.subplots(1, 4), result["statistics"].items())):
         ax.loglog(n, st["values"], "o", color="C0", label="learning curve")
-        log_last = np.log(st["values"][-1])
-        for slope, style, name in ((st["fit_slope"], "-", "power law, all sizes"),
-                                   (st["last_slope"], "--", "power law, last two")):
-            ax.loglog(grid, np.exp(log_last + slope * np.log(grid / n[-1])), style, color="C0", lw=1, label=name)
+        for slope, at_last, style, name in ((st["fit_slope"], st["fit_at_last"], "-", "power law, all sizes"),
+                                            (st["last_slope"], st["values"][-1], "--", "power law, last two")):
+            ax.loglog(grid, at_last * (grid / n[-1]) ** slope, style, color="C0", lw=1, label=name)
         for j, ref in enumerate(references):
             ax.loglog(ref["row"]["n_train"], ref["row"][key], "s", color=f"C{j + 1}", label=ref["label"])
         ax.axhline(st["target"], color="k", lw=1, label="target")
