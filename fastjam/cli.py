@@ -16,6 +16,23 @@ def _range(name, lo, hi):
         raise ValueError(f"--family-range {name}: LO and HI must be numbers, got {lo!r} {hi!r}") from None
 
 
+def _design_points(args):
+    """The ``--design`` array, or None (then --n and --seed are required)."""
+    if args.design is None:
+        missing = [flag for flag, v in (("--n", args.n), ("--seed", args.seed)) if v is None]
+        if missing:
+            raise ValueError(f"simulate needs {' and '.join(missing)} (or --design FILE.npy)")
+        return None
+    import numpy as np
+
+    if args.inclination or args.family_range:
+        raise ValueError("--design gives the design points: --inclination and --family-range do not apply")
+    try:
+        return np.load(args.design, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"--design {args.design}: not a readable .npy array ({err})") from None
+
+
 def _simulate(args):
     from .jam import JAMSettings
     from .simulate import simulate
@@ -30,9 +47,10 @@ def _simulate(args):
         if args.family != "mge":
             raise ValueError("--inclination and --family-range set the MGE family's design (--family mge)")
         space = FamilySpace().restricted(**ranges)
+    design = _design_points(args)
     summary = simulate(args.out, args.n, args.seed, workers=args.workers, scheduler=args.scheduler,
                        resume=args.resume, settings=JAMSettings(nrad=args.nrad, nang=args.nang),
-                       progress=not args.no_progress, family=args.family, space=space)
+                       progress=not args.no_progress, family=args.family, space=space, design=design)
     print(summary)
 
 
@@ -162,8 +180,11 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("simulate", help="generate a training set of JAM V_RMS maps (parallel, resumable)")
-    p.add_argument("--n", type=int_at_least(1), required=True, help="number of maps in the design")
-    p.add_argument("--seed", type=seed, required=True, help="seed of the Sobol design (use disjoint seeds per split)")
+    p.add_argument("--n", type=int_at_least(1), help="number of maps in the design (required without --design)")
+    p.add_argument("--seed", type=seed, help="seed of the Sobol design (use disjoint seeds per split; required "
+                                             "without --design)")
+    p.add_argument("--design", help="explicit design points instead of the Sobol design: a .npy array (N, P) in "
+                                    "the family's parameter order, e.g. from scripts/select_by_committee.py")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--workers", type=int_at_least(0), default=2, help="local Dask worker processes; 0 = serial (default 2)")
     p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")

@@ -76,7 +76,7 @@ class DatasetWriter:
             if not self.meta_path.exists():
                 raise ValueError(f"{self.path} is not a fastjam training set (no meta.json)")
             old = json.loads(self.meta_path.read_text())
-            for key in ("design", "seed", "space", "grid", "jam_settings"):
+            for key in ("design", "design_sha256", "seed", "space", "grid", "jam_settings"):
                 if old.get(key) != meta.get(key):
                     raise ValueError(f"cannot resume {self.path}: its {key} differs from this run's")
             if meta["n_maps"] != old["n_maps"]:

@@ -1,4 +1,5 @@
-"""Training-set generator: JAM maps over a Sobol design, in parallel with Dask, resumable.
+"""Training-set generator: JAM maps over a Sobol design (or given design points), in parallel with Dask,
+resumable.
 
 Each map is one task; the client writes every finished map at once (atomically), so a
 killed run (even ``kill -9``) loses no finished map and resumes with ``resume=True``.
@@ -120,8 +121,37 @@ class SimulationSummary:
                 f"({self.workers} workers), mean JAM time {self.jam_seconds / max(self.n_computed, 1):.3g} s/map")
 
 
-def dataset_meta(n_maps, seed, space, settings, family="sersic"):
-    """Metadata stored with a training set."""
+def explicit_design(points, family="sersic"):
+    """Validated design points given by the caller (e.g. chosen where emulators disagree) and their hash.
+
+    Parameters
+    ----------
+    points : array_like, shape (N, P)
+        One row per map, ``PARAM_NAMES`` (Sérsic) or ``FAMILY_PARAM_NAMES`` (MGE family) order.
+
+    Returns
+    -------
+    design : ndarray, shape (N, P)
+    sha256 : str
+        Hash of the float64 values, stored in the set's metadata so that a resumed run checks that its
+        design is the same.
+    """
+    import hashlib
+
+    from .family import FAMILY_PARAM_NAMES
+
+    names = FAMILY_PARAM_NAMES if family == "mge" else PARAM_NAMES
+    design = np.ascontiguousarray(points, dtype=np.float64)
+    if design.ndim != 2 or design.shape[0] < 1 or design.shape[1] != len(names):
+        raise ValueError(f"design points must have shape (N >= 1, {len(names)}) for family {family!r} "
+                         f"({', '.join(names)}), got {design.shape}")
+    if not np.all(np.isfinite(design)):
+        raise ValueError(f"design points must be finite: row {int(np.argwhere(~np.isfinite(design))[0, 0])} is not")
+    return design, hashlib.sha256(design.tobytes()).hexdigest()
+
+
+def dataset_meta(n_maps, seed, space, settings, family="sersic", design_sha256=None):
+    """Metadata stored with a training set (``design_sha256``: of explicit design points, else a Sobol design)."""
     import h5py
     import jampy
     import mgefit
@@ -137,9 +167,10 @@ def dataset_meta(n_maps, seed, space, settings, family="sersic"):
                      anchor_betas=list(ANCHOR_BETAS), maps="f^2 = a + b / (1 - beta_z)")
     return dict(
         format_version=1,
-        design="sobol",
+        design="explicit" if design_sha256 else "sobol",
+        **(dict(design_sha256=design_sha256) if design_sha256 else {}),
         n_maps=int(n_maps),
-        seed=int(seed),
+        seed=None if seed is None else int(seed),
         param_names=list(FAMILY_PARAM_NAMES if family == "mge" else PARAM_NAMES),
         space=space.as_dict(),
         grid=dict(field_half_re=grid.FIELD_HALF, nr=grid.NR, ntheta=grid.NTHETA, r_min_re=grid.R_MIN,
@@ -153,17 +184,17 @@ def dataset_meta(n_maps, seed, space, settings, family="sersic"):
 
 
 def simulate(out, n_maps, seed, workers=2, scheduler=None, resume=False, space=None,
-             settings=DEFAULT_SETTINGS, progress=True, consolidate_every=256, family="sersic"):
+             settings=DEFAULT_SETTINGS, progress=True, consolidate_every=256, family="sersic", design=None):
     """Generate (or continue) a training set of JAM maps.
 
     Parameters
     ----------
     out : str or Path
         Output directory (see :mod:`fastjam.dataset`).
-    n_maps : int
-        Number of maps in the design.
-    seed : int
-        Seed of the Sobol design.
+    n_maps : int or None
+        Number of maps in the design (None with ``design``: all its points).
+    seed : int or None
+        Seed of the Sobol design (recorded, unused, with ``design``; may then be None).
     workers : int
         Local Dask workers (processes, one thread each); 0 runs serially in this process.
     scheduler : str, optional
@@ -181,6 +212,9 @@ def simulate(out, n_maps, seed, workers=2, scheduler=None, resume=False, space=N
         Single-Sérsic maps of V_RMS at one beta_z (:mod:`fastjam.design`), or the
         multi-component MGE family with the two maps of JAM's linear decomposition
         (:mod:`fastjam.family`, two jampy calls per map).
+    design : array_like, shape (N, P), optional
+        Explicit design points instead of the Sobol design (:func:`explicit_design`); ``space`` is then
+        only recorded.
 
     Returns
     -------
@@ -188,6 +222,12 @@ def simulate(out, n_maps, seed, workers=2, scheduler=None, resume=False, space=N
     """
     from .dataset import DatasetWriter
 
+    sha = None
+    if design is not None:
+        design, sha = explicit_design(design, family)
+        if n_maps is not None and int(n_maps) != len(design):
+            raise ValueError(f"--n {n_maps} differs from the {len(design)} design points given")
+        n_maps = len(design)
     n_maps = int(n_maps)
     if n_maps < 1:
         raise ValueError(f"--n must be >= 1, got {n_maps}")
@@ -199,11 +239,11 @@ def simulate(out, n_maps, seed, workers=2, scheduler=None, resume=False, space=N
         from .family import FamilySpace, family_design
 
         space = space or FamilySpace()
-        design = family_design(n_maps, seed, space)
+        design = family_design(n_maps, seed, space) if design is None else design
     else:
         space = space or ParameterSpace()
-        design = sobol_design(n_maps, seed, space)
-    writer = DatasetWriter(out, dataset_meta(n_maps, seed, space, settings, family), resume=resume)
+        design = sobol_design(n_maps, seed, space) if design is None else design
+    writer = DatasetWriter(out, dataset_meta(n_maps, seed, space, settings, family, sha), resume=resume)
     done = writer.done_indices()
     todo = [i for i in range(n_maps) if i not in done]
     log.info("%d maps in the design, %d done, %d to compute", n_maps, len(done), len(todo))

@@ -49,16 +49,17 @@ def random_emulator(tmp_path_factory):
     return Emulator.load(out)
 
 
-def load_bench(name):
-    """A ``bench/NAME.py`` script as a module, imported as when run as ``python bench/NAME.py``."""
+def load_bench(name, folder="bench"):
+    """A ``bench/NAME.py`` (or ``FOLDER/NAME.py``) script as a module, imported as when run as
+    ``python bench/NAME.py``."""
     import importlib.util
     import sys
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    path = Path(__file__).resolve().parents[1] / folder / f"{name}.py"
     sys.path.insert(0, str(path.parent))
     try:
-        spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+        spec = importlib.util.spec_from_file_location(f"{folder}_{name}", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:

@@ -202,3 +202,50 @@ def test_family_ranges_narrow_the_design_inside_the_domain():
     out = subprocess.run([sys.executable, "-m", "fastjam", "simulate", "--family", "mge", "--n", "2", "--seed", "1",
                           "--out", "x", "--family-range", "disk_q", "0.1", "x"], capture_output=True, text=True)
     assert out.returncode != 0 and "--family-range disk_q: LO and HI must be numbers" in out.stderr
+
+
+def test_explicit_design_gives_the_sobol_maps_at_its_points(tmp_path):
+    points = sobol_design(3, 9)[[2, 0]]  # two points of a Sobol design, in another order
+    sim.simulate(tmp_path / "sobol", 3, 9, workers=0, settings=FAST, progress=False)
+    sobol = load_dataset(tmp_path / "sobol")
+    summary = sim.simulate(tmp_path / "chosen", None, None, workers=0, settings=FAST, progress=False, design=points)
+    assert summary.n_requested == 2
+    ds = load_dataset(tmp_path / "chosen")
+    assert ds.meta["design"] == "explicit" and len(ds.meta["design_sha256"]) == 64
+    np.testing.assert_array_equal(ds.params, points)
+    np.testing.assert_array_equal(ds.f, sobol.f[[2, 0]])
+    # resuming with the same points computes nothing; with other points it is refused
+    again = sim.simulate(tmp_path / "chosen", None, None, workers=0, settings=FAST, progress=False, design=points,
+                         resume=True)
+    assert again.n_computed == 0
+    with pytest.raises(ValueError, match="design_sha256 differs"):
+        sim.simulate(tmp_path / "chosen", None, None, workers=0, settings=FAST, progress=False,
+                     design=points[::-1], resume=True)
+
+
+@pytest.mark.parametrize("points, match", [
+    (np.zeros((2, 5)), r"shape \(N >= 1, 6\)"),
+    (np.zeros((0, 6)), r"shape \(N >= 1, 6\)"),
+    (np.array([[2.0, 0.5, 60.0, 0.1, 0.05, np.nan]]), "row 0 is not"),
+])
+def test_explicit_design_is_checked(tmp_path, points, match):
+    with pytest.raises(ValueError, match=match):
+        sim.simulate(tmp_path / "bad", None, None, workers=0, settings=FAST, progress=False, design=points)
+    with pytest.raises(ValueError, match="differs from the 2 design points"):
+        sim.simulate(tmp_path / "bad2", 3, None, workers=0, settings=FAST, progress=False, design=sobol_design(2, 1))
+
+
+def test_cli_design_file(tmp_path, capsys):
+    from fastjam.cli import main
+
+    points = tmp_path / "points.npy"
+    np.save(points, sobol_design(2, 9))
+    out = tmp_path / "set"
+    assert main(["simulate", "--design", str(points), "--out", str(out), "--workers", "0", "--nrad", "10",
+                 "--nang", "5", "--no-progress"]) == 0
+    np.testing.assert_array_equal(load_dataset(out).params, np.load(points))
+    assert main(["simulate", "--n", "2", "--out", str(tmp_path / "x")]) == 2
+    assert "simulate needs --seed (or --design FILE.npy)" in capsys.readouterr().err
+    (tmp_path / "bad.npy").write_text("not an array")
+    assert main(["simulate", "--design", str(tmp_path / "bad.npy"), "--out", str(tmp_path / "y")]) == 2
+    assert "not a readable .npy array" in capsys.readouterr().err

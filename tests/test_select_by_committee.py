@@ -1,0 +1,38 @@
+"""``scripts/select_by_committee.py``: design points where two general emulators disagree most."""
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def script():
+    from conftest import load_bench
+
+    return load_bench("select_by_committee", "scripts")
+
+
+def test_select_keeps_the_largest_share_in_pool_order(script):
+    d = np.array([0.1, 0.5, 0.2, 0.9, 0.3, 0.05, 0.7, 0.4, 0.6, 0.8])
+    np.testing.assert_array_equal(script.select(d, 0.3), [3, 6, 9])
+    np.testing.assert_array_equal(script.select(d, 1e-6), [3])  # at least one
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match=f"--keep must be in \\(0, 1\\], got {bad}"):
+            script.select(d, bad)
+
+
+def test_a_network_agrees_with_itself_not_with_a_perturbed_copy(script):
+    from fastjam.emulator.general import GeneralEmulatorNetwork
+    from fastjam.emulator.store import load_arrays
+    from fastjam.family import family_design
+
+    from pathlib import Path
+
+    arrays, card = load_arrays(Path(__file__).resolve().parents[1] / "data" / "emulator_mge")
+    net = GeneralEmulatorNetwork.from_arrays(arrays, card)
+    inp = script.pool_inputs(family_design(4, 16), workers=0, progress=False)
+    assert inp["weight"].shape == (4, 30) and np.all(inp["beta_hi"] > 0)
+    assert np.all(script.disagreement([net, net], inp) == 0)
+    other = dict(arrays)
+    key = next(k for k, v in other.items() if v.ndim == 2)
+    other[key] = other[key] * 1.01
+    d = script.disagreement([net, GeneralEmulatorNetwork.from_arrays(other, card)], inp)
+    assert np.all(d > 0) and np.all(np.isfinite(d))
