@@ -1,10 +1,11 @@
 """Where two general emulators disagree, does the first err? Disagreement as a guide to where JAM maps are needed.
 
-On the held-out maps of ``--test`` (``mge_test``), at one random anisotropy per map, the first network's
-error e = f_emu/f_JAM - 1 is compared with the disagreement of the two networks,
-d = ln f_1 - ln f_2, which needs no JAM call: Spearman's rho between the per-map maxima max|e| and
-max|d| (and between the RMS of each), and how many of the worst maps (top 5% by max|e|) are among
-the top 5, 10 and 20% by max|d| (1, 2 and 4 times the worst share if d were random). A high capture
+On the held-out maps of ``--test`` (``mge_test``) the first network's per-map maximum error max|e|,
+e = f_emu/f_JAM - 1 at one random anisotropy per map, is compared with the disagreement of the two
+networks, which needs no JAM call (``fastjam.emulator.general_train.committee_disagreement``:
+d = max |ln f_1 - ln f_2| over the map at both ends of the anisotropy prior): Spearman's rho between
+d and max|e|, and how many of the worst maps (top 5% by max|e|) are among the top 5, 10 and 20% by d
+(1, 2 and 4 times the worst share if d were random). A high capture
 says that a pool of candidate galaxies ranked by d (query by committee) puts the JAM calls where the
 network errs.
 
@@ -30,35 +31,31 @@ WORST = 0.05  #: share of the maps counted as the worst
 TOPS = (0.05, 0.10, 0.20)  #: shares of the maps ranked by disagreement
 
 
-def committee(ln_f1, ln_f2, ln_f_jam):
-    """Agreement of the disagreement d = ln_f1 - ln_f2 with the error of network 1 (arrays (N, NPIX)).
+def committee(d, e):
+    """Agreement of the disagreement ``d`` (N,) with the per-map maximum of the errors ``e`` (N, NPIX).
 
     Returns
     -------
     dict
-        ``rho_max`` and ``rho_rms`` (Spearman), ``capture`` {top share: fraction of the worst ``WORST`` maps
-        by max|e| among that share by max|d|}, and the medians of max|e| inside and outside each share.
+        ``rho_max`` (Spearman), and per top share of the maps by d: ``capture`` (the fraction of the
+        worst ``WORST`` maps by max|e| among them) and the medians of max|e| inside and outside it.
     """
     from scipy.stats import spearmanr
 
-    e, d = np.expm1(ln_f1 - ln_f_jam), ln_f1 - ln_f2
-    e_max, d_max = np.abs(e).max(1), np.abs(d).max(1)
-    e_rms, d_rms = np.sqrt(np.mean(e**2, 1)), np.sqrt(np.mean(d**2, 1))
+    e_max = np.abs(e).max(1)
     worst = e_max >= np.quantile(e_max, 1 - WORST)
     rows = []
     for top in TOPS:
-        sel = d_max >= np.quantile(d_max, 1 - top)
+        sel = d >= np.quantile(d, 1 - top)
         rows.append(dict(top=top, capture=float(worst[sel].sum() / worst.sum()),
                          map_max_median_in=float(np.median(e_max[sel])),
                          map_max_median_out=float(np.median(e_max[~sel]))))
-    return dict(n_maps=int(len(e_max)), rho_max=float(spearmanr(d_max, e_max)[0]),
-                rho_rms=float(spearmanr(d_rms, e_rms)[0]), worst_share=WORST, rows=rows)
+    return dict(n_maps=int(len(e_max)), rho_max=float(spearmanr(d, e_max)[0]), worst_share=WORST, rows=rows)
 
 
 def _table(result):
-    lines = [f"Spearman rho: max|d| vs max|e| {result['rho_max']:.3f}, rms d vs rms e {result['rho_rms']:.3f} "
-             f"({result['n_maps']} maps)",
-             f"{'top by max|d|':>14} {'holds of worst 5%':>18} {'median max|e| in':>17} {'out':>8}"]
+    lines = [f"Spearman rho of the disagreement with max|e|: {result['rho_max']:.3f} ({result['n_maps']} maps)",
+             f"{'top by d':>14} {'holds of worst 5%':>18} {'median max|e| in':>17} {'out':>8}"]
     lines += [f"{r['top']:>14.0%} {r['capture']:>18.0%} {r['map_max_median_in']:>17.3%} {r['map_max_median_out']:>8.3%}"
               for r in result["rows"]]
     return "\n".join(lines)
@@ -77,17 +74,13 @@ def main(argv=None):
 
     from fastjam.dataset import load_dataset
     from fastjam.emulator.general import GeneralEmulatorNetwork
-    from fastjam.emulator.general_train import draw_betas, map_inputs, predict_ln_f, true_ln_f, with_profile_input
+    from fastjam.emulator.general_train import committee_disagreement, map_inputs, relative_errors
     from fastjam.emulator.store import load_arrays
 
     torch.set_num_threads(1)
     inp = map_inputs(load_dataset(args.test))
-    beta = draw_betas(inp, np.random.default_rng(args.seed))
-    ln_f = []
-    for path in args.models:
-        net = GeneralEmulatorNetwork.from_arrays(*load_arrays(path))
-        ln_f.append(predict_ln_f(net, with_profile_input(inp, net.config.encoder), beta))
-    result = committee(*ln_f, true_ln_f(inp, beta))
+    nets = [GeneralEmulatorNetwork.from_arrays(*load_arrays(path)) for path in args.models]
+    result = committee(committee_disagreement(nets, inp), relative_errors(nets[0], inp, 1, args.seed))
     print(_table(result))
     write_json(args.json, dict(benchmark="general_committee", models=[shown_path(m) for m in args.models],
                                test=shown_path(args.test), seed=args.seed, **result, machine=machine_info()))

@@ -222,6 +222,8 @@ def simulate(out, n_maps, seed, workers=2, scheduler=None, resume=False, space=N
     """
     from .dataset import DatasetWriter
 
+    if family not in ("sersic", "mge"):
+        raise ValueError(f"--family must be 'sersic' or 'mge', got {family!r}")
     sha = None
     if design is not None:
         design, sha = explicit_design(design, family)
@@ -233,8 +235,6 @@ def simulate(out, n_maps, seed, workers=2, scheduler=None, resume=False, space=N
         raise ValueError(f"--n must be >= 1, got {n_maps}")
     if workers < 0:
         raise ValueError(f"--workers must be >= 0, got {workers}")
-    if family not in ("sersic", "mge"):
-        raise ValueError(f"--family must be 'sersic' or 'mge', got {family!r}")
     if family == "mge":
         from .family import FamilySpace, family_design
 

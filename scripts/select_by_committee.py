@@ -12,9 +12,9 @@ hold 85% of the worst 5%). So::
 
 draws a Sobol pool of the family (``fastjam.family.family_design``; use a seed other than the
 sets' 11-15), builds each point's MGE (``fastjam.family.family_mge``, ~0.1 s each, on ``--workers``
-local Dask workers), predicts ln f with both networks at both ends of the anisotropy prior
-(beta_z = BETA_LO and beta_hi, where f^2 is extreme) and keeps the ``--keep`` share of the pool with the
-largest max |ln f_1 - ln f_2| over the map. Writes the points (N, 14) as ``--out`` and a JSON beside
+local Dask workers) and keeps the ``--keep`` share of the pool with the largest disagreement of the two
+networks (``fastjam.emulator.general_train.committee_disagreement``: max |ln f_1 - ln f_2| over the map
+at both ends of the anisotropy prior). Writes the points (N, 14) as ``--out`` and a JSON beside
 it (pool, seed, threshold, models). Deterministic for a given pool, seed and pair of networks.
 """
 import argparse
@@ -49,18 +49,6 @@ def pool_inputs(points, workers=2, progress=True):
     return map_inputs(SimpleNamespace(mge=mge, params=points, a=empty, b=empty))
 
 
-def disagreement(nets, inp):
-    """max over the map and both ends of the anisotropy prior of |ln f_1 - ln f_2|, shape (N,)."""
-    from fastjam.emulator.general_features import BETA_LO
-    from fastjam.emulator.general_train import predict_ln_f, with_profile_input
-
-    worst = np.zeros(len(inp["cos_i"]))
-    for beta in (np.full(len(worst), BETA_LO), inp["beta_hi"]):
-        ln_f = [predict_ln_f(net, with_profile_input(inp, net.config.encoder), beta) for net in nets]
-        worst = np.maximum(worst, np.abs(ln_f[0] - ln_f[1]).max(1))
-    return worst
-
-
 def select(d, keep):
     """Indices of the ``keep`` share of ``d`` with the largest values, in pool order."""
     if not 0 < keep <= 1:
@@ -84,12 +72,13 @@ def main(argv=None):
         raise SystemExit(f"--pool must be >= 1, got {args.pool}")
     from fastjam.atomic import atomic_path, write_json
     from fastjam.emulator.general import GeneralEmulatorNetwork
+    from fastjam.emulator.general_train import committee_disagreement
     from fastjam.emulator.store import load_arrays
     from fastjam.family import family_design
 
     points = family_design(args.pool, args.seed)
     inp = pool_inputs(points, args.workers, not args.no_progress)
-    d = disagreement([GeneralEmulatorNetwork.from_arrays(*load_arrays(m)) for m in args.models], inp)
+    d = committee_disagreement([GeneralEmulatorNetwork.from_arrays(*load_arrays(m)) for m in args.models], inp)
     kept = select(d, args.keep)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

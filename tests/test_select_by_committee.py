@@ -21,6 +21,7 @@ def test_select_keeps_the_largest_share_in_pool_order(script):
 
 def test_a_network_agrees_with_itself_not_with_a_perturbed_copy(script):
     from fastjam.emulator.general import GeneralEmulatorNetwork
+    from fastjam.emulator.general_train import committee_disagreement
     from fastjam.emulator.store import load_arrays
     from fastjam.family import family_design
 
@@ -30,9 +31,9 @@ def test_a_network_agrees_with_itself_not_with_a_perturbed_copy(script):
     net = GeneralEmulatorNetwork.from_arrays(arrays, card)
     inp = script.pool_inputs(family_design(4, 16), workers=0, progress=False)
     assert inp["weight"].shape == (4, 30) and np.all(inp["beta_hi"] > 0)
-    assert np.all(script.disagreement([net, net], inp) == 0)
+    assert np.all(committee_disagreement([net, net], inp) == 0)
     other = dict(arrays)
     key = next(k for k, v in other.items() if v.ndim == 2)
     other[key] = other[key] * 1.01
-    d = script.disagreement([net, GeneralEmulatorNetwork.from_arrays(other, card)], inp)
+    d = committee_disagreement([net, GeneralEmulatorNetwork.from_arrays(other, card)], inp)
     assert np.all(d > 0) and np.all(np.isfinite(d))

@@ -165,6 +165,21 @@ def relative_errors(net, inp, n_betas=3, seed=0):
     return np.concatenate(errs)
 
 
+def committee_disagreement(nets, inp):
+    """Where two networks disagree: max over the map and both ends of the anisotropy prior
+    (beta_z = BETA_LO and beta_hi, where f^2 is extreme) of |ln f_1 - ln f_2|, shape (N,).
+
+    Needs no JAM map: on held-out maps it ranks the first network's per-map maximum error
+    (``bench/general_committee.py``), so it tells where new training maps pay most (query by
+    committee, ``scripts/select_by_committee.py``).
+    """
+    worst = np.zeros(len(inp["cos_i"]))
+    for beta in (np.full(len(worst), BETA_LO), inp["beta_hi"]):
+        ln_f = [predict_ln_f(net, with_profile_input(inp, net.config.encoder), beta) for net in nets]
+        worst = np.maximum(worst, np.abs(ln_f[0] - ln_f[1]).max(1))
+    return worst
+
+
 def error_card(net, inp, n_betas=3, seed=0):
     """The card entries of the likelihood's error model, measured on held-out maps.
 
