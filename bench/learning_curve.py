@@ -3,8 +3,8 @@
     python bench/learning_curve.py        # bench/results/general_curve_random.json
     python bench/learning_curve.py --curve CURVE.json --reference bench/results/general_hybrid_all10k.json
 
-Each statistic s of the curve's rows (pixel median and 99th percentile of \\|e\\|, 95th percentiles of
-the per-map maximum and of the per-map bias \\|mean e\\|, on the same test maps; written by
+Each statistic s of the curve's rows (pixel median and 99th percentile of |e|, 95th percentiles of
+the per-map maximum and of the per-map bias |mean e|, on the same test maps; written by
 ``bench/general_emulator.py curve``) is fitted as a power law of the training-set size N,
 
     ln s = ln s_0 + slope * ln(N / N_0),
