@@ -40,11 +40,12 @@ def pool_inputs(points, workers=2, progress=True):
     from fastjam.emulator.general_train import map_inputs
     from fastjam.parallel import WorkerPool
 
-    mge = np.zeros((len(points), 30, 3))
+    padded = [None] * len(points)
     with WorkerPool(workers) as pool:
-        for index, padded in pool.as_completed(_padded_mge, list(enumerate(points)), progress=progress,
-                                               desc="pool MGEs", unit="galaxy"):
-            mge[index] = padded
+        for index, mge in pool.as_completed(_padded_mge, list(enumerate(points)), progress=progress,
+                                            desc="pool MGEs", unit="galaxy"):
+            padded[index] = mge
+    mge = np.stack(padded)
     empty = np.zeros((len(points), 1))
     return map_inputs(SimpleNamespace(mge=mge, params=points, a=empty, b=empty))
 
