@@ -114,10 +114,17 @@ def _run(sets, design, n_train, out, args):
 
     train = {k: v[:n_train] for k, v in sets["train"].items()}
     config = GeneralTrainConfig(epochs=args.epochs, max_minutes=args.minutes, seed=args.seed, batch_size=args.batch,
-                                weight_decay=args.weight_decay, tail_weight=args.tail_weight,
+                                weight_decay=args.weight_decay, tail_weight=args.tail_weight, lr=args.lr,
                                 patience=args.patience, lr_patience=args.lr_patience)
+    init, info = None, None
+    if args.init:  # warm start from a trained network of the same design
+        from fastjam.emulator.general import GeneralEmulatorNetwork
+        from fastjam.emulator.store import load_arrays
+
+        init = GeneralEmulatorNetwork.from_arrays(*load_arrays(args.init))
+        info = dict(warm_start=shown_path(args.init))
     result, net = train_general(train, sets["val"], out, GeneralConfig(**DESIGNS[design]), config,
-                                resume=True, progress=not args.no_progress)
+                                resume=True, progress=not args.no_progress, info=info, init=init)
     n_used = json.loads((Path(out) / "emulator.json").read_text())["training"]["n_train"]  # after positive_maps
     row = dict(design=design, n_train=n_used, epochs=result.epochs, best_epoch=result.best_epoch,
                train_minutes=float(np.sum(result.history["seconds"]) / 60), **accuracy(net, sets["test"]))
@@ -366,6 +373,8 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", help="card: a trained network directory")
     p.add_argument("--models", nargs="+", help="ensemble: trained network directories")
+    p.add_argument("--lr", type=float, default=1e-3, help="initial learning rate (AdamW)")
+    p.add_argument("--init", help="curve/design: warm start from this trained network (same design)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     p.add_argument("--tail-weight", type=float, default=0.0,
                    help="weight of sqrt(mean r^4) in the training loss (GeneralTrainConfig.tail_weight)")

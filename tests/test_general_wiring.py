@@ -310,3 +310,30 @@ def test_a_survey_fits_sersic_and_mge_rows_each_with_its_emulator(general_defaul
     rows = run("no_general")
     assert rows["sersic"][0] == "warning" and rows["bulge_disk"][0] == "refused"
     assert "no general-photometry emulator" in rows["bulge_disk"][1]
+
+
+def test_warm_start_begins_from_the_given_network(general, tmp_path):
+    """train_general(init=net) starts at net's weights (one epoch at a negligible learning rate keeps its
+    predictions), and refuses a network of another design."""
+    import torch
+
+    from fastjam.emulator.general import GeneralConfig
+    from fastjam.emulator.general_train import GeneralTrainConfig, _tensors, map_inputs, train_general
+    from fastjam.family import FamilySpace, family_design, family_mge, pad_mge
+    from fastjam.jam import JAMSettings, dimensionless_linear_maps
+
+    design = family_design(3, seed=22, space=FamilySpace(sigma_psf_re=(0.05, 0.3)))
+    mges = [family_mge(p) for p in design]
+    ab = [dimensionless_linear_maps(m, p[1], p[2], p[3], JAMSettings(nrad=10, nang=6)) for m, p in zip(mges, design)]
+    inp = map_inputs(SimpleNamespace(mge=np.stack([pad_mge(*m) for m in mges]), params=design,
+                                     a=np.stack([a for a, _ in ab]), b=np.stack([b for _, b in ab])))
+    part = [{k: v[idx] for k, v in inp.items()} for idx in (slice(0, 2), slice(2, 3))]
+    config = general.net.config
+    _, net = train_general(*part, tmp_path / "warm", config, GeneralTrainConfig(epochs=1, batch_size=2, lr=1e-12),
+                           progress=False, init=general.net)
+    with torch.no_grad():
+        x = _tensors(inp, np.arange(3))
+        np.testing.assert_allclose(net(*x).numpy(), general.net(*x).numpy(), rtol=0, atol=1e-6)
+    other = GeneralConfig(**{**config.as_dict(), "latent": 4})
+    with pytest.raises(ValueError, match="another design"):
+        train_general(*part, tmp_path / "other", other, GeneralTrainConfig(epochs=1), progress=False, init=general.net)

@@ -262,7 +262,7 @@ def _val_loss(net, inp, betas, tail_weight=0.0):
 
 
 def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(), resume=False, progress=True,
-                  info=None):
+                  info=None, init=None):
     """Train a :class:`~fastjam.emulator.general.GeneralEmulatorNetwork`; resumable, with early stopping.
 
     Parameters
@@ -277,6 +277,10 @@ def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(),
         Continue from ``out/checkpoint.pt``; without it an existing non-empty ``out`` is an error.
     info : dict, optional
         Extra entries of the card's training record (e.g. the data snapshot).
+    init : GeneralEmulatorNetwork, optional
+        Warm start: begin from this network's weights (the same ``network`` design) with a fresh
+        optimiser at ``config.lr``, instead of random weights and an output basis from the training
+        maps; e.g. to continue a shipped network on a training set grown since.
 
     Returns
     -------
@@ -309,7 +313,12 @@ def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(),
     vinp = {k: np.concatenate([v] * config.val_betas) for k, v in val_inp.items()}
 
     net = GeneralEmulatorNetwork(network)
-    if network.output == "anchors":
+    if init is not None:
+        if init.config.as_dict() != network.as_dict():
+            raise ValueError(f"warm start from a network of another design: {init.config.as_dict()} "
+                             f"is not {network.as_dict()}")
+        net.load_state_dict(init.state_dict())
+    elif network.output == "anchors":
         net.init_basis(anchor_targets(train_inp))
     else:
         net.init_basis(true_ln_f(train_inp, draw_betas(train_inp, rng)))
