@@ -16,8 +16,17 @@ local Dask workers) and keeps the ``--keep`` share of the pool with the largest 
 networks (``fastjam.emulator.general_train.committee_disagreement``: max |ln f_1 - ln f_2| over the map
 at both ends of the anisotropy prior). Writes the points (N, 14) as ``--out`` and a JSON beside
 it (pool, seed, threshold, models). Deterministic for a given pool, seed and pair of networks.
+
+A later round, with a network trained on the maps of the first: ``--cache POOL.npz`` keeps the
+pool's MGEs (the costly part: ~45 min per 16,384 points on one core) for every round of the same
+pool and seed, and ``--exclude`` the earlier rounds' JSON leaves out the points already chosen::
+
+    python scripts/select_by_committee.py --models NEW_NET data/emulator_mge --pool 16384 --seed 16 \
+        --cache ~/.cache/fastjam/pool_16.npz --exclude ~/.cache/fastjam/committee_16.json \
+        --out ~/.cache/fastjam/committee_16b.npy
 """
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -34,10 +43,8 @@ def _padded_mge(index, params):
     return index, pad_mge(*family_mge(params))
 
 
-def pool_inputs(points, workers=2, progress=True):
-    """Network inputs (``fastjam.emulator.general_train.map_inputs`` keys, without JAM's maps) of design
-    points (N, 14)."""
-    from fastjam.emulator.general_train import map_inputs
+def pool_mge(points, workers=2, progress=True):
+    """The padded MGEs (N, 30, 3) of design points (N, 14), built on ``workers`` local Dask workers."""
     from fastjam.parallel import WorkerPool
 
     padded = [None] * len(points)
@@ -45,17 +52,62 @@ def pool_inputs(points, workers=2, progress=True):
         for index, mge in pool.as_completed(_padded_mge, list(enumerate(points)), progress=progress,
                                             desc="pool MGEs", unit="galaxy"):
             padded[index] = mge
-    mge = np.stack(padded)
+    return np.stack(padded)
+
+
+def pool_inputs(points, workers=2, progress=True):
+    """Network inputs (``fastjam.emulator.general_train.map_inputs`` keys, without JAM's maps) of design
+    points (N, 14)."""
+    return inputs_of(points, pool_mge(points, workers, progress))
+
+
+def inputs_of(points, mge):
+    """Network inputs of design points (N, 14) and their padded MGEs (N, 30, 3)."""
+    from fastjam.emulator.general_train import map_inputs
+
     empty = np.zeros((len(points), 1))
     return map_inputs(SimpleNamespace(mge=mge, params=points, a=empty, b=empty))
 
 
-def select(d, keep):
-    """Indices of the ``keep`` share of ``d`` with the largest values, in pool order."""
+def cached_pool_mge(path, points, workers=2, progress=True):
+    """The pool's padded MGEs (N, 30, 3), read from the ``.npz`` at ``path`` if it holds these very points,
+    else built (:func:`pool_mge`) and written there."""
+    from fastjam.atomic import write_npz
+
+    path = Path(path)
+    if path.exists():
+        with np.load(path) as z:
+            if z["points"].shape == points.shape and np.array_equal(z["points"], points):
+                log.info("pool MGEs read from %s", path)
+                return z["mge"]
+        raise ValueError(f"{path} holds the MGEs of another pool: give another --cache")
+    mge = pool_mge(points, workers, progress)
+    write_npz(path, points=points, mge=mge)
+    return mge
+
+
+def excluded(paths, pool, seed):
+    """Pool indices chosen by earlier rounds (their JSON) of the same pool and seed."""
+    out = set()
+    for path in paths:
+        prev = json.loads(Path(path).read_text())
+        if (prev["pool"], prev["seed"]) != (pool, seed):
+            raise ValueError(f"{path} is a round of pool {prev['pool']} seed {prev['seed']}, "
+                             f"not of pool {pool} seed {seed}")
+        out.update(prev["pool_indices"])
+    return np.array(sorted(out), dtype=int)
+
+
+def select(d, keep, exclude=()):
+    """Indices of the ``keep`` share of ``d`` (of the whole pool) with the largest values, in pool order,
+    leaving out the indices ``exclude``."""
     if not 0 < keep <= 1:
         raise ValueError(f"--keep must be in (0, 1], got {keep}")
     n = max(1, int(round(keep * len(d))))
-    return np.sort(np.argsort(-d, kind="stable")[:n])
+    d = np.array(d, dtype=float)
+    d[np.asarray(exclude, dtype=int)] = -np.inf
+    order = np.argsort(-d, kind="stable")[:n]
+    return np.sort(order[np.isfinite(d[order])])
 
 
 def main(argv=None):
@@ -66,6 +118,8 @@ def main(argv=None):
     p.add_argument("--keep", type=float, default=0.1, help="share of the pool kept (default 0.1)")
     p.add_argument("--workers", type=int, default=2, help="local Dask workers building the MGEs; 0 = serial")
     p.add_argument("--out", required=True, help="the kept design points (.npy); a .json is written beside it")
+    p.add_argument("--cache", help="the pool's MGEs (.npz): read if present, else written (later rounds)")
+    p.add_argument("--exclude", nargs="+", default=[], help="earlier rounds' JSON: their points are not chosen again")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -78,15 +132,19 @@ def main(argv=None):
     from fastjam.family import family_design
 
     points = family_design(args.pool, args.seed)
-    inp = pool_inputs(points, args.workers, not args.no_progress)
+    if args.cache:
+        inp = inputs_of(points, cached_pool_mge(args.cache, points, args.workers, not args.no_progress))
+    else:
+        inp = pool_inputs(points, args.workers, not args.no_progress)
     d = committee_disagreement([GeneralEmulatorNetwork.from_arrays(*load_arrays(m)) for m in args.models], inp)
-    kept = select(d, args.keep)
+    kept = select(d, args.keep, excluded(args.exclude, args.pool, args.seed))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp, open(tmp, "wb") as fh:
         np.save(fh, points[kept])
     write_json(out.with_suffix(".json"), dict(
         pool=args.pool, seed=args.seed, keep=args.keep, n_kept=int(len(kept)), pool_indices=kept.tolist(),
+        excluded=[str(e) for e in args.exclude],
         models=[str(m) for m in args.models], threshold=float(d[kept].min()),
         disagreement_median_pool=float(np.median(d)), disagreement_median_kept=float(np.median(d[kept]))))
     log.info("kept %d of %d pool points (max |d ln f| >= %.3g; pool median %.3g)", len(kept), args.pool,

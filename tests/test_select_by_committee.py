@@ -37,3 +37,29 @@ def test_a_network_agrees_with_itself_not_with_a_perturbed_copy(script):
     other[key] = other[key] * 1.01
     d = committee_disagreement([net, GeneralEmulatorNetwork.from_arrays(other, card)], inp)
     assert np.all(d > 0) and np.all(np.isfinite(d))
+
+
+def test_select_leaves_out_earlier_rounds(script, tmp_path):
+    import json
+
+    d = np.array([0.1, 0.5, 0.2, 0.9, 0.3, 0.05, 0.7, 0.4, 0.6, 0.8])
+    prev = tmp_path / "round1.json"
+    prev.write_text(json.dumps(dict(pool=10, seed=16, pool_indices=[3, 6, 9])))
+    exclude = script.excluded([prev], 10, 16)
+    np.testing.assert_array_equal(script.select(d, 0.3, exclude), [1, 7, 8])
+    np.testing.assert_array_equal(script.select(d, 0.9, exclude), [0, 1, 2, 4, 5, 7, 8])  # all that is left
+    with pytest.raises(ValueError, match="round1.json is a round of pool 10 seed 16, not of pool 10 seed 17"):
+        script.excluded([prev], 10, 17)
+
+
+def test_the_pool_cache_is_reused_for_its_points_only(script, tmp_path, monkeypatch):
+    from fastjam.family import family_design
+
+    points = family_design(2, 16)
+    cache = tmp_path / "pool.npz"
+    first = script.cached_pool_mge(cache, points, workers=0, progress=False)
+    assert first.shape == (2, 30, 3) and cache.exists()
+    monkeypatch.setattr(script, "pool_mge", lambda *a, **k: pytest.fail("rebuilt a cached pool"))
+    np.testing.assert_array_equal(script.cached_pool_mge(cache, points, workers=0, progress=False), first)
+    with pytest.raises(ValueError, match="holds the MGEs of another pool"):
+        script.cached_pool_mge(cache, family_design(2, 17), workers=0, progress=False)
