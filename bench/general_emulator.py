@@ -335,16 +335,27 @@ def bench_card(args):
     update_card(out, **entries, n_maps_snapshot=n_maps, data=shown_path(args.data) + first,
                 validation=shown_path(args.val) if args.val else None,
                 jam_convergence=json.loads(jam.read_text())["rows"][0] if jam.exists() else None,
-                regenerate=["bash scripts/make_training_sets_mge.sh   # resumable: mge_train, mge_test, "
-                            "mge_train_edge, mge_val, mge_train_thin",
-                            f"python bench/general_emulator.py curve --data {shown_path(args.data)}{first}{test} --designs "
-                            f"{design} --sizes 100000 --batch {cfg['batch_size']} --patience {cfg['patience']} "
-                            f"--lr-patience {cfg['lr_patience']} --epochs {epochs} --minutes 0 --work WORK",
-                            f"python bench/general_emulator.py card --data {shown_path(args.data)}{first}{test} --model "
-                            f"WORK/curve_{design}_100000 --out {shown_path(args.out)}",
-                            f"python scripts/model_card.py --model {shown_path(args.out)}"])
+                regenerate=_regenerate(card, cfg, epochs, design, first, test, args))
     print(_table([dict(design=str(out), n_train=card["training"]["n_train"], **acc)],
                  ("design", "n_train") + ACCURACY))
+
+
+def _regenerate(card, cfg, epochs, design, first, test, args):
+    """The card's commands that remake the sets, the network and the card."""
+    sets = ("bash scripts/make_training_sets_mge.sh   # resumable: mge_train, mge_test, mge_train_edge, mge_val, "
+            "mge_train_thin")
+    model_card = f"python scripts/model_card.py --model {shown_path(args.out)}"
+    if card["training"].get("warm_start"):  # a chain of networks and a committee's set: one script
+        return [sets, "bash scripts/train_emulator_mge.sh   # resumable: the networks it starts from, the "
+                "committee's maps, this network and its card", model_card]
+    data = f"--data {shown_path(args.data)}{first}{test}"
+    return [sets,
+            f"python bench/general_emulator.py curve {data} --designs {design} --sizes 100000 --batch "
+            f"{cfg['batch_size']} --patience {cfg['patience']} --lr-patience {cfg['lr_patience']} --epochs {epochs} "
+            f"--minutes 0 --work WORK",
+            f"python bench/general_emulator.py card {data} --model WORK/curve_{design}_100000 --out "
+            f"{shown_path(args.out)}",
+            model_card]
 
 
 def main(argv=None):
