@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Train the shipped general-photometry (MGE) emulator from the sets of
+# scripts/make_training_sets_mge.sh, as it was made (docs/general_emulator.md):
+#   1. the network shipped before it: 10,175 maps (mge_train below 6,100, edge-on and thin sets);
+#   2. a network on 8,192 random maps of mge_train alone (the learning curve's largest);
+#   3. the tenth of a 16,384-point Sobol pool (seed 16) where 1 and 2 disagree most (query by
+#      committee) and 4. its JAM maps (mge_train_committee);
+#   5. network 1 continued (warm start) on every map: mge_train below 11,727, edge-on, thin and
+#      committee sets; 6. its card, written to OUT.
+# Resumable: rerun the same command after an interruption; finished steps are kept.
+#   usage: bash scripts/train_emulator_mge.sh [SETS_DIR] [RUNS_DIR] [OUT]
+set -euo pipefail
+sets=${1:-${FASTJAM_CACHE:-$HOME/.cache/fastjam}}
+runs=${2:-$sets/runs_mge}
+out=${3:-data/emulator_mge}
+design=hybrid-anchors-k128
+bench=bench/general_emulator.py
+mkdir -p "$runs"
+held_out=(--val "$sets/mge_val" --test "$sets/mge_test")
+train=(--designs "$design" --batch 16 --minutes 0 --no-progress)
+targeted=("$sets/mge_train_edge" "$sets/mge_train_thin")
+
+python "$bench" curve --data "$sets/mge_train" --first 6100 --extra "${targeted[@]}" "${held_out[@]}" "${train[@]}" \
+    --sizes 100000 --patience 150 --lr-patience 50 --epochs 1331 --work "$runs/all10k" --json "$runs/all10k.json"
+python "$bench" curve --data "$sets/mge_train" --first 8300 "${held_out[@]}" "${train[@]}" --sizes 8192 \
+    --patience 150 --lr-patience 50 --epochs 1500 --work "$runs/random" --json "$runs/random.json"
+first="$runs/all10k/curve_${design}_100000"
+if [ ! -f "$sets/committee_16.npy" ]; then
+    python scripts/select_by_committee.py --models "$first" "$runs/random/curve_${design}_8192" \
+        --pool 16384 --seed 16 --keep 0.1 --cache "$sets/pool_16.npz" --out "$sets/committee_16.npy" --no-progress
+fi
+fastjam simulate --family mge --design "$sets/committee_16.npy" --workers 2 --resume --no-progress \
+    --out "$sets/mge_train_committee"
+all=(--data "$sets/mge_train" --first 11727 --extra "${targeted[@]}" "$sets/mge_train_committee" "${held_out[@]}")
+python "$bench" curve "${all[@]}" "${train[@]}" --sizes 100000 --init "$first" --lr 2.5e-4 --patience 100 \
+    --lr-patience 30 --epochs 561 --work "$runs/warm" --json "$runs/warm.json"
+python "$bench" card "${all[@]}" --model "$runs/warm/curve_${design}_100000" --out "$out"
+python scripts/model_card.py --model "$out"
