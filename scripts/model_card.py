@@ -81,7 +81,9 @@ def general_card(card):
            f"anchors ({net['output']}; exact in beta_z and M/L).",
            f"- Training: AdamW, batch {cfg['batch_size']}, lr {cfg['lr']}, best epoch {tr['best_epoch']} of "
            f"{tr['epochs_run']}, validation RMS(ln f) = {tr['best_val_rms_lnf']:.3g}, "
-           f"{tr['train_seconds'] / 60:.0f} min on one CPU thread.", "",
+           f"{tr['train_seconds'] / 60:.0f} min on one CPU thread"
+           + (f", continued from {tr['warm_start']} (warm start: its weights, a fresh optimiser)." if tr.get("warm_start")
+              else "."), "",
            "## Held-out accuracy", "",
            f"e = f_emu/f_JAM - 1 on {acc['n_maps']} maps of a separate design (`mge_test`, Sobol seed 12) at "
            f"{acc['n_betas']} random beta_z per map in [-0.2, beta_hi]:", "",
