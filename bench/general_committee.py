@@ -75,11 +75,10 @@ def main(argv=None):
     from fastjam.dataset import load_dataset
     from fastjam.emulator.general import GeneralEmulatorNetwork
     from fastjam.emulator.general_train import committee_disagreement, map_inputs, relative_errors
-    from fastjam.emulator.store import load_arrays
 
     torch.set_num_threads(1)
     inp = map_inputs(load_dataset(args.test))
-    nets = [GeneralEmulatorNetwork.from_arrays(*load_arrays(path)) for path in args.models]
+    nets = [GeneralEmulatorNetwork.load(path) for path in args.models]
     result = committee(committee_disagreement(nets, inp), relative_errors(nets[0], inp, 1, args.seed))
     print(_table(result))
     write_json(args.json, dict(benchmark="general_committee", models=[shown_path(m) for m in args.models],

@@ -109,7 +109,7 @@ def _split(path, test, val, first, test_first):
 
 
 def _run(sets, design, n_train, out, args):
-    from fastjam.emulator.general import GeneralConfig
+    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
     from fastjam.emulator.general_train import GeneralTrainConfig, accuracy, train_general
 
     train = {k: v[:n_train] for k, v in sets["train"].items()}
@@ -118,11 +118,7 @@ def _run(sets, design, n_train, out, args):
                                 patience=args.patience, lr_patience=args.lr_patience)
     init, info = None, None
     if args.init:  # warm start from a trained network of the same design
-        from fastjam.emulator.general import GeneralEmulatorNetwork
-        from fastjam.emulator.store import load_arrays
-
-        init = GeneralEmulatorNetwork.from_arrays(*load_arrays(args.init))
-        info = dict(warm_start=shown_path(args.init))
+        init, info = GeneralEmulatorNetwork.load(args.init), dict(warm_start=shown_path(args.init))
     result, net = train_general(train, sets["val"], out, GeneralConfig(**DESIGNS[design]), config,
                                 resume=True, progress=not args.no_progress, info=info, init=init)
     n_used = json.loads((Path(out) / "emulator.json").read_text())["training"]["n_train"]  # after positive_maps
@@ -179,13 +175,11 @@ def bench_ensemble(args):
 
     from fastjam.emulator.general import GeneralEmulatorNetwork
     from fastjam.emulator.general_train import _tensors, anchor_errors, error_stats
-    from fastjam.emulator.store import load_arrays
 
     sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first, args.extra)
     test, outs = sets["test"], []
     for path in args.models:
-        arrays, card = load_arrays(path)
-        net = GeneralEmulatorNetwork.from_arrays(arrays, card)
+        net = GeneralEmulatorNetwork.load(path)
         with torch.no_grad():
             outs.append(net(*_tensors(test, np.arange(len(test["cos_i"])))).double().numpy())
     rows = [dict(design=name, n_train="-", **error_stats(anchor_errors(y, test)))  # the anisotropies of accuracy()

@@ -128,7 +128,6 @@ def main(argv=None):
     from fastjam.atomic import atomic_path, write_json
     from fastjam.emulator.general import GeneralEmulatorNetwork
     from fastjam.emulator.general_train import committee_disagreement
-    from fastjam.emulator.store import load_arrays
     from fastjam.family import family_design
 
     points = family_design(args.pool, args.seed)
@@ -136,7 +135,7 @@ def main(argv=None):
         inp = inputs_of(points, cached_pool_mge(args.cache, points, args.workers, not args.no_progress))
     else:
         inp = pool_inputs(points, args.workers, not args.no_progress)
-    d = committee_disagreement([GeneralEmulatorNetwork.from_arrays(*load_arrays(m)) for m in args.models], inp)
+    d = committee_disagreement([GeneralEmulatorNetwork.load(m) for m in args.models], inp)
     kept = select(d, args.keep, excluded(args.exclude, args.pool, args.seed))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

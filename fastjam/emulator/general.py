@@ -152,6 +152,13 @@ class GeneralEmulatorNetwork(nn.Module):
         (:func:`fastjam.emulator.store.load_arrays`)."""
         return cls(GeneralConfig.from_dict(card["network"])).load_arrays(arrays)
 
+    @classmethod
+    def load(cls, path):
+        """The network saved in the emulator directory ``path`` (``emulator.npz``, ``emulator.json``)."""
+        from .store import load_arrays
+
+        return cls.from_arrays(*load_arrays(path))
+
     def arrays(self):
         """Weights as a dict of numpy float32 arrays (the shipped format)."""
         return {k: v.detach().cpu().numpy().astype(np.float32) for k, v in self.state_dict().items()}
