@@ -21,8 +21,8 @@ A later round, with a network trained on the maps of the first: ``--cache POOL.n
 pool's MGEs (the costly part: ~45 min per 16,384 points on one core) for every round of the same
 pool and seed, and ``--exclude`` the earlier rounds' JSON leaves out the points already chosen::
 
-    python scripts/select_by_committee.py --models NEW_NET data/emulator_mge --pool 16384 --seed 16 \
-        --cache ~/.cache/fastjam/pool_16.npz --exclude ~/.cache/fastjam/committee_16.json \
+    python scripts/select_by_committee.py --models NEW_NET data/emulator_mge --pool 16384 --seed 16 \\
+        --cache ~/.cache/fastjam/pool_16.npz --exclude ~/.cache/fastjam/committee_16.json \\
         --out ~/.cache/fastjam/committee_16b.npy
 """
 import argparse
@@ -131,10 +131,10 @@ def main(argv=None):
     from fastjam.family import family_design
 
     points = family_design(args.pool, args.seed)
-    if args.cache:
-        inp = inputs_of(points, cached_pool_mge(args.cache, points, args.workers, not args.no_progress))
-    else:
-        inp = pool_inputs(points, args.workers, not args.no_progress)
+    progress = not args.no_progress
+    mge = (cached_pool_mge(args.cache, points, args.workers, progress) if args.cache
+           else pool_mge(points, args.workers, progress))
+    inp = inputs_of(points, mge)
     d = committee_disagreement([GeneralEmulatorNetwork.load(m) for m in args.models], inp)
     kept = select(d, args.keep, excluded(args.exclude, args.pool, args.seed))
     out = Path(args.out)
