@@ -122,6 +122,24 @@ def test_tail_weighted_loss_blends_the_mean_square_and_the_fourth_moment():
     assert slope(3, 0.5) / slope(0, 0.5) > slope(3, 0.0) / slope(0, 0.0) * 1.5
 
 
+def test_bias_weighted_loss_adds_each_map_and_anchors_squared_mean_residual():
+    import torch
+
+    from fastjam.emulator.general_train import batch_loss
+
+    # two maps of two anchor groups of 3 pixels: a constant offset in map 0's first anchor, a pattern
+    # of zero mean in map 1's second one
+    r = np.array([[0.02, 0.02, 0.02, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.03, -0.03, 0.0]])
+    mse = np.mean(r**2)
+    assert batch_loss(r, bias_weight=0.0, groups=2) == pytest.approx(mse, rel=1e-12)
+    # only the offset counts: its per-group mean 0.02 over 2 maps x 2 groups
+    assert batch_loss(r, bias_weight=3.0, groups=2) == pytest.approx(mse + 3.0 * 0.02**2 / 4, rel=1e-12)
+    # one group: map 0's mean is 0.01, map 1's 0
+    assert batch_loss(r, bias_weight=3.0) == pytest.approx(mse + 3.0 * 0.01**2 / 2, rel=1e-12)
+    assert float(batch_loss(torch.as_tensor(r), 0.0, torch, 3.0, 2)) == pytest.approx(
+        batch_loss(r, bias_weight=3.0, groups=2), rel=1e-12)
+
+
 def test_maps_not_positive_over_the_prior_range_are_dropped_with_a_warning(caplog):
     from fastjam.emulator.general_train import positive_maps
 

@@ -34,6 +34,9 @@ class GeneralTrainConfig(TrainConfig):
     #: batch's pixels: w > 0 weighs the largest residuals more (validation uses the same loss, and the
     #: card's best_val_rms_lnf is its square root)
     tail_weight: float = 0.0
+    #: weight b of the coherent term b mean_maps(mean_pixels(r)^2) added to the loss: b > 0 weighs each map's
+    #: mean residual of ln f (a coherent error, degenerate with M/L in a fit) more than its pattern
+    bias_weight: float = 0.0
 
 
 def map_inputs(ds):
@@ -249,16 +252,24 @@ def error_stats(e):
                 rms_ln_f=float(np.sqrt(np.mean(np.log1p(e) ** 2))))
 
 
-def batch_loss(residual, tail_weight=0.0, xp=np):
-    r"""Training loss of residuals ``residual`` of ln f (any shape):
-    :math:`(1 - w)\,\overline{r^2} + w \sqrt{\overline{r^4}}` with w = ``tail_weight``."""
+def batch_loss(residual, tail_weight=0.0, xp=np, bias_weight=0.0, groups=1):
+    r"""Training loss of residuals ``residual`` of ln f, shape (maps, groups * pixels):
+
+    .. math:: (1 - w)\,\overline{r^2} + w \sqrt{\overline{r^4}} + b\,\overline{\bar r_m^2},
+
+    w = ``tail_weight``, b = ``bias_weight``, :math:`\bar r_m` the mean residual over the pixels of
+    each map and group (``groups`` = 2 for the two anchor maps of a network's output)."""
     r2 = residual**2
     mse = xp.mean(r2)
-    return mse if not tail_weight else (1 - tail_weight) * mse + tail_weight * xp.sqrt(xp.mean(r2**2))
+    loss = mse if not tail_weight else (1 - tail_weight) * mse + tail_weight * xp.sqrt(xp.mean(r2**2))
+    if bias_weight:
+        loss = loss + bias_weight * xp.mean(residual.reshape(len(residual), groups, -1).mean(-1) ** 2)
+    return loss
 
 
-def _val_loss(net, inp, betas, tail_weight=0.0):
-    return float(batch_loss(predict_ln_f(net, inp, betas) - true_ln_f(inp, betas), tail_weight))
+def _val_loss(net, inp, betas, config):
+    residual = predict_ln_f(net, inp, betas) - true_ln_f(inp, betas)
+    return float(batch_loss(residual, config.tail_weight, np, config.bias_weight))
 
 
 def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(), resume=False, progress=True,
@@ -351,12 +362,12 @@ def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(),
                 sub = {key: v[idx] for key, v in train_inp.items()}
                 pred = net(*_tensors(train_inp, idx, beta, "direct"))
                 y = torch.as_tensor(true_ln_f(sub, beta), dtype=torch.float32)
-            loss = batch_loss(pred - y, config.tail_weight, torch)
+            loss = batch_loss(pred - y, config.tail_weight, torch, config.bias_weight, 2 if network.output == "anchors" else 1)
             opt.zero_grad()
             loss.backward()
             opt.step()
             total += loss.item() * len(idx)
-        val_loss = _val_loss(net, vinp, vbetas, config.tail_weight)
+        val_loss = _val_loss(net, vinp, vbetas, config)
         sched.step(val_loss)
         lr = opt.param_groups[0]["lr"]
         for key, v in zip(history, (epoch, total / n_train, val_loss, lr, time.perf_counter() - t0)):
