@@ -299,3 +299,14 @@ def test_novelty_ranks_maps_by_their_distance_from_the_training_maps(rng):
     assert curve.at(40.0).percentile == pytest.approx(50, abs=1)
     assert curve.at(90.0).percentile == 100 and curve.at(90.0).rms_median == entry["bands"][-1]["rms_median"]
     assert curve.at(65.0).distance == pytest.approx(0.5 * (np.median(d_test) + far[0]))
+
+
+def test_coherent_share_is_the_part_of_the_error_that_is_each_maps_mean():
+    from fastjam.emulator.general_train import error_stats
+
+    offset = np.full((2, 4), 0.01)
+    ln_pattern = np.array([[0.01, -0.01, 0.01, -0.01], [-0.02, 0.02, -0.02, 0.02]])  # zero mean per map
+    assert error_stats(offset)["coherent_share"] == pytest.approx(1.0, rel=1e-12)
+    assert error_stats(np.expm1(ln_pattern))["coherent_share"] < 1e-20
+    # in ln(1 + e): a 0.01 offset on the pattern of mean square 2.5e-4
+    assert error_stats(np.expm1(ln_pattern + 0.01))["coherent_share"] == pytest.approx(1e-4 / 3.5e-4, rel=1e-9)

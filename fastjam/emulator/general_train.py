@@ -140,7 +140,8 @@ def accuracy(net, inp, n_betas=3, seed=0):
     -------
     dict
         ``pixel_median``, ``pixel_p99`` of |e|; ``map_max_p95`` (95th percentile over maps of
-        max |e|); ``map_bias_p95`` (95th percentile of |mean e|); ``rms_ln_f``; ``n_maps``.
+        max |e|); ``map_bias_p95`` (95th percentile of |mean e|); ``rms_ln_f``; ``coherent_share``, the
+        share of the mean square of ln(1 + e) that is each map's mean; ``n_maps``.
     """
     return dict(error_stats(relative_errors(net, inp, n_betas, seed)), n_maps=int(len(inp["cos_i"])),
                 n_betas=n_betas)
@@ -246,10 +247,12 @@ def novelty_card(net, train_inp, test_inp, seed=0):
 
 def error_stats(e):
     """Statistics of relative errors ``e`` (maps, pixels); see :func:`accuracy`."""
+    ln_e = np.log1p(e)
     return dict(pixel_median=float(np.median(np.abs(e))), pixel_p99=float(np.percentile(np.abs(e), 99)),
                 map_max_p95=float(np.percentile(np.abs(e).max(1), 95)),
                 map_bias_p95=float(np.percentile(np.abs(e.mean(1)), 95)),
-                rms_ln_f=float(np.sqrt(np.mean(np.log1p(e) ** 2))))
+                rms_ln_f=float(np.sqrt(np.mean(ln_e**2))),
+                coherent_share=float(np.mean(ln_e.mean(1) ** 2) / np.mean(ln_e**2)))
 
 
 def batch_loss(residual, tail_weight=0.0, xp=np, bias_weight=0.0, groups=1):
