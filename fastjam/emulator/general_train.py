@@ -35,7 +35,8 @@ class GeneralTrainConfig(TrainConfig):
     #: card's best_val_rms_lnf is its square root)
     tail_weight: float = 0.0
     #: weight b of the coherent term b mean_maps(mean_pixels(r)^2) added to the loss: b > 0 weighs each map's
-    #: mean residual of ln f (a coherent error, degenerate with M/L in a fit) more than its pattern
+    #: mean residual of ln f (a coherent error, degenerate with M/L in a fit) more than its pattern (in the
+    #: validation loss too, as the tail term)
     bias_weight: float = 0.0
 
 
