@@ -114,9 +114,8 @@ def _run(sets, design, n_train, out, args):
 
     train = {k: v[:n_train] for k, v in sets["train"].items()}
     config = GeneralTrainConfig(epochs=args.epochs, max_minutes=args.minutes, seed=args.seed, batch_size=args.batch,
-                                weight_decay=args.weight_decay, tail_weight=args.tail_weight,
-                                bias_weight=args.bias_weight, lr=args.lr,
-                                patience=args.patience, lr_patience=args.lr_patience)
+                                weight_decay=args.weight_decay, tail_weight=args.tail_weight, lr=args.lr,
+                                bias_weight=args.bias_weight, patience=args.patience, lr_patience=args.lr_patience)
     init, info = None, None
     if args.init:  # warm start from a trained network of the same design
         init, info = GeneralEmulatorNetwork.load(args.init), dict(warm_start=shown_path(args.init))
@@ -384,8 +383,7 @@ def main(argv=None):
     p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     p.add_argument("--tail-weight", type=float, default=0.0,
                    help="weight of sqrt(mean r^4) in the training loss (GeneralTrainConfig.tail_weight)")
-    p.add_argument("--bias-weight", type=float, default=0.0,
-                   help="weight of each map's squared mean residual in the loss (GeneralTrainConfig.bias_weight)")
+    p.add_argument("--bias-weight", type=float, default=0.0, help="GeneralTrainConfig.bias_weight: the coherent term")
     p.add_argument("--out", help="card: where to write the emulator and its card")
     p.add_argument("--json", help="output file (default bench/results/general_<mode>.json)")
     p.add_argument("--no-progress", action="store_true")

@@ -34,9 +34,8 @@ class GeneralTrainConfig(TrainConfig):
     #: batch's pixels: w > 0 weighs the largest residuals more (validation uses the same loss, and the
     #: card's best_val_rms_lnf is its square root)
     tail_weight: float = 0.0
-    #: weight b of the coherent term b mean_maps(mean_pixels(r)^2) added to the loss: b > 0 weighs each map's
-    #: mean residual of ln f (a coherent error, degenerate with M/L in a fit) more than its pattern (in the
-    #: validation loss too, as the tail term)
+    #: weight b of the coherent term b mean_maps(mean_pixels(r)^2) added to the loss (validation too): b > 0 weighs
+    #: each map's mean residual of ln f (a coherent error, degenerate with M/L in a fit) more than its pattern
     bias_weight: float = 0.0
 
 
@@ -349,6 +348,7 @@ def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(),
     log.info("training on %d maps, validating on %d", n_train, len(val_inp["cos_i"]))
     targets = torch.as_tensor(anchor_targets(train_inp) if network.output == "anchors" else np.zeros(0),
                               dtype=torch.float32)
+    groups = 2 if network.output == "anchors" else 1  # residuals of the two anchor maps, or of ln f
     bar = tqdm(range(start, resumed_end(history, best, config)), initial=start, total=config.epochs,
                disable=not progress, unit="epoch")
     for epoch in bar:
@@ -366,7 +366,7 @@ def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(),
                 sub = {key: v[idx] for key, v in train_inp.items()}
                 pred = net(*_tensors(train_inp, idx, beta, "direct"))
                 y = torch.as_tensor(true_ln_f(sub, beta), dtype=torch.float32)
-            loss = batch_loss(pred - y, config.tail_weight, torch, config.bias_weight, 2 if network.output == "anchors" else 1)
+            loss = batch_loss(pred - y, config.tail_weight, torch, config.bias_weight, groups)
             opt.zero_grad()
             loss.backward()
             opt.step()
