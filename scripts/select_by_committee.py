@@ -55,12 +55,6 @@ def pool_mge(points, workers=2, progress=True):
     return np.stack(padded)
 
 
-def pool_inputs(points, workers=2, progress=True):
-    """Network inputs (``fastjam.emulator.general_train.map_inputs`` keys, without JAM's maps) of design
-    points (N, 14)."""
-    return inputs_of(points, pool_mge(points, workers, progress))
-
-
 def inputs_of(points, mge):
     """Network inputs of design points (N, 14) and their padded MGEs (N, 30, 3)."""
     from fastjam.emulator.general_train import map_inputs

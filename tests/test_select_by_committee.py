@@ -29,7 +29,8 @@ def test_a_network_agrees_with_itself_not_with_a_perturbed_copy(script):
 
     arrays, card = load_arrays(Path(__file__).resolve().parents[1] / "data" / "emulator_mge")
     net = GeneralEmulatorNetwork.from_arrays(arrays, card)
-    inp = script.pool_inputs(family_design(4, 16), workers=0, progress=False)
+    points = family_design(4, 16)
+    inp = script.inputs_of(points, script.pool_mge(points, workers=0, progress=False))
     assert inp["weight"].shape == (4, 30) and np.all(inp["beta_hi"] > 0)
     assert np.all(committee_disagreement([net, net], inp) == 0)
     other = dict(arrays)
