@@ -13,6 +13,7 @@ import numpy as np
 
 from .forward import ForwardModel, Parameters, check_positions
 from .galaxy import Galaxy, Sersic
+from .jampy_surface import separable_surface
 from .physics import grid
 from .physics.scaling import velocity_scale
 
@@ -70,14 +71,15 @@ def jam_vrms(mge, inclination, beta_z, ml, distance, sigma_psf, pixsize, x, y, s
     """
     import jampy
 
-    out = jampy.axi.proj(
-        mge.surf, mge.sigma, mge.qobs, mge.surf, mge.sigma, mge.qobs,
-        float(inclination), 0.0, float(distance), x, y,
-        align="cyl", moment="zz", beta=np.full(mge.surf.size, float(beta_z)),
-        ml=float(ml), sigmapsf=float(sigma_psf), pixsize=float(pixsize),
-        nrad=settings.nrad, nang=settings.nang, epsrel=settings.epsrel,
-        plot=False, quiet=True,
-    )
+    with separable_surface():  # the same numbers, faster on jampy's convolution grid
+        out = jampy.axi.proj(
+            mge.surf, mge.sigma, mge.qobs, mge.surf, mge.sigma, mge.qobs,
+            float(inclination), 0.0, float(distance), x, y,
+            align="cyl", moment="zz", beta=np.full(mge.surf.size, float(beta_z)),
+            ml=float(ml), sigmapsf=float(sigma_psf), pixsize=float(pixsize),
+            nrad=settings.nrad, nang=settings.nang, epsrel=settings.epsrel,
+            plot=False, quiet=True,
+        )
     return np.asarray(out.model, dtype=float)
 
 
