@@ -7,12 +7,19 @@ index ``--start``), the two jampy calls of one training map
 without it (jampy's own ``mge_surf``), alternating which goes first. Reported: the total
 and per-map time ratios, overall and by sigma_psf / R_e (which sets the size of jampy's
 convolution grid), and the largest relative difference of the maps a and b between the two.
+``--memory-index`` adds, for chosen design indices, the time and the peak memory of the map
+with and without, each in a fresh process (jampy's dense sum holds the whole convolution grid
+times the number of Gaussians).
 
 The results are printed as a table and written as JSON (``--json``).
 
 Example (about 10 s a map on one core)::
 
     python bench/jampy_surface.py --n 24 --json bench/results/jampy_surface.json
+
+With the map of the smallest PSF and pixel that once exhausted a worker's memory::
+
+    python bench/jampy_surface.py --n 24 --memory-index 1956 --json bench/results/jampy_surface.json
 """
 import argparse
 import contextlib
@@ -35,6 +42,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=11, help="seed of the family's Sobol design (default 11)")
     p.add_argument("--start", type=int, default=4096, help="first design index (default 4096)")
     p.add_argument("--json", type=Path, default=RESULTS / "jampy_surface.json", help="output JSON")
+    p.add_argument("--memory-index", type=int, nargs="*", default=[],
+                   help="design indices whose time and peak memory are measured in fresh processes")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = p.parse_args(argv)
     if args.n < 1 or args.start < 0:
@@ -57,6 +66,35 @@ def timed_maps(params, separable):
         return time.perf_counter() - t0, a, b, mge[0].size
     finally:
         jam.separable_surface = switch
+
+
+def peak_memory_map(index, seed, separable):
+    """Seconds and peak resident memory [GiB] of one map, run in this (fresh) process."""
+    import resource
+
+    from fastjam.family import family_design
+
+    seconds = timed_maps(family_design(index + 1, seed)[index], separable)[0]
+    return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def memory_rows(indices, seed):
+    import multiprocessing
+
+    from fastjam.family import family_design
+
+    rows = []
+    context = multiprocessing.get_context("spawn")
+    for index in indices:
+        params = family_design(index + 1, seed)[index]
+        row = dict(index=index, sigma_psf_re=float(params[2]), pixsize_re=float(params[3]))
+        for separable in (True, False):
+            with context.Pool(1) as pool:
+                seconds, gib = pool.apply(peak_memory_map, (index, seed, separable))
+            name = "separable" if separable else "jampy"
+            row[f"seconds_{name}"], row[f"peak_gib_{name}"] = seconds, gib
+        rows.append(row)
+    return rows
 
 
 def run(args):
@@ -103,6 +141,10 @@ def table(result):
             lines.append(f"{name:<26}{st['maps']:>5}{st['seconds_jampy']:>10.1f}{st['seconds_separable']:>13.1f}"
                          f"{st['total_ratio']:>13.2f}{st['median_ratio']:>14.2f}")
     lines.append(f"largest relative difference of a or b: {s['max_rel_diff']:.1e}")
+    for r in result.get("memory", []):
+        lines.append(f"map {r['index']} (sigma_psf/R_e {r['sigma_psf_re']:.3g}, pixsize/R_e {r['pixsize_re']:.3g}): "
+                     f"jampy {r['seconds_jampy']:.1f} s, {r['peak_gib_jampy']:.2f} GiB; separable "
+                     f"{r['seconds_separable']:.1f} s, {r['peak_gib_separable']:.2f} GiB")
     return "\n".join(lines)
 
 
@@ -119,6 +161,7 @@ def main(argv=None):
     rows = run(args)
     result["summary"] = summary(rows)
     result["maps"] = rows
+    result["memory"] = memory_rows(args.memory_index, args.seed)
     from fastjam.atomic import write_json
 
     args.json.parent.mkdir(parents=True, exist_ok=True)
