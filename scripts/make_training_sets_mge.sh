@@ -8,9 +8,11 @@
 # edge-on galaxies (inclination 60-90 deg: flattened, disk-dominated maps are the hardest and are
 # rare at random orientations), the 512-map validation set, 2,048 extra training maps of thin,
 # disk-dominated galaxies near edge-on (where the worst 5% of the test maps are:
-# bench/general_regimes.py), then the training design extended to N_TRAIN (default 32,768) for the
-# learning curve.
+# bench/general_regimes.py), the maps of the committee's design points in data/designs (where two
+# networks disagree most: scripts/select_by_committee.py), then the training design extended to
+# N_TRAIN (default 32,768) for the learning curve.
 set -euo pipefail
+designs=$(cd "$(dirname "$0")/../data/designs" && pwd)
 dir=${1:-${FASTJAM_CACHE:-$HOME/.cache/fastjam}}
 workers=${2:-2}
 mkdir -p "$dir"
@@ -22,4 +24,5 @@ sim --n "${N_EDGE:-2048}" --seed 14 --inclination 60 90 --out "$dir/mge_train_ed
 sim --n "${N_VAL:-512}" --seed 13 --out "$dir/mge_val"
 sim --n "${N_THIN:-2048}" --seed 15 --inclination 60 90 --family-range single_q 0.06 0.2 \
     --family-range disk_q 0.06 0.2 --family-range bulge_fraction 0.05 0.5 --out "$dir/mge_train_thin"
+sim --design "$designs/committee_17.npy" --out "$dir/mge_train_committee_17"
 sim --n "${N_TRAIN:-32768}" --seed 11 --out "$dir/mge_train"
