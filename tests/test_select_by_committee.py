@@ -64,3 +64,20 @@ def test_the_pool_cache_is_reused_for_its_points_only(script, tmp_path, monkeypa
     np.testing.assert_array_equal(script.cached_pool_mge(cache, points, workers=0, progress=False), first)
     with pytest.raises(ValueError, match="holds the MGEs of another pool"):
         script.cached_pool_mge(cache, family_design(2, 17), workers=0, progress=False)
+
+
+def test_committed_designs_are_the_pool_points_they_name():
+    """Each design in data/designs is the part of its Sobol pool that its JSON lists, so its maps are those chosen."""
+    import json
+    from pathlib import Path
+
+    from fastjam.family import FAMILY_PARAM_NAMES, family_design
+
+    designs = sorted((Path(__file__).resolve().parents[1] / "data" / "designs").glob("*.npy"))
+    assert designs, "no design in data/designs"
+    for path in designs:
+        points = np.load(path)
+        meta = json.loads(path.with_suffix(".json").read_text())
+        assert points.shape == (meta["n_kept"], len(FAMILY_PARAM_NAMES))
+        assert meta["n_kept"] == round(meta["keep"] * meta["pool"])
+        np.testing.assert_array_equal(points, family_design(meta["pool"], meta["seed"])[meta["pool_indices"]])
