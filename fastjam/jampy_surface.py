@@ -25,7 +25,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-#: Below this many grid points the dense sum is as fast: jampy's own function is used.
+#: Grids of fewer points are left to jampy's own sum (its polar grid: nrad x nang points).
 MIN_GRID_POINTS = 4096
 
 _lock = threading.Lock()
@@ -42,7 +42,7 @@ def _meshgrid_axes(x, y):
     return None
 
 
-def separable_mge_surf(x, y, surf, sigma, qobs, fallback=None):
+def separable_mge_surf(x, y, surf, sigma, qobs, fallback):
     """MGE surface brightness at (x, y), by factorisation when (x, y) is a meshgrid.
 
     Parameters
@@ -51,9 +51,9 @@ def separable_mge_surf(x, y, surf, sigma, qobs, fallback=None):
         Positions, same units as ``sigma``.
     surf, sigma, qobs : ndarray, shape (N,)
         Peak surface brightness, dispersion and observed axial ratio of the Gaussians.
-    fallback : callable, optional
-        The dense evaluation for inputs that are not a meshgrid (jampy's own function);
-        by default the dense sum computed here.
+    fallback : callable
+        The dense evaluation, ``fallback(x, y, surf, sigma, qobs)``, for inputs that are not a
+        meshgrid (jampy's own function).
 
     Returns
     -------
@@ -64,9 +64,7 @@ def separable_mge_surf(x, y, surf, sigma, qobs, fallback=None):
     surf, sigma, qobs = (np.asarray(v, dtype=float) for v in (surf, sigma, qobs))
     axes = _meshgrid_axes(x, y)
     if axes is None:
-        if fallback is not None:
-            return fallback(x, y, surf, sigma, qobs)
-        return np.exp(-0.5 / sigma**2 * (x[..., None] ** 2 + (y[..., None] / qobs) ** 2)) @ surf
+        return fallback(x, y, surf, sigma, qobs)
     x1, y1 = axes
     ex = np.exp(-0.5 * (x1[:, None] / sigma) ** 2)
     ey = np.exp(-0.5 * (y1[:, None] / (sigma * qobs)) ** 2)
@@ -86,7 +84,8 @@ def separable_surface():
     """Within the block, jampy's ``mge_surf`` is :func:`separable_mge_surf`.
 
     Reentrant and thread-safe: jampy's own function is restored when the outermost block
-    exits. If this jampy has no ``jam_axi_proj.mge_surf``, nothing is changed.
+    exits (a jampy call from another thread meanwhile gets the separable sum too: the same
+    numbers). If this jampy has no ``jam_axi_proj.mge_surf``, nothing is changed.
     """
     module = _jampy_module()
     if module is None:
