@@ -4,13 +4,14 @@
 # Resumable: rerun the same command after an interruption; a larger N_TRAIN extends the design.
 # Sets live outside the repository.
 #   usage: bash scripts/make_training_sets_mge.sh [DIR] [WORKERS]
-# Order: a first 4,096 training maps, the 2,048-map test set, 2,048 extra training maps of nearly
-# edge-on galaxies (inclination 60-90 deg: flattened, disk-dominated maps are the hardest and are
-# rare at random orientations), the 512-map validation set, 2,048 extra training maps of thin,
+# Order (what a network needs first, should a run stop early): a first 4,096 training maps, the
+# 2,048-map test set, the 512-map validation set, the maps of the committee's design points in
+# data/designs (where two networks disagree most: scripts/select_by_committee.py), 2,048 extra
+# training maps of nearly edge-on galaxies (inclination 60-90 deg: flattened, disk-dominated maps
+# are the hardest and are rare at random orientations), 2,048 extra training maps of thin,
 # disk-dominated galaxies near edge-on (where the worst 5% of the test maps are:
-# bench/general_regimes.py), the maps of the committee's design points in data/designs (where two
-# networks disagree most: scripts/select_by_committee.py), then the training design extended to
-# N_TRAIN (default 32,768) for the learning curve.
+# bench/general_regimes.py), then the training design extended to N_TRAIN (default 32,768) for the
+# learning curve.
 set -euo pipefail
 designs=$(cd "$(dirname "$0")/../data/designs" && pwd)
 dir=${1:-${FASTJAM_CACHE:-$HOME/.cache/fastjam}}
@@ -20,9 +21,9 @@ sim() { fastjam simulate --family mge --workers "$workers" --resume --no-progres
 # train: Sobol seed 11; test: seed 12; validation: seed 13; edge-on extra: seed 14; thin extra: seed 15.
 sim --n 4096 --seed 11 --out "$dir/mge_train"
 sim --n "${N_TEST:-2048}" --seed 12 --out "$dir/mge_test"
-sim --n "${N_EDGE:-2048}" --seed 14 --inclination 60 90 --out "$dir/mge_train_edge"
 sim --n "${N_VAL:-512}" --seed 13 --out "$dir/mge_val"
+sim --design "$designs/committee_17.npy" --out "$dir/mge_train_committee_17"
+sim --n "${N_EDGE:-2048}" --seed 14 --inclination 60 90 --out "$dir/mge_train_edge"
 sim --n "${N_THIN:-2048}" --seed 15 --inclination 60 90 --family-range single_q 0.06 0.2 \
     --family-range disk_q 0.06 0.2 --family-range bulge_fraction 0.05 0.5 --out "$dir/mge_train_thin"
-sim --design "$designs/committee_17.npy" --out "$dir/mge_train_committee_17"
 sim --n "${N_TRAIN:-32768}" --seed 11 --out "$dir/mge_train"
