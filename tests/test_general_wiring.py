@@ -17,7 +17,10 @@ TRUTH = dict(inclination=80.0, beta_z=0.05, ml=3.0)
 
 
 def _bulge_disk(distance=DISTANCE):
-    """An MGE of 24 Gaussians: a bulge (n = 4, q = 0.8, every other Gaussian) and a flat disk (n = 1, q = 0.3)."""
+    """A bulge (n = 4, q = 0.8, every other Gaussian) and a flat disk (n = 1, q = 0.3).
+
+    mgefit drops Gaussians of zero weight, so the count depends on its fit: 24 and 26 on different machines.
+    """
     bulge, disk = sersic_mge(4.0, 0.8, r_e=5.0, l_tot=1.4e10, distance=distance), \
         sersic_mge(1.0, 0.3, r_e=12.0, l_tot=3e9, distance=distance)
     return MGE(*(np.concatenate([getattr(bulge, k)[::2], getattr(disk, k)]) for k in ("surf", "sigma", "qobs")))
@@ -187,7 +190,7 @@ def test_domain_errors_name_the_feature_value_and_range(general):
     with pytest.raises(ValueError, match=r"pixsize/sigma_psf = 3 is outside \[0, 2\]"):
         emulator.bind(Galaxy(mge, DISTANCE, 0.6, 1.8), x, y)
     many = MGE(*(np.concatenate([v, v]) for v in (mge.surf, mge.sigma, mge.qobs)))
-    with pytest.raises(ValueError, match=r"number of Gaussians = 48 exceeds 30"):
+    with pytest.raises(ValueError, match=rf"number of Gaussians = {many.surf.size} exceeds 30"):
         emulator.bind(Galaxy(many, DISTANCE, 0.6, 0.5), x, y)
     with pytest.raises(ValueError, match=r"positions reach 3\.\d+ R_e, outside the emulated field"):
         emulator.bind(Galaxy(mge, DISTANCE, 0.6, 0.5), 1.5 * x, y)
