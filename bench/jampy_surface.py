@@ -68,13 +68,11 @@ def timed_maps(params, separable):
         jam.separable_surface = switch
 
 
-def peak_memory_map(index, seed, separable):
+def peak_memory_map(params, separable):
     """Seconds and peak resident memory [GiB] of one map, run in this (fresh) process."""
     import resource
 
-    from fastjam.family import family_design
-
-    seconds = timed_maps(family_design(index + 1, seed)[index], separable)[0]
+    seconds = timed_maps(params, separable)[0]
     return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
@@ -90,7 +88,7 @@ def memory_rows(indices, seed):
         row = dict(index=index, sigma_psf_re=float(params[2]), pixsize_re=float(params[3]))
         for separable in (True, False):
             with context.Pool(1) as pool:
-                seconds, gib = pool.apply(peak_memory_map, (index, seed, separable))
+                seconds, gib = pool.apply(peak_memory_map, (params, separable))
             name = "separable" if separable else "jampy"
             row[f"seconds_{name}"], row[f"peak_gib_{name}"] = seconds, gib
         rows.append(row)
