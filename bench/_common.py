@@ -106,3 +106,42 @@ def machine_line(machine):
     """One table line: CPUs and the load average at the start and end of a run."""
     return (f"{machine['cpu_count']} CPUs, load average {machine['loadavg_at_start'][0]:.1f} at start, "
             f"{machine['loadavg_at_end'][0]:.1f} at end")
+
+
+def result_header(benchmark, args):
+    """The header of a benchmark's JSON: name, UTC date, machine, commit, versions and the arguments
+    (paths as :func:`shown_path`, so that no local path is written)."""
+    import datetime
+
+    import jampy
+    import numpy as np
+
+    import fastjam
+
+    def shown(v):
+        if isinstance(v, Path):
+            return shown_path(v)
+        return [shown(x) for x in v] if isinstance(v, (list, tuple)) else v
+
+    return dict(benchmark=benchmark, date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                machine=machine_info(), git=git_commit(),
+                versions=dict(fastjam=fastjam.__version__, jampy=jampy.__version__, numpy=np.__version__),
+                args={k: shown(v) for k, v in vars(args).items()})
+
+
+def write_result(path, result):
+    """Write a benchmark's JSON atomically, creating its directory."""
+    from fastjam.atomic import write_json
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, result)
+
+
+def report(benchmark, args, collect, table):
+    """Run a benchmark: its header, ``collect(args)`` (a dict of results) merged in, the JSON written to
+    ``args.json`` and ``table(result)`` printed. Returns the exit code 0."""
+    result = result_header(benchmark, args)
+    result.update(collect(args))
+    write_result(args.json, result)
+    print(table(result))
+    return 0

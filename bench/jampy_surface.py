@@ -23,14 +23,13 @@ With the map of the smallest PSF and pixel that once exhausted a worker's memory
 """
 import argparse
 import contextlib
-import datetime
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from _common import RESULTS, git_commit, machine_info, shown_path  # noqa: E402
+from _common import RESULTS, report  # noqa: E402
 
 #: sigma_psf / R_e bins of the table.
 PSF_EDGES = (0.0, 0.03, 0.1, 1.0)
@@ -146,26 +145,13 @@ def table(result):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    import fastjam
-    import jampy
-
-    result = dict(benchmark="jampy_surface",
-                  date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                  machine=machine_info(), git=git_commit(),
-                  versions=dict(fastjam=fastjam.__version__, jampy=jampy.__version__, numpy=np.__version__),
-                  args={k: (shown_path(v) if isinstance(v, Path) else v) for k, v in vars(args).items()})
+def collect(args):
     rows = run(args)
-    result["summary"] = summary(rows)
-    result["maps"] = rows
-    result["memory"] = memory_rows(args.memory_index, args.seed)
-    from fastjam.atomic import write_json
+    return dict(summary=summary(rows), maps=rows, memory=memory_rows(args.memory_index, args.seed))
 
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.json, result)
-    print(table(result))
-    return 0
+
+def main(argv=None):
+    return report("jampy_surface", parse_args(argv), collect, table)
 
 
 if __name__ == "__main__":

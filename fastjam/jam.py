@@ -13,6 +13,7 @@ import numpy as np
 
 from .forward import ForwardModel, Parameters, check_positions
 from .galaxy import Galaxy, Sersic
+from .jampy_los import MIN_NODES, fixed_rule_los
 from .jampy_surface import separable_surface
 from .physics import grid
 from .physics.scaling import velocity_scale
@@ -26,19 +27,30 @@ class JAMSettings:
 
     ``nrad`` x ``nang`` is the polar grid on which the Jeans solution is computed before
     interpolation and PSF convolution (jampy's defaults are 20 x 10); ``bench/simulate.py``
-    measures their convergence against a 3x finer setting.
+    measures their convergence against a 3x finer setting. ``los_nodes`` > 0 replaces jampy's
+    adaptive quadrature of the projected second moment by a fixed tanh-sinh rule of that many
+    nodes that yields both terms of :func:`jam_linear_terms` at once (:mod:`fastjam.jampy_los`,
+    more accurate than jampy's default and several times faster); 0 keeps jampy's.
     """
 
     nrad: int = 40
     nang: int = 20
     epsrel: float = 1e-2
+    los_nodes: int = 0
 
     def __post_init__(self):
         if int(self.nrad) < 5 or int(self.nang) < 3:
             raise ValueError(f"JAM grid too coarse: nrad = {self.nrad} (>= 5), nang = {self.nang} (>= 3)")
+        if int(self.los_nodes) != 0 and int(self.los_nodes) < MIN_NODES:
+            raise ValueError(f"los_nodes = {self.los_nodes}: 0 (jampy's quadrature) or at least {MIN_NODES}")
 
     def as_dict(self):
-        return asdict(self)
+        """The settings as a dict; ``los_nodes`` only when set, so that the settings recorded with
+        sets and caches made before it existed (jampy's quadrature) still match."""
+        d = asdict(self)
+        if not d["los_nodes"]:
+            del d["los_nodes"]
+        return d
 
 
 DEFAULT_SETTINGS = JAMSettings()
@@ -71,7 +83,8 @@ def jam_vrms(mge, inclination, beta_z, ml, distance, sigma_psf, pixsize, x, y, s
     """
     import jampy
 
-    with separable_surface():  # the same numbers, faster on jampy's convolution grid
+    # the same numbers, faster on jampy's convolution grid; with los_nodes, the line-of-sight terms too
+    with separable_surface(), fixed_rule_los(settings.los_nodes):
         out = jampy.axi.proj(
             mge.surf, mge.sigma, mge.qobs, mge.surf, mge.sigma, mge.qobs,
             float(inclination), 0.0, float(distance), x, y,
@@ -120,8 +133,9 @@ def jam_linear_terms(mge, inclination, distance, sigma_psf, pixsize, x, y, setti
         unphysical model (jampy would clip it to V_RMS = 0).
     """
     b0, b1 = ANCHOR_BETAS
-    v0 = jam_vrms(mge, inclination, b0, 1.0, distance, sigma_psf, pixsize, x, y, settings) ** 2
-    v1 = jam_vrms(mge, inclination, b1, 1.0, distance, sigma_psf, pixsize, x, y, settings) ** 2
+    with fixed_rule_los(settings.los_nodes):  # one block: the second call reuses the first's quadrature
+        v0 = jam_vrms(mge, inclination, b0, 1.0, distance, sigma_psf, pixsize, x, y, settings) ** 2
+        v1 = jam_vrms(mge, inclination, b1, 1.0, distance, sigma_psf, pixsize, x, y, settings) ** 2
     u0, u1 = 1 / (1 - b0), 1 / (1 - b1)
     b = (v0 - v1) / (u0 - u1)
     return v0 - b * u0, b

@@ -17,19 +17,12 @@ rounding, with n_x + n_y exponentials per Gaussian instead of n_x n_y. On maps o
 puts jampy's own back afterwards; every other call (and any input that is not a meshgrid)
 goes to jampy's function unchanged. jampy itself is called, never copied.
 """
-import contextlib
-import logging
-import threading
-
 import numpy as np
 
-log = logging.getLogger(__name__)
+from .jampy_patch import swapped
 
 #: Grids of fewer points are left to jampy's own sum (its polar grid: nrad x nang points).
 MIN_GRID_POINTS = 4096
-
-_lock = threading.Lock()
-_state = dict(depth=0, original=None)
 
 
 def _meshgrid_axes(x, y):
@@ -71,38 +64,16 @@ def separable_mge_surf(x, y, surf, sigma, qobs, fallback):
     return (ey * surf) @ ex.T
 
 
-def _jampy_module():
-    try:
-        from jampy.axi import jam_axi_proj
-    except ImportError:  # layout of another jampy version
-        return None
-    return jam_axi_proj if callable(getattr(jam_axi_proj, "mge_surf", None)) else None
-
-
-@contextlib.contextmanager
 def separable_surface():
     """Within the block, jampy's ``mge_surf`` is :func:`separable_mge_surf`.
 
-    Reentrant and thread-safe: jampy's own function is restored when the outermost block
-    exits (a jampy call from another thread meanwhile gets the separable sum too: the same
-    numbers). If this jampy has no ``jam_axi_proj.mge_surf``, nothing is changed.
+    Reentrant and thread-safe (:func:`fastjam.jampy_patch.swapped`): jampy's own function is
+    restored when the outermost block exits. If this jampy has no ``jam_axi_proj.mge_surf``,
+    nothing is changed.
+
+    Returns
+    -------
+    context manager
     """
-    module = _jampy_module()
-    if module is None:
-        log.debug("jampy has no jam_axi_proj.mge_surf: its own surface brightness is used")
-        yield
-        return
-    with _lock:
-        if _state["depth"] == 0:
-            original = module.mge_surf
-            _state["original"] = original
-            module.mge_surf = lambda x, y, surf, sigma, qobs: separable_mge_surf(x, y, surf, sigma, qobs, original)
-        _state["depth"] += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _state["depth"] -= 1
-            if _state["depth"] == 0:
-                module.mge_surf = _state["original"]
-                _state["original"] = None
+    return swapped("mge_surf", lambda original: lambda x, y, surf, sigma, qobs: separable_mge_surf(
+        x, y, surf, sigma, qobs, original))

@@ -17,7 +17,9 @@ designs=$(cd "$(dirname "$0")/../data/designs" && pwd)
 dir=${1:-${FASTJAM_CACHE:-$HOME/.cache/fastjam}}
 workers=${2:-2}
 mkdir -p "$dir"
-sim() { fastjam simulate --family mge --workers "$workers" --resume --no-progress "$@"; }
+# Line-of-sight quadrature: a fixed 128-node tanh-sinh rule giving both linear terms at once
+# (fastjam.jampy_los: within ~1e-7 of the exact integral, several times faster than jampy's own).
+sim() { fastjam simulate --family mge --los-nodes "${LOS_NODES:-128}" --workers "$workers" --resume --no-progress "$@"; }
 # train: Sobol seed 11; test: seed 12; validation: seed 13; edge-on extra: seed 14; thin extra: seed 15.
 sim --n 4096 --seed 11 --out "$dir/mge_train"
 sim --n "${N_TEST:-2048}" --seed 12 --out "$dir/mge_test"

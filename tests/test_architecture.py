@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FLOORS = {
     "physics": 0, "validation": 0, "atomic": 0, "parallel": 0, "galaxy": 0, "compilation": 0, "findings": 0,
     "forward": 1,
-    "jam": 2, "jampy_surface": 2, "emulator": 2, "design": 2, "family": 2, "dataset": 2, "photometry": 2,
+    "jam": 2, "jampy_surface": 2, "jampy_los": 2, "jampy_patch": 2, "emulator": 2, "design": 2, "family": 2, "dataset": 2, "photometry": 2,
     "simulate": 3, "model": 3,
     "samplers": 4, "posterior": 4,
     "input_checks": 4, "diagnostics": 4,
