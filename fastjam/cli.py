@@ -118,8 +118,9 @@ def _fit(args):
         from .jam import JAMSettings
 
         settings, jam = refine_settings(cfg)
-        kw = dict(settings=settings, jam_settings=JAMSettings(nrad=args.nrad or jam.nrad, nang=args.nang or jam.nang),
-                  cache_dir=args.cache, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
+        jam = JAMSettings(nrad=args.nrad or jam.nrad, nang=args.nang or jam.nang,
+                          los_nodes=jam.los_nodes if args.los_nodes is None else args.los_nodes)
+        kw = dict(settings=settings, jam_settings=jam, cache_dir=args.cache, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
         result = refine(cfg, emulator=emulator, backend=args.backend, **kw) if refining else fit_exact(cfg, **kw)
     else:
         try:
@@ -260,6 +261,9 @@ def build_parser():
                    help="jampy nrad of the exact posterior (default: the config's [refine] nrad, 40)")
     p.add_argument("--nang", type=int_at_least(3), default=None,
                    help="jampy nang of the exact posterior (default: the config's [refine] nang, 20)")
+    p.add_argument("--los-nodes", type=int_at_least(0), default=None,
+                   help="line-of-sight quadrature of the exact posterior: 0 jampy's, N >= 32 a fixed tanh-sinh rule "
+                        "(fastjam.jampy_los; default: the config's [refine] los_nodes, 0)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_fit)
 

@@ -56,6 +56,7 @@ Example (all lengths in arcsec, distance in Mpc, luminosity in Lsun)::
     enabled = false        # true: the survey refines every galaxy (fastjam fit: same as --refine)
     nrad = 40              # jampy grid of the exact posterior's nodes
     nang = 20
+    los_nodes = 0          # 128: fastjam.jampy_los's fixed line-of-sight rule (faster, more exact; 0: jampy's)
     # tol, n_start, max_nodes, n_draws: fastjam.exact_posterior.ExactSettings (docs/exact.md)
 
     [truth]                # optional, for mocks: drawn on the corner plot
@@ -80,7 +81,7 @@ SCHEMA = {
     "sampler": {"backend": str, "seed": int, "ess": float, "r_hat": float, "walkers": int, "steps": int, "burn": int,
                 "chains": int, "warmup": int, "samples": int},
     "forward": {"model": str, "emulator": str},
-    "refine": {"enabled": bool, "nrad": int, "nang": int, "tol": float, "n_start": int, "max_nodes": int,
+    "refine": {"enabled": bool, "nrad": int, "nang": int, "los_nodes": int, "tol": float, "n_start": int, "max_nodes": int,
                "n_draws": int},
     "truth": {"inclination": float, "beta_z": float, "ml": float},
 }
@@ -106,7 +107,7 @@ BOUNDS = {
     ("sampler", "warmup"): (0, 10**8, False), ("sampler", "samples"): (1, 10**8, False),
     ("sampler", "ess"): (0, None, False), ("sampler", "r_hat"): (1, None, True),
     ("truth", "inclination"): (0, 90, False), ("truth", "ml"): (0, None, True),
-    ("refine", "nrad"): (5, 10**4, False), ("refine", "nang"): (3, 10**4, False), ("refine", "tol"): (0, 1, True),
+    ("refine", "nrad"): (5, 10**4, False), ("refine", "nang"): (3, 10**4, False), ("refine", "los_nodes"): (0, 10**4, False), ("refine", "tol"): (0, 1, True),
     ("refine", "n_start"): (3, 10**4, False), ("refine", "max_nodes"): (3, 10**4, False),
     ("refine", "n_draws"): (100, 10**8, False),
 }
@@ -120,7 +121,7 @@ DEFAULTS = {
     "sampler": {"backend": "emcee", "seed": 0, "ess": 1000.0, "r_hat": 1.01, "walkers": 128, "steps": 20000,
                 "chains": 4, "warmup": 500, "samples": 5000},
     "forward": {"model": "emulator"},
-    "refine": {"enabled": False, "nrad": 40, "nang": 20},
+    "refine": {"enabled": False, "nrad": 40, "nang": 20, "los_nodes": 0},
     "truth": {},
 }
 

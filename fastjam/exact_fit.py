@@ -199,7 +199,7 @@ def refine_settings(cfg):
 
     r = cfg["refine"]
     exact = {k: r[k] for k in ("tol", "n_start", "max_nodes", "n_draws") if k in r}
-    return ExactSettings(**exact), JAMSettings(nrad=r["nrad"], nang=r["nang"])
+    return ExactSettings(**exact), JAMSettings(nrad=r["nrad"], nang=r["nang"], los_nodes=r.get("los_nodes", 0))
 
 
 def refine(cfg, emulator=None, backend=None, settings=ExactSettings(), jam_settings=DEFAULT_SETTINGS, cache_dir=None,

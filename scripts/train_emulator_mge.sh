@@ -29,7 +29,7 @@ if [ ! -f "$sets/committee_16.npy" ]; then
     python scripts/select_by_committee.py --models "$first" "$runs/random/curve_${design}_8192" \
         --pool 16384 --seed 16 --keep 0.1 --cache "$sets/pool_16.npz" --out "$sets/committee_16.npy" --no-progress
 fi
-fastjam simulate --family mge --design "$sets/committee_16.npy" --workers 2 --resume --no-progress \
+fastjam simulate --family mge --los-nodes "${LOS_NODES:-128}" --design "$sets/committee_16.npy" --workers 2 --resume --no-progress \
     --out "$sets/mge_train_committee"
 all=(--data "$sets/mge_train" --first 11727 --extra "${targeted[@]}" "$sets/mge_train_committee" "${held_out[@]}")
 python "$bench" curve "${all[@]}" "${train[@]}" --sizes 100000 --init "$first" --lr 2.5e-4 --patience 100 \
