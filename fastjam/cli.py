@@ -4,7 +4,7 @@ import logging
 import os
 import sys
 
-from .cli_args import Parser, int_at_least, overrides, positive_float, seed
+from .cli_args import Parser, add_los_nodes, int_at_least, overrides, positive_float, seed
 
 log = logging.getLogger("fastjam")
 
@@ -154,7 +154,8 @@ def _compare(args):
     result = compare(cfg, emulator=emulator, jam_method=args.jam_method, workers=args.workers,
                      scheduler=args.scheduler, out=args.out, progress=not args.no_progress, grid_size=tuple(args.grid),
                      grid_box=args.grid_box, jam_walkers=args.jam_walkers, jam_steps=args.jam_steps,
-                     jam_draws=args.jam_draws, jam_settings=JAMSettings(nrad=args.nrad, nang=args.nang))
+                     jam_draws=args.jam_draws,
+                     jam_settings=JAMSettings(nrad=args.nrad, nang=args.nang, los_nodes=args.los_nodes))
     print(result.table())
     if args.out:
         print(f"comparison.json, comparison.txt, corner_overlay.png, maps_emulator.png and maps_jam.png written to "
@@ -193,10 +194,7 @@ def build_parser():
     p.add_argument("--resume", action="store_true", help="continue (or extend) an existing output directory")
     p.add_argument("--nrad", type=int_at_least(2), default=40, help="jampy nrad (default 40)")
     p.add_argument("--nang", type=int_at_least(2), default=20, help="jampy nang (default 20)")
-    p.add_argument("--los-nodes", type=int_at_least(0), default=0,
-                   help="0 (default): jampy's adaptive line-of-sight quadrature; N >= 32: a fixed tanh-sinh rule of N "
-                        "nodes giving both linear terms at once (fastjam.jampy_los; 128 is within ~1e-7 of the exact "
-                        "integral and several times faster)")
+    add_los_nodes(p, 0, "0")
     p.add_argument("--family", choices=("sersic", "mge"), default="sersic",
                    help="single-Sérsic V_RMS maps (default) or the multi-component MGE family (A, B maps)")
     p.add_argument("--inclination", type=positive_float, nargs=2, metavar=("LO", "HI"),
@@ -261,9 +259,7 @@ def build_parser():
                    help="jampy nrad of the exact posterior (default: the config's [refine] nrad, 40)")
     p.add_argument("--nang", type=int_at_least(3), default=None,
                    help="jampy nang of the exact posterior (default: the config's [refine] nang, 20)")
-    p.add_argument("--los-nodes", type=int_at_least(0), default=None,
-                   help="line-of-sight quadrature of the exact posterior: 0 jampy's, N >= 32 a fixed tanh-sinh rule "
-                        "(fastjam.jampy_los; default: the config's [refine] los_nodes, 0)")
+    add_los_nodes(p, None, "the config's [refine] los_nodes, 0")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_fit)
 
@@ -285,6 +281,7 @@ def build_parser():
     p.add_argument("--jam-steps", type=int_at_least(2), default=None, help="emcee steps for JAM (default: the config's)")
     p.add_argument("--nrad", type=int_at_least(2), default=40, help="jampy nrad (default 40, as the training set)")
     p.add_argument("--nang", type=int_at_least(2), default=20, help="jampy nang (default 20, as the training set)")
+    add_los_nodes(p, 0, "0")
     p.add_argument("--emulator", default=None, help="emulator directory (default: the shipped one)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override a config value, e.g. --set sampler.steps=5000 (repeatable)")

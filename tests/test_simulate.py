@@ -249,3 +249,22 @@ def test_cli_design_file(tmp_path, capsys):
     (tmp_path / "bad.npy").write_text("not an array")
     assert main(["simulate", "--design", str(tmp_path / "bad.npy"), "--out", str(tmp_path / "y")]) == 2
     assert "not a readable .npy array" in capsys.readouterr().err
+
+
+def test_family_maps_with_the_fixed_line_of_sight_rule(tmp_path):
+    """--los-nodes: recorded in meta.json, the maps within 1e-4 of jampy's quadrature, a resume with
+    the other quadrature refused, a too small rule a one-line error."""
+    from dataclasses import replace
+
+    fixed = replace(FAST, los_nodes=128)
+    sim.simulate(tmp_path / "fixed", 2, 5, workers=0, settings=fixed, progress=False, family="mge")
+    sim.simulate(tmp_path / "jampy", 2, 5, workers=0, settings=FAST, progress=False, family="mge")
+    a, b = load_dataset(tmp_path / "fixed"), load_dataset(tmp_path / "jampy")
+    assert a.meta["jam_settings"]["los_nodes"] == 128 and "los_nodes" not in b.meta["jam_settings"]
+    for beta in (0.0, -0.5, 0.5):
+        np.testing.assert_allclose(a.a + a.b / (1 - beta), b.a + b.b / (1 - beta), rtol=1e-4)
+    with pytest.raises(ValueError, match="jam_settings differs"):
+        sim.simulate(tmp_path / "fixed", 3, 5, workers=0, settings=FAST, progress=False, family="mge", resume=True)
+    out = subprocess.run([sys.executable, "-m", "fastjam", "simulate", "--family", "mge", "--n", "2", "--seed", "1",
+                          "--out", str(tmp_path / "x"), "--los-nodes", "5"], capture_output=True, text=True)
+    assert out.returncode != 0 and "los_nodes = 5" in out.stderr.strip().splitlines()[-1]
