@@ -117,10 +117,11 @@ def _fit(args):
         from .exact_fit import fit_exact, refine, refine_settings
         from .jam import JAMSettings
 
-        settings, jam = refine_settings(cfg)
-        jam = JAMSettings(nrad=args.nrad or jam.nrad, nang=args.nang or jam.nang,
-                          los_nodes=jam.los_nodes if args.los_nodes is None else args.los_nodes)
-        kw = dict(settings=settings, jam_settings=jam, cache_dir=args.cache, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
+        settings, configured = refine_settings(cfg)
+        jam = JAMSettings(nrad=args.nrad or configured.nrad, nang=args.nang or configured.nang,
+                          los_nodes=configured.los_nodes if args.los_nodes is None else args.los_nodes)
+        kw = dict(settings=settings, jam_settings=jam, cache_dir=args.cache, workers=args.workers,
+                  scheduler=args.scheduler, progress=not args.no_progress)
         result = refine(cfg, emulator=emulator, backend=args.backend, **kw) if refining else fit_exact(cfg, **kw)
     else:
         try:

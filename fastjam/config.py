@@ -81,8 +81,8 @@ SCHEMA = {
     "sampler": {"backend": str, "seed": int, "ess": float, "r_hat": float, "walkers": int, "steps": int, "burn": int,
                 "chains": int, "warmup": int, "samples": int},
     "forward": {"model": str, "emulator": str},
-    "refine": {"enabled": bool, "nrad": int, "nang": int, "los_nodes": int, "tol": float, "n_start": int, "max_nodes": int,
-               "n_draws": int},
+    "refine": {"enabled": bool, "nrad": int, "nang": int, "los_nodes": int, "tol": float, "n_start": int,
+               "max_nodes": int, "n_draws": int},
     "truth": {"inclination": float, "beta_z": float, "ml": float},
 }
 REQUIRED = {"galaxy": ("distance", "pixsize"), "data": ("path",)}
@@ -107,7 +107,8 @@ BOUNDS = {
     ("sampler", "warmup"): (0, 10**8, False), ("sampler", "samples"): (1, 10**8, False),
     ("sampler", "ess"): (0, None, False), ("sampler", "r_hat"): (1, None, True),
     ("truth", "inclination"): (0, 90, False), ("truth", "ml"): (0, None, True),
-    ("refine", "nrad"): (5, 10**4, False), ("refine", "nang"): (3, 10**4, False), ("refine", "los_nodes"): (0, 10**4, False), ("refine", "tol"): (0, 1, True),
+    ("refine", "nrad"): (5, 10**4, False), ("refine", "nang"): (3, 10**4, False), ("refine", "tol"): (0, 1, True),
+    ("refine", "los_nodes"): (0, 10**4, False),
     ("refine", "n_start"): (3, 10**4, False), ("refine", "max_nodes"): (3, 10**4, False),
     ("refine", "n_draws"): (100, 10**8, False),
 }

@@ -13,7 +13,7 @@ import numpy as np
 
 from .forward import ForwardModel, Parameters, check_positions
 from .galaxy import Galaxy, Sersic
-from .jampy_los import MIN_NODES, fixed_rule_los
+from .jampy_los import check_los_nodes, fixed_rule_los
 from .jampy_surface import separable_surface
 from .physics import grid
 from .physics.scaling import velocity_scale
@@ -41,8 +41,7 @@ class JAMSettings:
     def __post_init__(self):
         if int(self.nrad) < 5 or int(self.nang) < 3:
             raise ValueError(f"JAM grid too coarse: nrad = {self.nrad} (>= 5), nang = {self.nang} (>= 3)")
-        if int(self.los_nodes) != 0 and int(self.los_nodes) < MIN_NODES:
-            raise ValueError(f"los_nodes = {self.los_nodes}: 0 (jampy's quadrature) or at least {MIN_NODES}")
+        check_los_nodes(self.los_nodes)
 
     def as_dict(self):
         """The settings as a dict; ``los_nodes`` only when set, so that the settings recorded with

@@ -156,6 +156,14 @@ class _LastTerms:
         return terms[0] + terms[1] / (1 - beta.flat[0])
 
 
+def check_los_nodes(n_nodes):
+    """``n_nodes`` as an int if it is 0 (jampy's quadrature) or at least ``MIN_NODES``, else ``ValueError``."""
+    n = int(n_nodes)
+    if n != n_nodes or (n != 0 and n < MIN_NODES):
+        raise ValueError(f"los_nodes = {n_nodes}: 0 (jampy's quadrature) or at least {MIN_NODES}")
+    return n
+
+
 def fixed_rule_los(n_nodes):
     """Within the block, jampy's ``surf_v2los_cyl`` is :func:`los_linear_terms` (``n_nodes`` > 0).
 
@@ -170,10 +178,8 @@ def fixed_rule_los(n_nodes):
         Reentrant and thread-safe (:func:`fastjam.jampy_patch.swapped`); a nested block with
         another ``n_nodes`` raises ``ValueError``.
     """
-    n_nodes = int(n_nodes)
+    n_nodes = check_los_nodes(n_nodes)
     if n_nodes == 0:
         return contextlib.nullcontext()
-    if n_nodes < MIN_NODES:
-        raise ValueError(f"los_nodes = {n_nodes}: 0 (jampy's quadrature) or at least {MIN_NODES}")
     return swapped("surf_v2los_cyl", lambda original: _LastTerms(original, n_nodes), key=n_nodes)
 
