@@ -12,7 +12,8 @@ errors e = f_emu/f_JAM - 1 over the 64 x 64 polar grid at one random anisotropy 
 and the worst 5% of the maps by their maximum |e| are described: Spearman's rho of the per-map
 maximum with each design parameter (``fastjam.family.FAMILY_PARAM_NAMES``; 0 for a component the
 galaxy does not have) and with the thinnest Gaussian's q_intr, and the medians of those in the
-worst 5% and in the rest.
+worst 5% and in the rest. Each network after the first is compared with the first: whether they
+err most on the same maps (``shared_worst``).
 
 Usage::
 
@@ -77,6 +78,22 @@ def worst_maps(mx, inp, params, share=0.05):
             for k, v in columns.items()]
 
 
+def shared_worst(mx_first, mx, share=0.05):
+    """Whether two networks err most on the same maps: per-map maxima ``mx_first``, ``mx`` (N,).
+
+    Spearman's rho between them, how many of the first network's worst ``share`` of maps are
+    among the second's, and the median ratio mx / mx_first on the first's worst and on the rest.
+    """
+    from scipy.stats import spearmanr
+
+    worst = mx_first > np.percentile(mx_first, 100 * (1 - share))
+    worst_other = mx > np.percentile(mx, 100 * (1 - share))
+    ratio = mx / mx_first
+    return dict(spearman_rho=float(spearmanr(mx_first, mx).statistic), n_worst=int(worst.sum()),
+                n_worst_shared=int((worst & worst_other).sum()), ratio_median_worst=float(np.median(ratio[worst])),
+                ratio_median_rest=float(np.median(ratio[~worst])))
+
+
 def _table(name, rows, place):
     lines = [name, f"{'group':>22} {'range':>13} {'maps':>6} {'share':>7} {'rms median':>11} {'rms p90':>9} "
              f"{'max p95':>9}"]
@@ -113,13 +130,22 @@ def main(argv=None):
     keep = np.asarray(ds.index) < args.test_first if args.test_first else np.ones(len(ds.index), bool)
     inp = {k: v[keep] for k, v in map_inputs(ds).items()}
     params = np.asarray(ds.params, dtype=float)[keep]
-    out = []
+    out, first = [], None
     for path in args.models:
         arrays, card = load_arrays(path)
         net = GeneralEmulatorNetwork.from_arrays(arrays, card)
-        rows, place = regimes(relative_errors(net, inp, 1, args.seed), inp, params)
+        e = relative_errors(net, inp, 1, args.seed)
+        rows, place = regimes(e, inp, params)
         out.append(dict(model=shown_path(path), rows=rows, **place))
         print(_table(f"{shown_path(path)} on {int(keep.sum())} held-out maps", rows, place))
+        mx = np.abs(e).max(1)
+        if first is None:
+            first = mx
+            continue
+        out[-1]["against_first"] = shared = shared_worst(first, mx)
+        print(f"against {shown_path(args.models[0])}: Spearman rho of the per-map maxima {shared['spearman_rho']:.2f}; "
+              f"{shared['n_worst_shared']} of its {shared['n_worst']} worst maps (5%) are among these worst; per-map maximum "
+              f"ratio, median: {shared['ratio_median_worst']:.3f} on its worst, {shared['ratio_median_rest']:.3f} on the rest")
     path = Path(args.json) if args.json else RESULTS / "general_regimes.json"
     write_json(path, dict(benchmark="general_regimes", n_maps=int(keep.sum()), models=out,
                           args=dict(vars(args), test=shown_path(args.test), models=[shown_path(m) for m in args.models]),
