@@ -143,9 +143,10 @@ def main(argv=None):
             first = mx
             continue
         out[-1]["against_first"] = shared = shared_worst(first, mx)
-        print(f"against {shown_path(args.models[0])}: Spearman rho of the per-map maxima {shared['spearman_rho']:.2f}; "
-              f"{shared['n_worst_shared']} of its {shared['n_worst']} worst maps (5%) are among these worst; per-map maximum "
-              f"ratio, median: {shared['ratio_median_worst']:.3f} on its worst, {shared['ratio_median_rest']:.3f} on the rest")
+        print(f"against {shown_path(args.models[0])}: Spearman rho of the per-map maxima "
+              f"{shared['spearman_rho']:.2f}; {shared['n_worst_shared']} of its {shared['n_worst']} worst maps (5%) "
+              f"are among these worst; per-map maximum ratio, median: {shared['ratio_median_worst']:.3f} on its "
+              f"worst, {shared['ratio_median_rest']:.3f} on the rest")
     path = Path(args.json) if args.json else RESULTS / "general_regimes.json"
     write_json(path, dict(benchmark="general_regimes", n_maps=int(keep.sum()), models=out,
                           args=dict(vars(args), test=shown_path(args.test), models=[shown_path(m) for m in args.models]),
