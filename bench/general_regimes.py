@@ -63,6 +63,11 @@ def regimes(e, inp, params):
     return rows, place
 
 
+def worst_share(mx, share=0.05):
+    """Mask (N,) of the ``share`` of maps with the largest per-map maximum |e| ``mx`` (N,)."""
+    return mx > np.percentile(mx, 100 * (1 - share))
+
+
 def worst_maps(mx, inp, params, share=0.05):
     """What the ``share`` of maps with the largest per-map maximum |e| ``mx`` (N,) have in common."""
     from scipy.stats import spearmanr
@@ -72,7 +77,7 @@ def worst_maps(mx, inp, params, share=0.05):
 
     thinnest = np.min(np.where(inp["weight"] > 0, q_intr(inp["qobs"], inp["cos_i"][:, None]), np.inf), 1)
     columns = dict(zip(FAMILY_PARAM_NAMES, params.T), thinnest_q_intr=thinnest)
-    worst = mx > np.percentile(mx, 100 * (1 - share))
+    worst = worst_share(mx, share)
     return [dict(parameter=k, spearman_rho_max=float(spearmanr(v, mx).statistic),
                  median_worst=float(np.median(v[worst])), median_rest=float(np.median(v[~worst])))
             for k, v in columns.items()]
@@ -86,8 +91,7 @@ def shared_worst(mx_first, mx, share=0.05):
     """
     from scipy.stats import spearmanr
 
-    worst = mx_first > np.percentile(mx_first, 100 * (1 - share))
-    worst_other = mx > np.percentile(mx, 100 * (1 - share))
+    worst, worst_other = worst_share(mx_first, share), worst_share(mx, share)
     ratio = mx / mx_first
     return dict(spearman_rho=float(spearmanr(mx_first, mx).statistic), n_worst=int(worst.sum()),
                 n_worst_shared=int((worst & worst_other).sum()), ratio_median_worst=float(np.median(ratio[worst])),
