@@ -3,8 +3,8 @@
 The held-out maps are JAM on a 40 x 20 grid (epsrel 1e-2, ``fastjam.jam.JAMSettings``), whose own error
 is small on typical maps (``bench/general_emulator.py jam``) but may not be on the hardest ones. For the
 ``--n`` maps of ``--test`` on which the network errs most after the ``--skip`` worst (largest per-map
-max |e| at one random anisotropy per map, seed 0), JAM is run again on a 3x finer grid (120 x 60, epsrel 1e-3) and three
-errors are compared per map: network against the stored map (what the card reports), stored map
+max |e| at one random anisotropy per map, seed 0), JAM is run again on a 3x finer grid (120 x 60,
+epsrel 1e-3) and three errors are compared per map: network against the stored map (what the card reports), stored map
 against the finer one (JAM's own), network against the finer one. Equal first and third columns with
 a small second one mean the error is the network's.
 
