@@ -115,7 +115,9 @@ def _run(sets, design, n_train, out, args):
     train = {k: v[:n_train] for k, v in sets["train"].items()}
     config = GeneralTrainConfig(epochs=args.epochs, max_minutes=args.minutes, seed=args.seed, batch_size=args.batch,
                                 weight_decay=args.weight_decay, tail_weight=args.tail_weight, lr=args.lr,
-                                bias_weight=args.bias_weight, patience=args.patience, lr_patience=args.lr_patience)
+                                bias_weight=args.bias_weight, hard_share=args.hard_share,
+                                radial_weight=args.radial_weight,
+                                patience=args.patience, lr_patience=args.lr_patience)
     init, info = None, None
     if args.init:  # warm start from a trained network of the same design
         init, info = GeneralEmulatorNetwork.load(args.init), dict(warm_start=shown_path(args.init))
@@ -245,20 +247,46 @@ def bench_clamp(args):
 
 def bench_basis(args):
     """Floor of the linear output layer: held-out maps projected on the first K principal components
-    of the training maps' ln f at the two anchors (what a network with K basis maps can at best do)."""
+    of the training maps' ln f at the two anchors (what a network with K basis maps can at best do);
+    with ``--model``, on that network's own trained basis (least squares), also on the maps it errs
+    most on (its worst 5% by the per-map maximum)."""
     from fastjam.emulator.general_train import anchor_errors, anchor_targets, error_stats
 
     sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first, args.extra)
     train, test = anchor_targets(sets["train"]), anchor_targets(sets["test"])
-    mean = train.mean(0)
-    _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
-    rows = []
-    for k in args.sizes:
-        proj = (test - mean) @ vt[:k].T @ vt[:k] + mean
-        e = anchor_errors(proj, sets["test"], n_betas=1, seed=args.seed)
-        rows.append(dict(design=f"PCA {k} basis maps", n_train=len(train), **error_stats(e)))
-    print(_table(rows, ("design", "n_train") + ACCURACY))
+    if args.model:
+        rows = _trained_basis_floor(args.model, sets["test"], test, args.seed)
+    else:
+        mean = train.mean(0)
+        _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
+        rows = []
+        for k in args.sizes:
+            proj = (test - mean) @ vt[:k].T @ vt[:k] + mean
+            e = anchor_errors(proj, sets["test"], n_betas=1, seed=args.seed)
+            rows.append(dict(design=f"PCA {k} basis maps", n_train=len(train), **error_stats(e)))
+    print(_table(rows, ("design", "n_train") + ACCURACY + (("map_max_median",) if args.model else ())))
     print(_write("basis", rows, args, n_maps))
+
+
+def _trained_basis_floor(model, inp, targets, seed):
+    """The network's errors and those of the best fit of its own output basis, on all maps and on the
+    network's worst 5%."""
+    import torch
+
+    from fastjam.emulator.general import GeneralEmulatorNetwork
+    from fastjam.emulator.general_train import _tensors, anchor_errors, error_stats
+
+    net = GeneralEmulatorNetwork.load(model)
+    with torch.no_grad():
+        pred = net(*_tensors(inp, np.arange(len(targets)))).double().numpy()
+    w, b = (v.detach().double().numpy() for v in (net.basis.weight, net.basis.bias))
+    floor = (w @ np.linalg.lstsq(w, (targets - b).T, rcond=None)[0]).T + b
+    e_net, e_floor = (anchor_errors(y, inp, n_betas=1, seed=seed) for y in (pred, floor))
+    worst = np.abs(e_net).max(1) >= np.percentile(np.abs(e_net).max(1), 95)
+    return [dict(design=f"{name}{part}", n_train="-", map_max_median=float(np.median(np.abs(e[sel]).max(1))),
+                 **error_stats(e[sel]))
+            for part, sel in (("", slice(None)), (", network's worst 5%", worst))
+            for name, e in (("network", e_net), ("its basis, best fit", e_floor))]
 
 
 def bench_ranges(args):
@@ -376,7 +404,7 @@ def main(argv=None):
     p.add_argument("--n-ranges", type=int, default=1024, help="family galaxies of the ranges mode")
     p.add_argument("--small-ratio", type=float, default=0.01, help="pixsize/sigma_psf standing in for 0")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--model", help="card: a trained network directory")
+    p.add_argument("--model", help="card: a trained network directory; basis: the network whose own basis to test")
     p.add_argument("--models", nargs="+", help="ensemble: trained network directories")
     p.add_argument("--lr", type=float, default=1e-3, help="initial learning rate (AdamW)")
     p.add_argument("--init", help="curve/design: warm start from this trained network (same design)")
@@ -384,6 +412,10 @@ def main(argv=None):
     p.add_argument("--tail-weight", type=float, default=0.0,
                    help="weight of sqrt(mean r^4) in the training loss (GeneralTrainConfig.tail_weight)")
     p.add_argument("--bias-weight", type=float, default=0.0, help="GeneralTrainConfig.bias_weight: the coherent term")
+    p.add_argument("--hard-share", type=float, default=0.0,
+                   help="GeneralTrainConfig.hard_share: share of each epoch drawn where the network errs most")
+    p.add_argument("--radial-weight", type=float, default=0.0,
+                   help="GeneralTrainConfig.radial_weight: c of the pixel weights 1 + c (r/R_e)^2")
     p.add_argument("--out", help="card: where to write the emulator and its card")
     p.add_argument("--json", help="output file (default bench/results/general_<mode>.json)")
     p.add_argument("--no-progress", action="store_true")

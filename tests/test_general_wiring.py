@@ -340,3 +340,32 @@ def test_warm_start_begins_from_the_given_network(general, tmp_path):
     other = GeneralConfig(**{**config.as_dict(), "latent": 4})
     with pytest.raises(ValueError, match="another design"):
         train_general(*part, tmp_path / "other", other, GeneralTrainConfig(epochs=1), progress=False, init=general.net)
+
+
+def test_hard_maps_and_radial_weights_train_and_validate_on_the_weighted_loss(general, tmp_path):
+    """hard_share and radial_weight run through training; the validation loss is the mean of
+    omega r^2 over the pixels, omega = radial_weights(c), at the validation anisotropies."""
+    from fastjam.emulator.general_loss import radial_weights
+    from fastjam.emulator.general_train import (GeneralTrainConfig, draw_betas, map_inputs, predict_ln_f,
+                                                train_general, true_ln_f)
+    from fastjam.family import FamilySpace, family_design, family_mge, pad_mge
+    from fastjam.jam import JAMSettings, dimensionless_linear_maps
+
+    design = family_design(4, seed=23, space=FamilySpace(sigma_psf_re=(0.05, 0.3)))
+    mges = [family_mge(p) for p in design]
+    ab = [dimensionless_linear_maps(m, p[1], p[2], p[3], JAMSettings(nrad=10, nang=6)) for m, p in zip(mges, design)]
+    inp = map_inputs(SimpleNamespace(mge=np.stack([pad_mge(*m) for m in mges]), params=design,
+                                     a=np.stack([a for a, _ in ab]), b=np.stack([b for _, b in ab])))
+    train, val = ({k: v[idx] for k, v in inp.items()} for idx in (slice(0, 3), slice(3, 4)))
+    config = GeneralTrainConfig(epochs=3, batch_size=2, lr=1e-12, min_lr=0.0, hard_share=0.5, radial_weight=1.0,
+                                seed=5)
+    result, net = train_general(train, val, tmp_path / "hard", general.net.config, config, progress=False,
+                                init=general.net)
+    assert result.epochs == 3
+    rng = np.random.default_rng(5)
+    betas = np.concatenate([draw_betas(val, rng) for _ in range(config.val_betas)])
+    vinp = {k: np.concatenate([v] * config.val_betas) for k, v in val.items()}
+    r2 = (predict_ln_f(net, vinp, betas) - true_ln_f(vinp, betas)) ** 2
+    expected = np.mean(r2 * radial_weights(1.0))
+    assert result.history["val_loss"][-1] == pytest.approx(expected, rel=1e-5)
+    assert expected != pytest.approx(np.mean(r2), rel=1e-2)  # the weights matter on this map

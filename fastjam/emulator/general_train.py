@@ -15,6 +15,7 @@ import numpy as np
 
 from .general_features import (BETA_LO, JEANS_ENCODERS, anchor_weight, beta_feature, beta_hi, f_from_anchors,
                                feature_definition, global_features, profile_input)
+from .general_loss import batch_loss, epoch_order, radial_weights
 from .train import TrainConfig, TrainResult, _atomic_torch_save, early_stopped, optimiser, plot_loss, resumed_end
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,12 @@ class GeneralTrainConfig(TrainConfig):
     #: weight b of the coherent term b mean_maps(mean_pixels(r)^2) added to the loss (validation too): b > 0 weighs
     #: each map's mean residual of ln f (a coherent error, degenerate with M/L in a fit) more than its pattern
     bias_weight: float = 0.0
+    #: share h of each epoch's draws made in proportion to each map's last max residual^2 of ln f (the rest a
+    #: uniform subset of the maps): h > 0 revisits the maps the network fits worst (:func:`epoch_order`)
+    hard_share: float = 0.0
+    #: c of the pixel weights 1 + c (r/R_e)^2 of the squared residuals (:func:`radial_weights`): c > 0 weighs
+    #: the outer map, where most per-map maxima lie, more than the polar grid's dense centre does
+    radial_weight: float = 0.0
 
 
 def map_inputs(ds):
@@ -255,24 +262,39 @@ def error_stats(e):
                 coherent_share=float(np.mean(ln_e.mean(1) ** 2) / np.mean(ln_e**2)))
 
 
-def batch_loss(residual, tail_weight=0.0, xp=np, bias_weight=0.0, groups=1):
-    r"""Training loss of residuals ``residual`` of ln f, shape (maps, groups * pixels):
-
-    .. math:: (1 - w)\,\overline{r^2} + w \sqrt{\overline{r^4}} + b\,\overline{\bar r_m^2},
-
-    w = ``tail_weight``, b = ``bias_weight``, :math:`\bar r_m` the mean residual over the pixels of
-    each map and group (``groups`` = 2 for the two anchor maps of a network's output)."""
-    r2 = residual**2
-    mse = xp.mean(r2)
-    loss = mse if not tail_weight else (1 - tail_weight) * mse + tail_weight * xp.sqrt(xp.mean(r2**2))
-    if bias_weight:
-        loss = loss + bias_weight * xp.mean(residual.reshape(len(residual), groups, -1).mean(-1) ** 2)
-    return loss
-
-
 def _val_loss(net, inp, betas, config):
     residual = predict_ln_f(net, inp, betas) - true_ln_f(inp, betas)
-    return float(batch_loss(residual, config.tail_weight, np, config.bias_weight))
+    return float(batch_loss(residual, config.tail_weight, np, config.bias_weight,
+                            pixel_weight=radial_weights(config.radial_weight)))
+
+
+def _train_epoch(net, opt, train_inp, targets, order, config, erng, hardness):
+    """One pass of the optimiser over the maps ``order``; updates ``hardness`` of the maps seen in place
+    and returns the mean training loss."""
+    import torch
+
+    net.train()
+    output, total = net.config.output, 0.0
+    groups = 2 if output == "anchors" else 1  # residuals of the two anchor maps, or of ln f
+    omega = radial_weights(config.radial_weight)
+    omega = None if omega is None else torch.as_tensor(omega, dtype=torch.float32)
+    for k in range(0, len(order), config.batch_size):
+        idx = order[k:k + config.batch_size]
+        if output == "anchors":
+            pred, y = net(*_tensors(train_inp, idx)), targets[idx]
+        else:
+            beta = BETA_LO + erng.uniform(size=len(idx)) * (train_inp["beta_hi"][idx] - BETA_LO)
+            sub = {key: v[idx] for key, v in train_inp.items()}
+            pred = net(*_tensors(train_inp, idx, beta, "direct"))
+            y = torch.as_tensor(true_ln_f(sub, beta), dtype=torch.float32)
+        residual = pred - y
+        loss = batch_loss(residual, config.tail_weight, torch, config.bias_weight, groups, omega)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        hardness[idx] = (residual.detach() ** 2).amax(1).double().numpy()
+        total += loss.item() * len(idx)
+    return total / len(order)
 
 
 def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(), resume=False, progress=True,
@@ -348,38 +370,23 @@ def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(),
     log.info("training on %d maps, validating on %d", n_train, len(val_inp["cos_i"]))
     targets = torch.as_tensor(anchor_targets(train_inp) if network.output == "anchors" else np.zeros(0),
                               dtype=torch.float32)
-    groups = 2 if network.output == "anchors" else 1  # residuals of the two anchor maps, or of ln f
+    hardness = np.ones(n_train)  # each map's last max residual^2 of ln f (epoch_order)
     bar = tqdm(range(start, resumed_end(history, best, config)), initial=start, total=config.epochs,
                disable=not progress, unit="epoch")
     for epoch in bar:
         t0 = time.perf_counter()
         erng = np.random.default_rng([config.seed, epoch])
-        net.train()
-        perm = erng.permutation(n_train)
-        total = 0.0
-        for k in range(0, n_train, config.batch_size):
-            idx = perm[k:k + config.batch_size]
-            if network.output == "anchors":
-                pred, y = net(*_tensors(train_inp, idx)), targets[idx]
-            else:
-                beta = BETA_LO + erng.uniform(size=len(idx)) * (train_inp["beta_hi"][idx] - BETA_LO)
-                sub = {key: v[idx] for key, v in train_inp.items()}
-                pred = net(*_tensors(train_inp, idx, beta, "direct"))
-                y = torch.as_tensor(true_ln_f(sub, beta), dtype=torch.float32)
-            loss = batch_loss(pred - y, config.tail_weight, torch, config.bias_weight, groups)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
+        share = config.hard_share if epoch > start else 0.0  # the first epoch of a run measures every map
+        total = _train_epoch(net, opt, train_inp, targets, epoch_order(hardness, share, erng), config, erng, hardness)
         val_loss = _val_loss(net, vinp, vbetas, config)
         sched.step(val_loss)
         lr = opt.param_groups[0]["lr"]
-        for key, v in zip(history, (epoch, total / n_train, val_loss, lr, time.perf_counter() - t0)):
+        for key, v in zip(history, (epoch, total, val_loss, lr, time.perf_counter() - t0)):
             history[key].append(v)
         if val_loss < best["loss"]:
             best = dict(loss=val_loss, epoch=epoch, state={k: v.detach().clone() for k, v in net.state_dict().items()})
-        bar.set_postfix(train=f"{np.sqrt(total / n_train):.2e}", val=f"{np.sqrt(val_loss):.2e}", lr=f"{lr:.1e}")
-        log.debug("epoch %d train %.3e val %.3e lr %.1e", epoch, np.sqrt(total / n_train), np.sqrt(val_loss), lr)
+        bar.set_postfix(train=f"{np.sqrt(total):.2e}", val=f"{np.sqrt(val_loss):.2e}", lr=f"{lr:.1e}")
+        log.debug("epoch %d train %.3e val %.3e lr %.1e", epoch, np.sqrt(total), np.sqrt(val_loss), lr)
         _atomic_torch_save(dict(model=net.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                                 history=history, best=best, epoch=epoch), ckpt_path)
         if early_stopped(epoch, best, lr, config):
