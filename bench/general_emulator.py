@@ -170,20 +170,25 @@ def bench_curve(args):
     _train_all("curve", [(d, n, Path(args.work) / f"curve_{d}_{n}") for n in args.sizes], args)
 
 
+def _anchors_of(net, inp):
+    """A network's ln f at the two anchors (N, 2 NTHETA*NR) on maps ``inp``."""
+    import torch
+
+    from fastjam.emulator.general_train import _tensors
+
+    with torch.no_grad():
+        return net(*_tensors(inp, np.arange(len(inp["cos_i"])))).double().numpy()
+
+
 def bench_ensemble(args):
     """Networks ``--models`` alone and averaged (mean ln f at the anchors) on the same test maps: how much
     of the error is the spread between trainings (variance) rather than shared (bias)."""
-    import torch
-
     from fastjam.emulator.general import GeneralEmulatorNetwork
-    from fastjam.emulator.general_train import _tensors, anchor_errors, error_stats
+    from fastjam.emulator.general_train import anchor_errors, error_stats
 
     sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first, args.extra)
-    test, outs = sets["test"], []
-    for path in args.models:
-        net = GeneralEmulatorNetwork.load(path)
-        with torch.no_grad():
-            outs.append(net(*_tensors(test, np.arange(len(test["cos_i"])))).double().numpy())
+    test = sets["test"]
+    outs = [_anchors_of(GeneralEmulatorNetwork.load(path), test) for path in args.models]
     rows = [dict(design=name, n_train="-", **error_stats(anchor_errors(y, test)))  # the anisotropies of accuracy()
             for name, y in [(shown_path(m), o) for m, o in zip(args.models, outs)] + [("mean of all", np.mean(outs, 0))]]
     print(_table(rows, ("design",) + ACCURACY))
@@ -253,10 +258,11 @@ def bench_basis(args):
     from fastjam.emulator.general_train import anchor_errors, anchor_targets, error_stats
 
     sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first, args.extra)
-    train, test = anchor_targets(sets["train"]), anchor_targets(sets["test"])
+    test = anchor_targets(sets["test"])
     if args.model:
         rows = _trained_basis_floor(args.model, sets["test"], test, args.seed)
     else:
+        train = anchor_targets(sets["train"])
         mean = train.mean(0)
         _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
         rows = []
@@ -271,14 +277,11 @@ def bench_basis(args):
 def _trained_basis_floor(model, inp, targets, seed):
     """The network's errors and those of the best fit of its own output basis, on all maps and on the
     network's worst 5%."""
-    import torch
-
     from fastjam.emulator.general import GeneralEmulatorNetwork
-    from fastjam.emulator.general_train import _tensors, anchor_errors, error_stats
+    from fastjam.emulator.general_train import anchor_errors, error_stats
 
     net = GeneralEmulatorNetwork.load(model)
-    with torch.no_grad():
-        pred = net(*_tensors(inp, np.arange(len(targets)))).double().numpy()
+    pred = _anchors_of(net, inp)
     w, b = (v.detach().double().numpy() for v in (net.basis.weight, net.basis.bias))
     floor = (w @ np.linalg.lstsq(w, (targets - b).T, rcond=None)[0]).T + b
     e_net, e_floor = (anchor_errors(y, inp, n_betas=1, seed=seed) for y in (pred, floor))
