@@ -26,22 +26,29 @@ def _bulge_disk(distance=DISTANCE):
     return MGE(*(np.concatenate([getattr(bulge, k)[::2], getattr(disk, k)]) for k in ("surf", "sigma", "qobs")))
 
 
+def _family_inputs(n, seed):
+    """Network inputs of ``n`` family galaxies (Sobol ``seed``) with coarse jampy maps (10 x 6 grid)."""
+    from fastjam.emulator.general_train import map_inputs
+    from fastjam.family import FamilySpace, family_design, family_mge, pad_mge
+    from fastjam.jam import JAMSettings, dimensionless_linear_maps
+
+    design = family_design(n, seed=seed, space=FamilySpace(sigma_psf_re=(0.05, 0.3)))
+    mges = [family_mge(p) for p in design]
+    ab = [dimensionless_linear_maps(m, p[1], p[2], p[3], JAMSettings(nrad=10, nang=6)) for m, p in zip(mges, design)]
+    return map_inputs(SimpleNamespace(mge=np.stack([pad_mge(*m) for m in mges]), params=design,
+                                      a=np.stack([a for a, _ in ab]), b=np.stack([b for _, b in ab])))
+
+
 @pytest.fixture(scope="module")
 def general(tmp_path_factory):
     """A general emulator artefact (weights and a card with its error model) and its torch network."""
     pytest.importorskip("torch")
     from fastjam.emulator.general import GeneralConfig
     from fastjam.atomic import write_npz
-    from fastjam.emulator.general_train import GeneralTrainConfig, error_card, map_inputs, novelty_card, train_general
+    from fastjam.emulator.general_train import GeneralTrainConfig, error_card, novelty_card, train_general
     from fastjam.emulator.store import update_card
-    from fastjam.family import FamilySpace, family_design, family_mge, pad_mge
-    from fastjam.jam import JAMSettings, dimensionless_linear_maps
 
-    design = family_design(6, seed=21, space=FamilySpace(sigma_psf_re=(0.05, 0.3)))
-    mges = [family_mge(p) for p in design]
-    ab = [dimensionless_linear_maps(m, p[1], p[2], p[3], JAMSettings(nrad=10, nang=6)) for m, p in zip(mges, design)]
-    inp = map_inputs(SimpleNamespace(mge=np.stack([pad_mge(*m) for m in mges]), params=design,
-                                     a=np.stack([a for a, _ in ab]), b=np.stack([b for _, b in ab])))
+    inp = _family_inputs(6, seed=21)
     out = tmp_path_factory.mktemp("general")
     part = [{k: v[idx] for k, v in inp.items()} for idx in (slice(0, 5), slice(5, 6))]
     _, net = train_general(*part, out, GeneralConfig(encoder="singles", token_hidden=(16,), latent=8, hidden=(32,),
@@ -321,15 +328,9 @@ def test_warm_start_begins_from_the_given_network(general, tmp_path):
     import torch
 
     from fastjam.emulator.general import GeneralConfig
-    from fastjam.emulator.general_train import GeneralTrainConfig, _tensors, map_inputs, train_general
-    from fastjam.family import FamilySpace, family_design, family_mge, pad_mge
-    from fastjam.jam import JAMSettings, dimensionless_linear_maps
+    from fastjam.emulator.general_train import GeneralTrainConfig, _tensors, train_general
 
-    design = family_design(3, seed=22, space=FamilySpace(sigma_psf_re=(0.05, 0.3)))
-    mges = [family_mge(p) for p in design]
-    ab = [dimensionless_linear_maps(m, p[1], p[2], p[3], JAMSettings(nrad=10, nang=6)) for m, p in zip(mges, design)]
-    inp = map_inputs(SimpleNamespace(mge=np.stack([pad_mge(*m) for m in mges]), params=design,
-                                     a=np.stack([a for a, _ in ab]), b=np.stack([b for _, b in ab])))
+    inp = _family_inputs(3, seed=22)
     part = [{k: v[idx] for k, v in inp.items()} for idx in (slice(0, 2), slice(2, 3))]
     config = general.net.config
     _, net = train_general(*part, tmp_path / "warm", config, GeneralTrainConfig(epochs=1, batch_size=2, lr=1e-12),
@@ -346,16 +347,10 @@ def test_hard_maps_and_radial_weights_train_and_validate_on_the_weighted_loss(ge
     """hard_share and radial_weight run through training; the validation loss is the mean of
     omega r^2 over the pixels, omega = radial_weights(c), at the validation anisotropies."""
     from fastjam.emulator.general_loss import radial_weights
-    from fastjam.emulator.general_train import (GeneralTrainConfig, draw_betas, map_inputs, predict_ln_f,
+    from fastjam.emulator.general_train import (GeneralTrainConfig, draw_betas, predict_ln_f,
                                                 train_general, true_ln_f)
-    from fastjam.family import FamilySpace, family_design, family_mge, pad_mge
-    from fastjam.jam import JAMSettings, dimensionless_linear_maps
 
-    design = family_design(4, seed=23, space=FamilySpace(sigma_psf_re=(0.05, 0.3)))
-    mges = [family_mge(p) for p in design]
-    ab = [dimensionless_linear_maps(m, p[1], p[2], p[3], JAMSettings(nrad=10, nang=6)) for m, p in zip(mges, design)]
-    inp = map_inputs(SimpleNamespace(mge=np.stack([pad_mge(*m) for m in mges]), params=design,
-                                     a=np.stack([a for a, _ in ab]), b=np.stack([b for _, b in ab])))
+    inp = _family_inputs(4, seed=23)
     train, val = ({k: v[idx] for k, v in inp.items()} for idx in (slice(0, 3), slice(3, 4)))
     config = GeneralTrainConfig(epochs=3, batch_size=2, lr=1e-12, min_lr=0.0, hard_share=0.5, radial_weight=1.0,
                                 seed=5)
