@@ -41,6 +41,11 @@ DESIGNS = {  # name: GeneralConfig keywords
     # the light sampled on a polar grid (the outer minor axis carries most of the maps' error)
     "profile-anchors-k128": dict(encoder="profile", output="anchors", n_basis=128, token_hidden=(128, 128)),
     "hybrid-anchors-k128": dict(encoder="hybrid", output="anchors", n_basis=128),
+    # and the light beyond 3 R_e, which the line of sight through the outer minor axis crosses
+    "hybrid-outer-anchors-k128": dict(encoder="hybrid", output="anchors", n_basis=128,
+                                      profile_outer=(4.0, 6.0, 9.0, 13.5)),
+    # and a per-position decoder that corrects the basis maps from the light at each position
+    "hybrid-decoder-anchors-k128": dict(encoder="hybrid", output="anchors", n_basis=128, decoder=(32, 32)),
     # 4x wider encoders and MLP (the 128 x 8,192 output basis still holds most weights): capacity at ~10k maps
     "hybrid-anchors-k128-big": dict(encoder="hybrid", output="anchors", n_basis=128, token_hidden=(128, 128),
                                     latent=128, hidden=(512, 512, 512)),
@@ -116,10 +121,10 @@ def _run(sets, design, n_train, out, args):
     config = GeneralTrainConfig(epochs=args.epochs, max_minutes=args.minutes, seed=args.seed, batch_size=args.batch,
                                 weight_decay=args.weight_decay, tail_weight=args.tail_weight, lr=args.lr,
                                 bias_weight=args.bias_weight, hard_share=args.hard_share,
-                                radial_weight=args.radial_weight,
+                                radial_weight=args.radial_weight, decoder_nodes=args.decoder_nodes,
                                 patience=args.patience, lr_patience=args.lr_patience)
     init, info = None, None
-    if args.init:  # warm start from a trained network of the same design
+    if args.init:  # warm start from a trained network of the same design (or one it extends)
         init, info = GeneralEmulatorNetwork.load(args.init), dict(warm_start=shown_path(args.init))
     result, net = train_general(train, sets["val"], out, GeneralConfig(**DESIGNS[design]), config,
                                 resume=True, progress=not args.no_progress, info=info, init=init)
@@ -410,7 +415,7 @@ def main(argv=None):
     p.add_argument("--model", help="card: a trained network directory; basis: the network whose own basis to test")
     p.add_argument("--models", nargs="+", help="ensemble: trained network directories")
     p.add_argument("--lr", type=float, default=1e-3, help="initial learning rate (AdamW)")
-    p.add_argument("--init", help="curve/design: warm start from this trained network (same design)")
+    p.add_argument("--init", help="curve/design: warm start from this trained network (same design, or fewer outer profile radii)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     p.add_argument("--tail-weight", type=float, default=0.0,
                    help="weight of sqrt(mean r^4) in the training loss (GeneralTrainConfig.tail_weight)")
@@ -419,6 +424,8 @@ def main(argv=None):
                    help="GeneralTrainConfig.hard_share: share of each epoch drawn where the network errs most")
     p.add_argument("--radial-weight", type=float, default=0.0,
                    help="GeneralTrainConfig.radial_weight: c of the pixel weights 1 + c (r/R_e)^2")
+    p.add_argument("--decoder-nodes", type=int, default=1024,
+                   help="GeneralTrainConfig.decoder_nodes: grid nodes per batch for a design with a decoder")
     p.add_argument("--out", help="card: where to write the emulator and its card")
     p.add_argument("--json", help="output file (default bench/results/general_<mode>.json)")
     p.add_argument("--no-progress", action="store_true")

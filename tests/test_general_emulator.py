@@ -206,8 +206,9 @@ def test_beta_hi_is_set_by_the_roundest_gaussian_with_light():
     assert beta_hi(qobs, weight, np.array([0.5]))[0] == pytest.approx(0.7 * (1 - q_intr_round))
 
 
-@pytest.mark.parametrize("encoder", ["pairs", "singles", "profile", "hybrid", "jeans"])
-def test_torch_and_jax_agree(tmp_path, encoder):
+@pytest.mark.parametrize("encoder, extra", [(e, {}) for e in ("pairs", "singles", "profile", "hybrid", "jeans")]
+                         + [("hybrid", dict(profile_outer=(4.0, 9.0), decoder=(8, 8)))])
+def test_torch_and_jax_agree(tmp_path, encoder, extra):
     torch = pytest.importorskip("torch")
     from fastjam.emulator import general_jax
     from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
@@ -219,9 +220,11 @@ def test_torch_and_jax_agree(tmp_path, encoder):
 
     torch.manual_seed(0)
     net = GeneralEmulatorNetwork(GeneralConfig(encoder=encoder, token_hidden=(16,), latent=8, hidden=(32,),
-                                               n_basis=8))
+                                               n_basis=8, **extra))
     with torch.no_grad():
         net.basis.weight.normal_(0, 0.05)
+        if extra:
+            net.dec.out.weight.normal_(0, 0.05)  # a decoder starts at zero
     from fastjam.emulator.general_features import feature_definition
 
     save_emulator(tmp_path, net, dict(kind="general"), None, {}, features=feature_definition())
@@ -352,3 +355,59 @@ def test_coherent_share_is_the_part_of_the_error_that_is_each_maps_mean():
     assert error_stats(np.expm1(ln_pattern))["coherent_share"] < 1e-20
     # in ln(1 + e): a 0.01 offset on the pattern of mean square 2.5e-4
     assert error_stats(np.expm1(ln_pattern + 0.01))["coherent_share"] == pytest.approx(1e-4 / 3.5e-4, rel=1e-9)
+
+
+def test_local_features_are_the_light_at_the_position():
+    """For one Gaussian the decoder's local inputs are ln r, the angle, the analytic ln nu and ln Sigma and
+    its q_obs; positions are folded into the first quadrant; numpy = torch."""
+    torch = pytest.importorskip("torch")
+    from fastjam.emulator.general_decoder import N_LOCAL, local_features
+
+    sigma, q, cos_i = 0.8, 0.5, np.array(0.3)
+    x, y = np.array([0.3, -0.3, 1.5]), np.array([0.4, -0.4, 0.0])
+    feat = local_features(np.log([sigma]), np.array([q]), np.array([1.0]), cos_i, x, y)
+    assert feat.shape == (3, N_LOCAL)
+    np.testing.assert_allclose(feat[0], feat[1], rtol=1e-12)
+    np.testing.assert_allclose(np.exp(3 * feat[:, 0]), np.sqrt(x**2 + y**2 + 0.01**2), rtol=1e-12)
+    np.testing.assert_allclose(feat[:, 1], [4 / np.pi * np.arctan2(0.4, 0.3) - 1] * 2 + [-1], rtol=1e-9)
+    surf = np.exp(-(x**2 + (y / q) ** 2) / (2 * sigma**2)) / (2 * np.pi * sigma**2 * q)
+    np.testing.assert_allclose(np.exp(10 * feat[:, 3]) - PROFILE_FLOOR, surf, rtol=1e-9)
+    qi = q_intr(q, cos_i)
+    nu = np.exp(-(x**2 + (y / qi) ** 2) / (2 * sigma**2)) / ((2 * np.pi) ** 1.5 * sigma**3 * qi)
+    np.testing.assert_allclose(np.exp(10 * feat[:, 2]) - PROFILE_FLOOR, nu, rtol=1e-9)
+    np.testing.assert_allclose(feat[:, 4], 2 * q - 1, rtol=1e-9)
+    two = local_features(np.log([0.3, 2.0]), np.array([0.2, 0.9]), np.array([0.5, 0.5]), cos_i, x, y)
+    assert np.all((two[:, 4] > 2 * 0.2 - 1) & (two[:, 4] < 2 * 0.9 - 1))  # a light-weighted mean of the two
+    t = local_features(*(torch.as_tensor(v, dtype=torch.float64) for v in (np.log([0.3, 2.0]), [0.2, 0.9],
+                                                                             [0.5, 0.5], cos_i)), x, y, torch)
+    np.testing.assert_allclose(t.numpy(), two, rtol=1e-10)
+
+
+def test_outer_radii_and_a_decoder_extend_a_network_that_starts_as_the_old_one():
+    """warm_start into a design with further profile radii and a decoder reproduces the old network's maps
+    (the new inputs start with zero weights, the decoder with a zero output); a node subset is the full map's
+    subset; other designs, a decoder without anchors and outer radii without a profile are refused."""
+    torch = pytest.importorskip("torch")
+    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+
+    torch.manual_seed(1)
+    small = dict(encoder="hybrid", token_hidden=(16,), latent=8, hidden=(32,), n_basis=8)
+    old = GeneralEmulatorNetwork(GeneralConfig(**small, profile_outer=(4.0,)))
+    new = GeneralEmulatorNetwork(GeneralConfig(**small, profile_outer=(4.0, 8.0), decoder=(8,))).warm_start(old)
+    unit = _sersic_unit(2.0, 0.6)
+    k = unit.sigma.size
+    args = [torch.as_tensor(v, dtype=torch.float32)[None] for v in (np.log(unit.sigma), unit.qobs, unit.weight)]
+    args += [torch.tensor([0.4]), torch.as_tensor(global_features(0.4, 0.1, 0.05, 0.2), dtype=torch.float32)[None]]
+    with torch.no_grad():
+        np.testing.assert_allclose(new(*args).numpy(), old(*args).numpy(), rtol=0, atol=1e-6)
+        new.dec.out.weight.normal_(0, 0.1)
+        nodes = np.array([0, 5, 4000])
+        full = new(*args).numpy().reshape(1, 2, -1)[:, :, nodes].reshape(1, -1)
+        np.testing.assert_allclose(new(*args, nodes=nodes).numpy(), full, rtol=0, atol=1e-6)
+    assert k == args[0].shape[1]
+    with pytest.raises(ValueError, match="another design"):
+        GeneralEmulatorNetwork(GeneralConfig(**small)).warm_start(old)  # fewer radii
+    with pytest.raises(ValueError, match="anchors"):
+        GeneralConfig(**dict(small, output="direct"), decoder=(8,))
+    with pytest.raises(ValueError, match="profile_outer"):
+        GeneralConfig(**dict(small, encoder="singles"), profile_outer=(4.0,))

@@ -364,3 +364,54 @@ def test_hard_maps_and_radial_weights_train_and_validate_on_the_weighted_loss(ge
     expected = np.mean(r2 * radial_weights(1.0))
     assert result.history["val_loss"][-1] == pytest.approx(expected, rel=1e-5)
     assert expected != pytest.approx(np.mean(r2), rel=1e-2)  # the weights matter on this map
+
+
+def test_a_decoder_trains_on_node_subsets_and_the_bound_model_reads_it_at_the_data(general, tmp_path):
+    """A network extended by a per-position decoder (warm start from the artefact) trains on random node
+    subsets (decoder_nodes) and validates on whole maps; the bound JAX model evaluates the decoder at off-grid
+    data positions: the torch basis maps interpolated there plus the torch decoder there, to 1e-5."""
+    import torch
+
+    from fastjam.emulator.general import GeneralConfig
+    from fastjam.emulator.general_decoder import local_features
+    from fastjam.emulator.general_features import anchor_weight, beta_hi, f_from_anchors
+    from fastjam.emulator.general_jax import bind
+    from fastjam.emulator.general_train import (GeneralTrainConfig, _tensors, draw_betas, predict_ln_f,
+                                                train_general, true_ln_f)
+    from fastjam.emulator.jax_model import interpolation_weights
+    from fastjam.emulator.store import load_arrays
+    from fastjam.photometry import unit_photometry
+    from fastjam.physics.scaling import velocity_scale
+
+    inp = _family_inputs(4, seed=24)
+    train, val = ({k: v[idx] for k, v in inp.items()} for idx in (slice(0, 3), slice(3, 4)))
+    design = GeneralConfig.from_dict({**general.net.config.as_dict(), "decoder": [8, 8]})
+    config = GeneralTrainConfig(epochs=2, batch_size=2, lr=3e-3, decoder_nodes=64, seed=6)
+    result, net = train_general(train, val, tmp_path / "dec", design, config, progress=False, init=general.net)
+    rng = np.random.default_rng(6)
+    betas = np.concatenate([draw_betas(val, rng) for _ in range(config.val_betas)])
+    vinp = {k: np.concatenate([v] * config.val_betas) for k, v in val.items()}
+    r2 = (predict_ln_f(net, vinp, betas) - true_ln_f(vinp, betas)) ** 2
+    assert min(result.history["val_loss"]) == pytest.approx(np.mean(r2), rel=1e-5)  # net: the best epoch
+    assert np.abs(net.dec.out.weight.detach().numpy()).max() > 0  # the decoder was trained
+
+    galaxy = Galaxy(_bulge_disk(), DISTANCE, 0.6, 0.5)
+    unit = unit_photometry(galaxy.mge, DISTANCE)
+    x, y = _positions(unit.r_e)
+    model = bind(*load_arrays(tmp_path / "dec"), galaxy, x, y)
+    one = dict(ln_sigma=np.log(unit.sigma)[None], qobs=unit.qobs[None], weight=unit.weight[None],
+               sigma_psf_re=np.array([0.6 / unit.r_e]), pixsize_re=np.array([0.5 / unit.r_e]))
+    inc, beta, ml = 84.0, 0.1, 2.0
+    one["cos_i"] = np.array([np.cos(np.radians(inc))])
+    one["beta_hi"] = beta_hi(one["qobs"], one["weight"], one["cos_i"])
+    t = _tensors(one, np.array([0]))
+    with torch.no_grad():
+        h = net.mlp(torch.cat([net.encode(*t[:4]), t[4]], -1))
+        grid_maps = net.basis(net.coeff(h))[0].double().numpy().reshape(2, -1)
+        dec = net.dec(h, local_features(*t[:4], x / unit.r_e, y / unit.r_e, torch))[0].double().numpy()
+    ln_f = interpolation_weights(x / unit.r_e, y / unit.r_e) @ grid_maps.T + dec.T
+    f = f_from_anchors(ln_f[:, 0], ln_f[:, 1], anchor_weight(beta, one["beta_hi"][0]))
+    expect = f * velocity_scale(ml, unit.l_tot, unit.r_e, DISTANCE)
+    np.testing.assert_allclose(np.asarray(model(inc, beta, ml)), expect, rtol=1e-5)
+    padded = model.padded(128)
+    np.testing.assert_allclose(np.asarray(padded(inc, beta, ml))[:x.size], expect, rtol=1e-5)

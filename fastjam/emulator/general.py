@@ -10,6 +10,7 @@ the Gaussians of an MGE and an MLP over the observing parameters.
     [z, cos i, ln sigma_psf/R_e, pixsize/sigma_psf, beta_hi] --MLP--> h --Linear--> c (K)
         --Linear (PCA-initialised)--> ln f at the two anchors (2 NTHETA NR)   ["anchors"]
                                    or ln f at the beta_z given as 5th input   ["direct"]
+    optional: + decoder(h, light at (x, y)) at each position                   ["decoder"]
 
 The pair encoder mirrors JAM: the projected second moment of a self-consistent MGE is a
 double sum over tracer Gaussians j and mass Gaussians k of terms that depend on the two
@@ -18,7 +19,9 @@ normalisations. Extra mass (a dark halo or a black hole as mass Gaussians with t
 ``m_k``) therefore needs no change of the encoder. Pooling weighted by light makes the
 encoding invariant to the order of the Gaussians and to splitting one into identical parts.
 The profile encoder sees the light where the map is made, the faint outer parts included
-(:func:`~fastjam.emulator.general_features.profile_features`). Inputs are defined in
+(:func:`~fastjam.emulator.general_features.profile_features`), optionally beyond 3 R_e
+(``profile_outer``). An optional per-position decoder (:mod:`fastjam.emulator.general_decoder`)
+corrects the basis maps from the light at each position. Inputs are defined in
 :mod:`fastjam.emulator.general_features`.
 """
 from dataclasses import asdict, dataclass
@@ -28,6 +31,7 @@ import torch
 from torch import nn
 
 from ..physics import grid
+from .general_decoder import local_features, node_positions, position_decoder
 from .general_features import N_GLOBAL, PROFILE_ENCODERS, TOKEN_ENCODERS, n_profile_input, profile_input, token_features
 
 N_TOKEN = 3
@@ -45,12 +49,21 @@ class GeneralConfig:
     hidden: tuple = (256, 256, 256)
     n_basis: int = 64
     output: str = "anchors"  #: "anchors" (ln f at beta_lo and beta_hi) or "direct" (ln f at beta_z)
+    #: radii [R_e] beyond general_features.PROFILE_RADII where the profile encoder also samples the light
+    profile_outer: tuple = ()
+    #: widths of a per-position decoder (general_decoder) that corrects the basis maps; () for none
+    decoder: tuple = ()
 
     def __post_init__(self):
         if self.encoder not in ENCODERS:
             raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {self.encoder!r}")
         if self.output not in ("anchors", "direct"):
             raise ValueError(f"output must be 'anchors' or 'direct', got {self.output!r}")
+        if self.decoder and self.output != "anchors":
+            raise ValueError(f"a decoder needs the 'anchors' output, got {self.output!r}")
+        if self.profile_outer and (not self.uses_profile or min(self.profile_outer) <= 0):
+            raise ValueError(f"profile_outer must be positive radii of a profile encoder, got {self.profile_outer!r} "
+                             f"for encoder {self.encoder!r}")
 
     @property
     def n_out(self):
@@ -63,6 +76,10 @@ class GeneralConfig:
     @property
     def uses_profile(self):
         return self.encoder in PROFILE_ENCODERS
+
+    def profile_input(self, ln_sigma, qobs, weight, cos_i, xp=np):
+        """The profile encoder's input (:func:`~fastjam.emulator.general_features.profile_input`)."""
+        return profile_input(self.encoder, ln_sigma, qobs, weight, cos_i, xp, outer=self.profile_outer)
 
     @property
     def n_latent(self):
@@ -99,10 +116,13 @@ class GeneralEmulatorNetwork(nn.Module):
         if config.uses_tokens:
             self.phi = _mlp(n_tok, tuple(config.token_hidden) + (config.latent,))
         if config.uses_profile:
-            self.prof = _mlp(n_profile_input(config.encoder), tuple(config.token_hidden) + (config.latent,))
+            n_in = n_profile_input(config.encoder, len(config.profile_outer))
+            self.prof = _mlp(n_in, tuple(config.token_hidden) + (config.latent,))
         self.mlp = _mlp(config.n_latent + config.n_global, config.hidden)
         self.coeff = nn.Linear(config.hidden[-1], config.n_basis)
         self.basis = nn.Linear(config.n_basis, config.n_out)
+        if config.decoder:
+            self.dec = position_decoder(config.hidden[-1], tuple(config.decoder))
 
     def encode(self, ln_sigma, qobs, weight, cos_i, prof_in=None):
         """Latent vector (B, latent) of the MGEs (B, k) seen at inclinations with cosine ``cos_i`` (B,);
@@ -118,7 +138,7 @@ class GeneralEmulatorNetwork(nn.Module):
                 parts.append(torch.einsum("bj,bjl->bl", weight, self.phi(tok)))
         if self.config.uses_profile:
             if prof_in is None:
-                prof_in = profile_input(self.config.encoder, ln_sigma, qobs, weight, cos_i, torch)
+                prof_in = self.config.profile_input(ln_sigma, qobs, weight, cos_i, torch)
             parts.append(self.prof(prof_in))
         return torch.cat(parts, -1)
 
@@ -126,12 +146,20 @@ class GeneralEmulatorNetwork(nn.Module):
         """Basis coefficients (B, n_basis) from the latent vector and the observing features."""
         return self.coeff(self.mlp(torch.cat([latent, glob], -1)))
 
-    def head(self, latent, glob):
-        """Emulated outputs (B, n_out) from the latent vector and the observing features."""
-        return self.basis(self.coefficients(latent, glob))
-
-    def forward(self, ln_sigma, qobs, weight, cos_i, glob, prof_in=None):
-        return self.head(self.encode(ln_sigma, qobs, weight, cos_i, prof_in), glob)
+    def forward(self, ln_sigma, qobs, weight, cos_i, glob, prof_in=None, nodes=None):
+        """Emulated outputs (B, n_out); with ``nodes`` (S,), indices of grid nodes, only those
+        (B, 2 S): the two anchor maps at the nodes (training on a subset of each map)."""
+        h = self.mlp(torch.cat([self.encode(ln_sigma, qobs, weight, cos_i, prof_in), glob], -1))
+        out = self.basis(self.coeff(h))
+        if nodes is not None:
+            out = out.reshape(len(out), 2, -1)[:, :, nodes]
+        if not self.config.decoder:
+            return out.reshape(len(out), -1)
+        x, y = node_positions()
+        if nodes is not None:
+            x, y = x[nodes], y[nodes]
+        local = local_features(ln_sigma, qobs, weight, cos_i, x, y, torch)
+        return (out.reshape(len(out), 2, -1) + self.dec(h, local)).reshape(len(out), -1)
 
     def init_basis(self, targets):
         """Initialise the output layers from a PCA of training targets (N, n_out)."""
@@ -145,6 +173,24 @@ class GeneralEmulatorNetwork(nn.Module):
             self.basis.bias.copy_(mean.float())
             self.coeff.weight.mul_(0.1)
             self.coeff.bias.zero_()
+
+    def warm_start(self, init):
+        """Copy the weights of the trained network ``init``, of the same design or of one this design
+        extends by further ``profile_outer`` radii or by a ``decoder``: the new profile inputs start with
+        zero weights and the new decoder with a zero output, so the network starts as ``init``."""
+        old, new = init.config, self.config
+        same = {k: v for k, v in old.as_dict().items() if k not in ("profile_outer", "decoder")} == \
+            {k: v for k, v in new.as_dict().items() if k not in ("profile_outer", "decoder")}
+        if not same or tuple(old.profile_outer) != tuple(new.profile_outer[:len(old.profile_outer)]) or \
+                tuple(old.decoder) not in ((), tuple(new.decoder)):
+            raise ValueError(f"warm start from a network of another design: {old.as_dict()} is not "
+                             f"{new.as_dict()} (only further profile_outer radii or a decoder may be added)")
+        state = self.state_dict()
+        with torch.no_grad():
+            for k, v in init.state_dict().items():
+                state[k].zero_()
+                state[k][tuple(slice(0, n) for n in v.shape)].copy_(v)
+        return self
 
     @classmethod
     def from_arrays(cls, arrays, card):

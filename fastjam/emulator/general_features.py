@@ -84,8 +84,8 @@ def token_features(ln_sigma, qobs, cos_i, xp=np):
     return xp.stack([ln_sigma / LN_SIGMA_SCALE, 2 * qobs - 1, 2 * qi - 1], -1)
 
 
-def profile_features(ln_sigma, qobs, weight, cos_i, xp=np):
-    r"""Light of unit MGEs sampled on a polar grid, shape (..., N_PROFILE).
+def profile_features(ln_sigma, qobs, weight, cos_i, xp=np, radii=PROFILE_RADII):
+    r"""Light of unit MGEs sampled on a polar grid, shape (..., 2 radii.size PROFILE_ANGLES.size).
 
     For Gaussians j of light fraction :math:`w_j`, dispersion :math:`\sigma_j` [R_e], observed
     and intrinsic axis ratios :math:`q'_j`, :math:`q_j` (Cappellari 2002, MNRAS 333, 400, eqs. 1, 13):
@@ -95,7 +95,7 @@ def profile_features(ln_sigma, qobs, weight, cos_i, xp=np):
               \Sigma(x, y) = \sum_j \frac{w_j}{2\pi \sigma_j^2 q'_j}
               \exp\left[-\frac{x^2 + y^2/q_j'^2}{2\sigma_j^2}\right],
 
-    both at :math:`r (\cos\phi, \sin\phi)` for r in ``PROFILE_RADII`` and :math:`\phi` in
+    both at :math:`r (\cos\phi, \sin\phi)` for r in ``radii`` and :math:`\phi` in
     ``PROFILE_ANGLES``; returned as :math:`\ln(\cdot + 10^{-8})/10`, ν first.
 
     Parameters
@@ -103,17 +103,42 @@ def profile_features(ln_sigma, qobs, weight, cos_i, xp=np):
     ln_sigma, qobs, weight : array, shape (..., k)
         Unit MGE (padding: weight 0).
     cos_i : array, shape (...)
+    radii : array, shape (n_r,)
+        In R_e; default ``PROFILE_RADII``.
+    """
+    along, across = (np.outer(trig(PROFILE_ANGLES), radii).ravel() for trig in (np.cos, np.sin))
+    nu, surf, _ = light_at(ln_sigma, qobs, weight, cos_i, along, across, xp)
+    return xp.concatenate([xp.log(nu + PROFILE_FLOOR), xp.log(surf + PROFILE_FLOOR)], -1) / 10
+
+
+def light_at(ln_sigma, qobs, weight, cos_i, along, across, xp=np):
+    r"""The light of unit MGEs at points: :math:`\nu(R, z)` and :math:`\Sigma(x, y)` of
+    :func:`profile_features` at (R, z) = (x, y) = (``along``, ``across``), and the mean observed axis
+    ratio of the Gaussians weighted by their surface brightness there, :math:`\sum_j \Sigma_j q'_j / \Sigma`.
+
+    Parameters
+    ----------
+    ln_sigma, qobs, weight : array, shape (..., k)
+        Unit MGE (padding: weight 0).
+    cos_i : array, shape (...)
+    along, across : array, shape (P,)
+        Points along the major and the minor axis [R_e].
+
+    Returns
+    -------
+    nu, surf, q_mean : array, shape (..., P)
+        [L_tot / R_e^3], [L_tot / R_e^2], and the mean q_obs (q_obs of the last Gaussian where the light is 0).
     """
     sigma = xp.exp(ln_sigma)[..., None, :]
     qo = qobs[..., None, :]
     qi = xp.clip(q_intr(qobs, cos_i[..., None], xp), 0.02, None)[..., None, :]
     w = weight[..., None, :]
-    along, across = (xp.asarray(np.outer(trig(PROFILE_ANGLES), PROFILE_RADII).ravel()[:, None], dtype=sigma.dtype)
-                     for trig in (np.cos, np.sin))
+    along, across = (xp.asarray(v, dtype=sigma.dtype)[:, None] for v in (along, across))
     nu = xp.sum(w / ((2 * np.pi) ** 1.5 * sigma**3 * qi) * xp.exp(-(along**2 + (across / qi) ** 2) / (2 * sigma**2)),
                 -1)
-    surf = xp.sum(w / (2 * np.pi * sigma**2 * qo) * xp.exp(-(along**2 + (across / qo) ** 2) / (2 * sigma**2)), -1)
-    return xp.concatenate([xp.log(nu + PROFILE_FLOOR), xp.log(surf + PROFILE_FLOOR)], -1) / 10
+    surf_j = w / (2 * np.pi * sigma**2 * qo) * xp.exp(-(along**2 + (across / qo) ** 2) / (2 * sigma**2))
+    surf = xp.sum(surf_j, -1)
+    return nu, surf, xp.sum(surf_j * qo, -1) / (surf + 1e-30)
 
 
 def jeans_features(ln_sigma, qobs, weight, cos_i, xp=np):
@@ -172,18 +197,22 @@ def jeans_features(ln_sigma, qobs, weight, cos_i, xp=np):
                            xp.arcsinh(dnus2 / (nus2 + PROFILE_FLOOR)) / 3, xp.log(v_c2 + PROFILE_FLOOR) / 5], -1)
 
 
-def profile_input(encoder, ln_sigma, qobs, weight, cos_i, xp=np):
-    """The input of a profile encoder (..., n_profile_input(encoder)): :func:`profile_features`, followed
-    by :func:`jeans_features` for the ``JEANS_ENCODERS``."""
-    prof = profile_features(ln_sigma, qobs, weight, cos_i, xp)
-    if encoder not in JEANS_ENCODERS:
-        return prof
-    return xp.concatenate([prof, jeans_features(ln_sigma, qobs, weight, cos_i, xp)], -1)
+def profile_input(encoder, ln_sigma, qobs, weight, cos_i, xp=np, outer=()):
+    """The input of a profile encoder (..., n_profile_input(encoder, len(outer))): :func:`profile_features`,
+    followed by :func:`jeans_features` for the ``JEANS_ENCODERS`` and by :func:`profile_features` at the
+    ``outer`` radii [R_e] (``GeneralConfig.profile_outer``: the light beyond ``PROFILE_RADII``, which the
+    line of sight through the outer map crosses)."""
+    parts = [profile_features(ln_sigma, qobs, weight, cos_i, xp)]
+    if encoder in JEANS_ENCODERS:
+        parts.append(jeans_features(ln_sigma, qobs, weight, cos_i, xp))
+    for r in outer:  # radius by radius: further radii append columns, so a network can be extended (warm_start)
+        parts.append(profile_features(ln_sigma, qobs, weight, cos_i, xp, radii=np.array([float(r)])))
+    return parts[0] if len(parts) == 1 else xp.concatenate(parts, -1)
 
 
-def n_profile_input(encoder):
-    """Width of :func:`profile_input` for ``encoder``."""
-    return N_PROFILE + N_JEANS * (encoder in JEANS_ENCODERS)
+def n_profile_input(encoder, n_outer=0):
+    """Width of :func:`profile_input` for ``encoder`` with ``n_outer`` outer radii."""
+    return N_PROFILE + N_JEANS * (encoder in JEANS_ENCODERS) + 2 * n_outer * PROFILE_ANGLES.size
 
 
 def global_features(cos_i, sigma_psf_re, pixsize_re, b_hi, xp=np):

@@ -4,7 +4,8 @@ Mirrors :class:`fastjam.emulator.general.GeneralEmulatorNetwork` layer by layer;
 are the ``emulator.npz`` arrays and the architecture is the card's ``network`` entry. For a
 fixed galaxy and fixed data positions the unit MGE, the velocity scale and the basis of the
 two anchors interpolated to the data are computed once (:func:`bind`); each call then costs
-the encoder over the Gaussians, the MLP and a (p x K) product per anchor.
+the encoder over the Gaussians, the MLP and a (p x K) product per anchor, plus, for a network
+with a per-position decoder, the decoder at the p positions.
 """
 import functools
 
@@ -13,6 +14,7 @@ import numpy as np
 from ..physics.scaling import velocity_scale
 from .general_features import (PROFILE_ENCODERS, TOKEN_ENCODERS, anchor_weight, beta_hi, f_from_anchors,
                                global_features, profile_input, token_features)
+from .general_decoder import decode_jax, local_features, node_positions
 from .jax_model import BoundEmulator, _linear, interpolation_weights, register_pytrees, to_jax
 
 
@@ -39,33 +41,57 @@ def encode(params, config, ln_sigma, qobs, weight, cos_i):
         else:
             parts.append(jnp.einsum("bj,bjl->bl", weight, _mlp(params, "phi", n_phi, tok)))
     if config["encoder"] in PROFILE_ENCODERS:
-        parts.append(_mlp(params, "prof", n_phi, profile_input(config["encoder"], ln_sigma, qobs, weight, cos_i, jnp)))
+        parts.append(_mlp(params, "prof", n_phi, profile_input(config["encoder"], ln_sigma, qobs, weight, cos_i, jnp,
+                                                               outer=config.get("profile_outer", ()))))
     return jnp.concatenate(parts, -1)
+
+
+def hidden(params, config, latent, glob):
+    """The MLP's last hidden layer (B, hidden[-1]) from the latent vector and the observing features."""
+    import jax.numpy as jnp
+
+    return _mlp(params, "mlp", len(config["hidden"]), jnp.concatenate([latent, glob], -1))
 
 
 def coefficients(params, config, latent, glob):
     """Basis coefficients (B, n_basis) from the latent vector and the observing features."""
-    import jax.numpy as jnp
-
-    h = _mlp(params, "mlp", len(config["hidden"]), jnp.concatenate([latent, glob], -1))
-    return _linear(params, "coeff", h)
+    return _linear(params, "coeff", hidden(params, config, latent, glob))
 
 
 def forward(params, config, ln_sigma, qobs, weight, cos_i, glob):
-    """Network outputs (B, n_out), as ``GeneralEmulatorNetwork.forward``."""
-    return _linear(params, "basis", coefficients(params, config, encode(params, config, ln_sigma, qobs, weight,
-                                                                        cos_i), glob))
+    """Network outputs (B, n_out) on the map grid, as ``GeneralEmulatorNetwork.forward``."""
+    h = hidden(params, config, encode(params, config, ln_sigma, qobs, weight, cos_i), glob)
+    out = _linear(params, "basis", _linear(params, "coeff", h))
+    if not config.get("decoder"):
+        return out
+    x, y = node_positions()
+    return out + decoded(params, config, h, (ln_sigma, qobs, weight), cos_i, x, y).reshape(len(out), -1)
 
 
-def mge_coefficients(weights, config, toks, cos_i, sigma_psf_re, pixsize_re):
-    """Basis coefficients (m, n_basis) and upper anchors beta_hi (m,) of unit MGEs ``toks`` (ln sigma,
-    q_obs, weight; each (m, k)) at inclination cosines ``cos_i`` (m,) and the observing set-up."""
+def decoded(params, config, h, toks, cos_i, x, y):
+    """The per-position decoder's correction of ln f at both anchors (B, 2, P) at positions x, y (P,) [R_e]
+    (:mod:`fastjam.emulator.general_decoder`)."""
+    import jax.numpy as jnp
+
+    local = local_features(*toks, cos_i, x, y, jnp)
+    return decode_jax(params, tuple(config["decoder"]), h, local)
+
+
+def mge_hidden(weights, config, toks, cos_i, sigma_psf_re, pixsize_re):
+    """The MLP's last hidden layer (m, hidden[-1]) and upper anchors beta_hi (m,) of unit MGEs ``toks``
+    (ln sigma, q_obs, weight; each (m, k)) at inclination cosines ``cos_i`` (m,) and the observing set-up."""
     import jax.numpy as jnp
 
     b_hi = beta_hi(toks[1], toks[2], cos_i, jnp)
     glob = global_features(cos_i, *(jnp.broadcast_to(jnp.asarray(v, dtype=jnp.float32), cos_i.shape)
                                     for v in (sigma_psf_re, pixsize_re)), b_hi, jnp)
-    return coefficients(weights, config, encode(weights, config, *toks, cos_i), glob), b_hi
+    return hidden(weights, config, encode(weights, config, *toks, cos_i), glob), b_hi
+
+
+def mge_coefficients(weights, config, toks, cos_i, sigma_psf_re, pixsize_re):
+    """Basis coefficients (m, n_basis) and upper anchors beta_hi (m,) of :func:`mge_hidden`."""
+    h, b_hi = mge_hidden(weights, config, toks, cos_i, sigma_psf_re, pixsize_re)
+    return _linear(weights, "coeff", h), b_hi
 
 
 def padded_tokens(unit):
@@ -109,8 +135,8 @@ def galaxy_inputs(arrays, galaxy, x, y, check=True):
     dict
         ``ln_sigma``, ``qobs``, ``weight`` (max(k, MAX_GAUSSIANS),) of the unit MGE
         (:func:`padded_tokens`); ``sigma_psf_re``, ``pixsize_re`` (scalars); ``data_w`` (p, 2, K),
-        ``data_b`` (p, 2) (the basis of the two anchors at the positions); ``unit_scale`` (km/s at
-        M/L = 1).
+        ``data_b`` (p, 2) (the basis of the two anchors at the positions); ``data_xy`` (p, 2), the
+        positions [R_e] (for a per-position decoder); ``unit_scale`` (km/s at M/L = 1).
     """
     from ..photometry import domain_violations, unit_photometry
     from ..physics import grid
@@ -135,6 +161,7 @@ def galaxy_inputs(arrays, galaxy, x, y, check=True):
     return dict(ln_sigma=ln_sigma, qobs=qobs, weight=weight, sigma_psf_re=f32(sig_re), pixsize_re=f32(pix_re),
                 data_w=f32(np.stack([interp @ w64[:half], interp @ w64[half:]], 1)),
                 data_b=f32(np.stack([interp @ b64[:half], interp @ b64[half:]], 1)),
+                data_xy=f32(np.stack([x_re, y_re], 1)),
                 unit_scale=f32(velocity_scale(1.0, unit.l_tot, unit.r_e, galaxy.distance)))
 
 
@@ -166,9 +193,11 @@ def general_vrms(weights, config, inputs, inclination, beta_z, ml):
 
     toks = [jnp.asarray(inputs[k])[None] for k in ("ln_sigma", "qobs", "weight")]
     cos_i = jnp.cos(jnp.radians(jnp.asarray(inclination, dtype=jnp.float32)))[None]
-    c, b_hi = mge_coefficients(weights, config, toks, cos_i, inputs["sigma_psf_re"], inputs["pixsize_re"])
-    c = c[0]
-    ln_f = jnp.einsum("pak,k->pa", inputs["data_w"], c) + inputs["data_b"]
+    h, b_hi = mge_hidden(weights, config, toks, cos_i, inputs["sigma_psf_re"], inputs["pixsize_re"])
+    ln_f = jnp.einsum("pak,k->pa", inputs["data_w"], _linear(weights, "coeff", h)[0]) + inputs["data_b"]
+    if config.get("decoder"):
+        xy = inputs["data_xy"]
+        ln_f = ln_f + decoded(weights, config, h, toks, cos_i, xy[:, 0], xy[:, 1])[0].T
     f = f_from_anchors(ln_f[:, 0], ln_f[:, 1], anchor_weight(beta_z, b_hi[0]), jnp)
     return f * (inputs["unit_scale"] * jnp.sqrt(ml))
 

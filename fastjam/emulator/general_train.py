@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .general_features import (BETA_LO, JEANS_ENCODERS, anchor_weight, beta_feature, beta_hi, f_from_anchors,
-                               feature_definition, global_features, profile_input)
+                               feature_definition, global_features)
 from .general_loss import batch_loss, epoch_order, radial_weights
 from .train import TrainConfig, TrainResult, _atomic_torch_save, early_stopped, optimiser, plot_loss, resumed_end
 
@@ -44,6 +44,9 @@ class GeneralTrainConfig(TrainConfig):
     #: c of the pixel weights 1 + c (r/R_e)^2 of the squared residuals (:func:`radial_weights`): c > 0 weighs
     #: the outer map, where most per-map maxima lie, more than the polar grid's dense centre does
     radial_weight: float = 0.0
+    #: grid nodes drawn per batch where a network with a per-position decoder is trained (the decoder's cost
+    #: grows with them; the loss is then an unbiased estimate over the map); 0: every node
+    decoder_nodes: int = 1024
 
 
 def map_inputs(ds):
@@ -97,14 +100,14 @@ def anchor_targets(inp):
     return np.concatenate([true_ln_f(inp, np.full(len(inp["cos_i"]), BETA_LO)), true_ln_f(inp, inp["beta_hi"])], 1)
 
 
-def with_profile_input(inp, encoder, chunk=4):
-    """``inp`` with the profile encoder's input precomputed (key ``prof_in``, float32) when ``encoder``
-    solves the Jeans equations (:func:`~fastjam.emulator.general_features.jeans_features`, whose cost per
+def with_profile_input(inp, network, chunk=4):
+    """``inp`` with the profile encoder's input precomputed (key ``prof_in``, float32) when the encoder of
+    ``network`` (a ``GeneralConfig``) solves the Jeans equations (:func:`~fastjam.emulator.general_features.jeans_features`, whose cost per
     map is too high to repeat in every epoch); else ``inp`` itself."""
-    if encoder not in JEANS_ENCODERS or "prof_in" in inp:
+    if network.encoder not in JEANS_ENCODERS or "prof_in" in inp:
         return inp
     n = len(inp["cos_i"])
-    prof = [profile_input(encoder, *(inp[k][i:i + chunk] for k in ("ln_sigma", "qobs", "weight", "cos_i")))
+    prof = [network.profile_input(*(inp[k][i:i + chunk] for k in ("ln_sigma", "qobs", "weight", "cos_i")))
             for i in range(0, n, chunk)]
     return dict(inp, prof_in=np.concatenate(prof).astype(np.float32))
 
@@ -125,7 +128,7 @@ def predict_ln_f(net, inp, beta_z, batch=256):
     import torch
 
     beta_z = np.asarray(beta_z, dtype=float)
-    inp = with_profile_input(inp, net.config.encoder)
+    inp = with_profile_input(inp, net.config)
     out = []
     net.eval()
     with torch.no_grad():
@@ -168,7 +171,7 @@ def anchor_errors(anchors, inp, n_betas=3, seed=0):
 def relative_errors(net, inp, n_betas=3, seed=0):
     """e = f_emu / f_JAM - 1 on the map grid, shape (n_betas * N, NTHETA*NR), at random anisotropies."""
     rng = np.random.default_rng(seed)
-    inp = with_profile_input(inp, net.config.encoder)
+    inp = with_profile_input(inp, net.config)
     errs = []
     for _ in range(n_betas):
         beta = draw_betas(inp, rng)
@@ -186,7 +189,7 @@ def committee_disagreement(nets, inp):
     """
     worst = np.zeros(len(inp["cos_i"]))
     for beta in (np.full(len(worst), BETA_LO), inp["beta_hi"]):
-        ln_f = [predict_ln_f(net, with_profile_input(inp, net.config.encoder), beta) for net in nets]
+        ln_f = [predict_ln_f(net, with_profile_input(inp, net.config), beta) for net in nets]
         worst = np.maximum(worst, np.abs(ln_f[0] - ln_f[1]).max(1))
     return worst
 
@@ -231,7 +234,7 @@ def coefficients_of(net, inp, batch=256):
     before the output basis."""
     import torch
 
-    inp = with_profile_input(inp, net.config.encoder)
+    inp = with_profile_input(inp, net.config)
     out = []
     net.eval()
     with torch.no_grad():
@@ -278,17 +281,24 @@ def _train_epoch(net, opt, train_inp, targets, order, config, erng, hardness):
     groups = 2 if output == "anchors" else 1  # residuals of the two anchor maps, or of ln f
     omega = radial_weights(config.radial_weight)
     omega = None if omega is None else torch.as_tensor(omega, dtype=torch.float32)
+    n_nodes = targets.shape[1] // 2 if output == "anchors" else 0
+    subset = bool(net.config.decoder) and 0 < config.decoder_nodes < n_nodes
     for k in range(0, len(order), config.batch_size):
         idx = order[k:k + config.batch_size]
-        if output == "anchors":
-            pred, y = net(*_tensors(train_inp, idx)), targets[idx]
+        if subset:  # the same random nodes of both anchor maps for the whole batch
+            nodes = np.sort(erng.choice(n_nodes, config.decoder_nodes, replace=False))
+            pred = net(*_tensors(train_inp, idx), nodes=nodes)
+            y = targets[idx].reshape(len(idx), 2, -1)[:, :, nodes].reshape(len(idx), -1)
+            weight = None if omega is None else omega[nodes]
+        elif output == "anchors":
+            pred, y, weight = net(*_tensors(train_inp, idx)), targets[idx], omega
         else:
             beta = BETA_LO + erng.uniform(size=len(idx)) * (train_inp["beta_hi"][idx] - BETA_LO)
             sub = {key: v[idx] for key, v in train_inp.items()}
-            pred = net(*_tensors(train_inp, idx, beta, "direct"))
+            pred, weight = net(*_tensors(train_inp, idx, beta, "direct")), omega
             y = torch.as_tensor(true_ln_f(sub, beta), dtype=torch.float32)
         residual = pred - y
-        loss = batch_loss(residual, config.tail_weight, torch, config.bias_weight, groups, omega)
+        loss = batch_loss(residual, config.tail_weight, torch, config.bias_weight, groups, weight)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -314,7 +324,8 @@ def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(),
     info : dict, optional
         Extra entries of the card's training record (e.g. the data snapshot).
     init : GeneralEmulatorNetwork, optional
-        Warm start: begin from this network's weights (the same ``network`` design) with a fresh
+        Warm start: begin from this network's weights (the same ``network`` design, or one it extends by
+        outer profile radii: ``GeneralEmulatorNetwork.warm_start``) with a fresh
         optimiser at ``config.lr``, instead of random weights and an output basis from the training
         maps; e.g. to continue a shipped network on a training set grown since.
 
@@ -344,16 +355,13 @@ def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(),
     n_train = len(train_inp["cos_i"])
     if n_train < 2:
         raise ValueError(f"too few training maps ({n_train})")
-    train_inp, val_inp = (with_profile_input(v, network.encoder) for v in (train_inp, val_inp))
+    train_inp, val_inp = (with_profile_input(v, network) for v in (train_inp, val_inp))
     vbetas = np.concatenate([draw_betas(val_inp, rng) for _ in range(config.val_betas)])
     vinp = {k: np.concatenate([v] * config.val_betas) for k, v in val_inp.items()}
 
     net = GeneralEmulatorNetwork(network)
     if init is not None:
-        if init.config.as_dict() != network.as_dict():
-            raise ValueError(f"warm start from a network of another design: {init.config.as_dict()} "
-                             f"is not {network.as_dict()}")
-        net.load_state_dict(init.state_dict())
+        net.warm_start(init)
     elif network.output == "anchors":
         net.init_basis(anchor_targets(train_inp))
     else:

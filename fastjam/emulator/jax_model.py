@@ -178,7 +178,7 @@ class BoundEmulator:
         extra = int(size) - self.n_bins
         if extra < 0:
             raise ValueError(f"cannot pad {self.n_bins} bins to {size}")
-        inputs = dict(self.inputs, **{k: _pad_rows(self.inputs[k], extra) for k in ("data_w", "data_b")})
+        inputs = dict(self.inputs, **{k: _pad_rows(v, extra) for k, v in self.inputs.items() if k.startswith("data_")})
         return self._with_inputs(inputs)
 
     def _with_inputs(self, inputs):
