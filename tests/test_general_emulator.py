@@ -182,6 +182,16 @@ def test_epoch_order_revisits_the_hard_maps_in_proportion_to_their_hardness():
             epoch_order(hardness, share, rng)
 
 
+@pytest.mark.parametrize("option, message", [(dict(hard_share=1.5), "hard_share must be in"),
+                                             (dict(radial_weight=-1.0), "radial_weight must be >= 0"),
+                                             (dict(decoder_nodes=-1), "decoder_nodes must be >= 0")])
+def test_training_options_are_checked_when_the_config_is_made(option, message):
+    from fastjam.emulator.general_train import GeneralTrainConfig
+
+    with pytest.raises(ValueError, match=message):
+        GeneralTrainConfig(**option)
+
+
 def test_maps_not_positive_over_the_prior_range_are_dropped_with_a_warning(caplog):
     from fastjam.emulator.general_train import positive_maps
 

@@ -48,6 +48,13 @@ class GeneralTrainConfig(TrainConfig):
     #: grows with them; the loss is then an unbiased estimate over the map); 0: every node
     decoder_nodes: int = 1024
 
+    def __post_init__(self):
+        """Check the loss options at once, not when the first epoch that uses them is drawn."""
+        radial_weights(self.radial_weight)
+        epoch_order(np.ones(1), self.hard_share, np.random.default_rng(0))
+        if self.decoder_nodes < 0:
+            raise ValueError(f"decoder_nodes must be >= 0, got {self.decoder_nodes}")
+
 
 def map_inputs(ds):
     """Network inputs and JAM's linear terms of a family dataset, as a dict of numpy arrays.
