@@ -181,8 +181,10 @@ def _anchors_of(net, inp):
 
     from fastjam.emulator.general_train import _tensors
 
-    with torch.no_grad():
-        return net(*_tensors(inp, np.arange(len(inp["cos_i"])))).double().numpy()
+    n = len(inp["cos_i"])
+    with torch.no_grad():  # in chunks: a decoder's local features take P x 30 numbers per map
+        return np.concatenate([net(*_tensors(inp, np.arange(k, min(k + 256, n)))).double().numpy()
+                               for k in range(0, n, 256)])
 
 
 def bench_ensemble(args):
@@ -325,8 +327,8 @@ def _design_of(network):
     """Name in DESIGNS of a card's network settings."""
     from fastjam.emulator.general import GeneralConfig
 
-    for name, kw in DESIGNS.items():
-        if GeneralConfig(**kw).as_dict() == network:
+    for name, kw in DESIGNS.items():  # through GeneralConfig: a card written before a field existed lacks it
+        if GeneralConfig(**kw).as_dict() == GeneralConfig.from_dict(network).as_dict():
             return name
     raise ValueError(f"network {network} is none of the designs {list(DESIGNS)}")
 

@@ -52,7 +52,9 @@ def _encoder_text(net):
     tokens = (f"`{net['encoder']}` encoder over the Gaussians (token MLP {net['token_hidden']}, latent {net['latent']}, "
               + ("pair" if net["encoder"] == "pairs" else "light-weighted") + " sum)")
     profile = (f"profile encoder (MLP {net['token_hidden']}, latent {net['latent']}) over ln nu(R, z) and ln Sigma(x, y) "
-               "at 12 radii x 7 angles")
+               "at 12 radii (0.02-3 R_e) x 7 angles"
+               + (f" and at {', '.join(f'{r:g}' for r in net['profile_outer'])} R_e" if net.get("profile_outer") else "")
+               + (f"; a per-position decoder {net['decoder']} corrects the basis maps" if net.get("decoder") else ""))
     jeans = profile.replace("ln Sigma(x, y)", "ln Sigma(x, y) and the isotropic Jeans solution (ln sigma_z^2, "
                             "its radial slope, ln v_c^2)")
     return {"profile": f"`profile`: {profile}", "hybrid": f"`hybrid`: {tokens.split(' ', 1)[1]} and {profile}, "

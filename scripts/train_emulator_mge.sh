@@ -6,7 +6,12 @@
 #   3. the tenth of a 16,384-point Sobol pool (seed 16) where 1 and 2 disagree most (query by
 #      committee) and 4. its JAM maps (mge_train_committee);
 #   5. network 1 continued (warm start) on every map: mge_train below 11,727, edge-on, thin and
-#      committee sets; 6. its card, written to OUT.
+#      committee sets (the network shipped before);
+#   6. network 5 continued on mge_train below 17,900, edge-on, thin and the second committee set
+#      (data/designs/committee_17.npy), with the coherent term of the loss;
+#   7. network 6 extended by the light beyond 3 R_e (hybrid-outer-anchors-k128, warm start) and
+#      continued on mge_train below 24,983 and the same sets, with radial pixel weights;
+#   8. its card, written to OUT.
 # Resumable: rerun the same command after an interruption; finished steps are kept.
 #   usage: bash scripts/train_emulator_mge.sh [SETS_DIR] [RUNS_DIR] [OUT]
 set -euo pipefail
@@ -34,5 +39,14 @@ fastjam simulate --family mge --los-nodes "${LOS_NODES:-128}" --design "$sets/co
 all=(--data "$sets/mge_train" --first 11727 --extra "${targeted[@]}" "$sets/mge_train_committee" "${held_out[@]}")
 python "$bench" curve "${all[@]}" "${train[@]}" --sizes 100000 --init "$first" --lr 2.5e-4 --patience 100 \
     --lr-patience 30 --epochs 561 --work "$runs/warm" --json "$runs/warm.json"
-python "$bench" card "${all[@]}" --model "$runs/warm/curve_${design}_100000" --out "$out"
+second=(--extra "${targeted[@]}" "$sets/mge_train_committee_17" "${held_out[@]}")
+python "$bench" curve --data "$sets/mge_train" --first 17900 "${second[@]}" "${train[@]}" --sizes 100000 \
+    --init "$runs/warm/curve_${design}_100000" --lr 2.5e-4 --patience 100 --lr-patience 30 --bias-weight 3 \
+    --epochs 293 --work "$runs/warm_17900" --json "$runs/warm_17900.json"
+outer=hybrid-outer-anchors-k128
+last=(--data "$sets/mge_train" --first 24983 "${second[@]}")
+python "$bench" curve "${last[@]}" --designs "$outer" --batch 16 --minutes 0 --no-progress --sizes 100000 \
+    --init "$runs/warm_17900/curve_${design}_100000" --lr 2.5e-4 --patience 100 --lr-patience 30 --bias-weight 3 \
+    --radial-weight 1 --epochs 163 --work "$runs/outer_radial" --json "$runs/outer_radial.json"
+python "$bench" card "${last[@]}" --model "$runs/outer_radial/curve_${outer}_100000" --out "$out"
 python scripts/model_card.py --model "$out"
