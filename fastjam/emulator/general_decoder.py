@@ -15,6 +15,8 @@ per position, so a position costs about width² multiply-adds. The last layer st
 network with a new decoder starts as the network without it (a warm start). Positions are
 continuous: a fit evaluates the decoder at its own bins, the map grid only in training.
 """
+import functools
+
 import numpy as np
 
 from ..physics import grid
@@ -24,10 +26,13 @@ N_LOCAL = 5  #: local features per position (local_features)
 LN_R_SCALE = 3.0  #: ln(r / R_e) is divided by this
 
 
+@functools.lru_cache(maxsize=1)
 def node_positions():
-    """x, y [R_e] of the polar map grid's nodes, each (NTHETA * NR,), in the order of the emulated maps."""
-    x, y = grid.polar_grid()
-    return x.ravel(), y.ravel()
+    """x, y [R_e] of the polar map grid's nodes, each (NTHETA * NR,), in the order of the emulated maps
+    (computed once: every training batch of a decoder reads them; read-only)."""
+    x, y = (v.ravel() for v in grid.polar_grid())
+    x.flags.writeable = y.flags.writeable = False
+    return x, y
 
 
 def local_features(ln_sigma, qobs, weight, cos_i, x, y, xp=np):
