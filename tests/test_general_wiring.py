@@ -406,7 +406,7 @@ def test_a_decoder_trains_on_node_subsets_and_the_bound_model_reads_it_at_the_da
     one["beta_hi"] = beta_hi(one["qobs"], one["weight"], one["cos_i"])
     t = _tensors(one, np.array([0]))
     with torch.no_grad():
-        h = net.mlp(torch.cat([net.encode(*t[:4]), t[4]], -1))
+        h = net.hidden(net.encode(*t[:4]), t[4])
         grid_maps = net.basis(net.coeff(h))[0].double().numpy().reshape(2, -1)
         dec = net.dec(h, local_features(*t[:4], x / unit.r_e, y / unit.r_e, torch))[0].double().numpy()
     ln_f = interpolation_weights(x / unit.r_e, y / unit.r_e) @ grid_maps.T + dec.T

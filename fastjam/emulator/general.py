@@ -142,14 +142,18 @@ class GeneralEmulatorNetwork(nn.Module):
             parts.append(self.prof(prof_in))
         return torch.cat(parts, -1)
 
+    def hidden(self, latent, glob):
+        """The MLP's last hidden layer (B, hidden[-1]) from the latent vector and the observing features."""
+        return self.mlp(torch.cat([latent, glob], -1))
+
     def coefficients(self, latent, glob):
         """Basis coefficients (B, n_basis) from the latent vector and the observing features."""
-        return self.coeff(self.mlp(torch.cat([latent, glob], -1)))
+        return self.coeff(self.hidden(latent, glob))
 
     def forward(self, ln_sigma, qobs, weight, cos_i, glob, prof_in=None, nodes=None):
         """Emulated outputs (B, n_out); with ``nodes`` (S,), indices of grid nodes, only those
         (B, 2 S): the two anchor maps at the nodes (training on a subset of each map)."""
-        h = self.mlp(torch.cat([self.encode(ln_sigma, qobs, weight, cos_i, prof_in), glob], -1))
+        h = self.hidden(self.encode(ln_sigma, qobs, weight, cos_i, prof_in), glob)
         out = self.basis(self.coeff(h))
         if nodes is not None:
             out = out.reshape(len(out), 2, -1)[:, :, nodes]

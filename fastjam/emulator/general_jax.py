@@ -53,11 +53,6 @@ def hidden(params, config, latent, glob):
     return _mlp(params, "mlp", len(config["hidden"]), jnp.concatenate([latent, glob], -1))
 
 
-def coefficients(params, config, latent, glob):
-    """Basis coefficients (B, n_basis) from the latent vector and the observing features."""
-    return _linear(params, "coeff", hidden(params, config, latent, glob))
-
-
 def forward(params, config, ln_sigma, qobs, weight, cos_i, glob):
     """Network outputs (B, n_out) on the map grid, as ``GeneralEmulatorNetwork.forward``."""
     h = hidden(params, config, encode(params, config, ln_sigma, qobs, weight, cos_i), glob)

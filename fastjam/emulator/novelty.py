@@ -2,7 +2,7 @@
 
 An emulator is most wrong where it was trained least. The distance is measured in the
 network's own coordinates: the basis coefficients c (K values per map, the last layer before
-the output basis; :func:`fastjam.emulator.general_jax.coefficients`), standardised over the
+the output basis; :func:`fastjam.emulator.general_jax.mge_coefficients`), standardised over the
 training maps and projected on their first ``N_COMPONENTS`` principal components. A map's
 novelty d is the RMS distance to its ``K_NEAREST`` nearest training maps. On held-out maps d
 ranks the per-map RMS error (Spearman's rho in the card, ``novelty.spearman_rms``; 0.78 for the
