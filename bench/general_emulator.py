@@ -44,6 +44,9 @@ DESIGNS = {  # name: GeneralConfig keywords
     # and the light beyond 3 R_e, which the line of sight through the outer minor axis crosses
     "hybrid-outer-anchors-k128": dict(encoder="hybrid", output="anchors", n_basis=128,
                                       profile_outer=(4.0, 6.0, 9.0, 13.5)),
+    # and the light at 2, 4, 7 and 10 deg from the major axis at every radius: a thin disk's vertical profile
+    "hybrid-disk-anchors-k128": dict(encoder="hybrid", output="anchors", n_basis=128,
+                                     profile_outer=(4.0, 6.0, 9.0, 13.5), profile_angles=(2.0, 4.0, 7.0, 10.0)),
     # and a per-position decoder that corrects the basis maps from the light at each position
     "hybrid-decoder-anchors-k128": dict(encoder="hybrid", output="anchors", n_basis=128, decoder=(32, 32)),
     # 4x wider encoders and MLP (the 128 x 8,192 output basis still holds most weights): capacity at ~10k maps
@@ -417,7 +420,7 @@ def main(argv=None):
     p.add_argument("--model", help="card: a trained network directory; basis: the network whose own basis to test")
     p.add_argument("--models", nargs="+", help="ensemble: trained network directories")
     p.add_argument("--lr", type=float, default=1e-3, help="initial learning rate (AdamW)")
-    p.add_argument("--init", help="curve/design: warm start from this trained network (same design, or fewer outer profile radii)")
+    p.add_argument("--init", help="curve/design: warm start from this trained network (same design, or one with fewer outer radii or angles)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     p.add_argument("--tail-weight", type=float, default=0.0,
                    help="weight of sqrt(mean r^4) in the training loss (GeneralTrainConfig.tail_weight)")

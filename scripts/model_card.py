@@ -54,6 +54,8 @@ def _encoder_text(net):
     profile = (f"profile encoder (MLP {net['token_hidden']}, latent {net['latent']}) over ln nu(R, z) and ln Sigma(x, y) "
                "at 12 radii (0.02-3 R_e) x 7 angles"
                + (f" and at {', '.join(f'{r:g}' for r in net['profile_outer'])} R_e" if net.get("profile_outer") else "")
+               + (f", and at {', '.join(f'{a:g}' for a in net['profile_angles'])} deg from the major axis at every "
+                  "radius" if net.get("profile_angles") else "")
                + (f"; a per-position decoder {net['decoder']} corrects the basis maps" if net.get("decoder") else ""))
     jeans = profile.replace("ln Sigma(x, y)", "ln Sigma(x, y) and the isotropic Jeans solution (ln sigma_z^2, "
                             "its radial slope, ln v_c^2)")

@@ -217,7 +217,7 @@ def test_beta_hi_is_set_by_the_roundest_gaussian_with_light():
 
 
 @pytest.mark.parametrize("encoder, extra", [(e, {}) for e in ("pairs", "singles", "profile", "hybrid", "jeans")]
-                         + [("hybrid", dict(profile_outer=(4.0, 9.0), decoder=(8, 8)))])
+                         + [("hybrid", dict(profile_outer=(4.0, 9.0), profile_angles=(3.0,), decoder=(8, 8)))])
 def test_torch_and_jax_agree(tmp_path, encoder, extra):
     torch = pytest.importorskip("torch")
     from fastjam.emulator import general_jax
@@ -421,3 +421,39 @@ def test_outer_radii_and_a_decoder_extend_a_network_that_starts_as_the_old_one()
         GeneralConfig(**dict(small, output="direct"), decoder=(8,))
     with pytest.raises(ValueError, match="profile_outer"):
         GeneralConfig(**dict(small, encoder="singles"), profile_outer=(4.0,))
+
+
+def test_further_angles_extend_a_network_and_sample_the_light_where_named():
+    """profile_angles append the light at those angles at every radius (the 0-deg columns equal the
+    major-axis columns of the base grid, at the outer radii too); warm_start into more angles reproduces
+    the old network; outer radii added after angles, and angles outside [0, 90] deg, are refused."""
+    torch = pytest.importorskip("torch")
+    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+    from fastjam.emulator.general_features import (PROFILE_ANGLES, PROFILE_RADII, n_profile_input, profile_input)
+
+    unit = _sersic_unit(2.0, 0.3)
+    mge = (np.log(unit.sigma)[None], unit.qobs[None], unit.weight[None], np.array([0.2]))
+    outer = (4.0, 8.0)
+    full = profile_input("hybrid", *mge, outer=outer, angles=(0.0, 5.0))
+    assert full.shape == (1, n_profile_input("hybrid", 2, 2))
+    n_r, n_phi = PROFILE_RADII.size, PROFILE_ANGLES.size
+    base_nu = full[0, :n_r * n_phi].reshape(n_phi, n_r)[0]  # nu on the major axis (angle 0)
+    outer_nu = full[0, 2 * n_r * n_phi:][[0, 2 * n_phi]]  # nu at 4 and 8 R_e, angle 0
+    new_nu = full[0, 2 * (n_r + 2) * n_phi:][:n_r + 2]  # the first further angle (0 deg), nu at all radii
+    np.testing.assert_allclose(new_nu, np.concatenate([base_nu, outer_nu]), rtol=1e-12)
+    tilted = full[0, -2 * (n_r + 2):][:n_r + 2]  # nu at 5 deg: below the major axis for a flattened galaxy
+    assert np.all(tilted[2:] < new_nu[2:])
+
+    torch.manual_seed(2)
+    small = dict(encoder="hybrid", token_hidden=(16,), latent=8, hidden=(32,), n_basis=8, profile_outer=outer)
+    old = GeneralEmulatorNetwork(GeneralConfig(**small, profile_angles=(5.0,)))
+    new = GeneralEmulatorNetwork(GeneralConfig(**small, profile_angles=(5.0, 2.0))).warm_start(old)
+    args = [torch.as_tensor(v, dtype=torch.float32) for v in mge]
+    args.append(torch.as_tensor(global_features(0.2, 0.1, 0.05, 0.2), dtype=torch.float32)[None])
+    with torch.no_grad():
+        np.testing.assert_allclose(new(*args).numpy(), old(*args).numpy(), rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="another design"):
+        GeneralEmulatorNetwork(GeneralConfig(**dict(small, profile_outer=outer + (12.0,)),
+                                             profile_angles=(5.0,))).warm_start(old)
+    with pytest.raises(ValueError, match="profile_angles"):
+        GeneralConfig(**small, profile_angles=(95.0,))

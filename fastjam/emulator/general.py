@@ -20,7 +20,7 @@ normalisations. Extra mass (a dark halo or a black hole as mass Gaussians with t
 encoding invariant to the order of the Gaussians and to splitting one into identical parts.
 The profile encoder sees the light where the map is made, the faint outer parts included
 (:func:`~fastjam.emulator.general_features.profile_features`), optionally beyond 3 R_e
-(``profile_outer``). An optional per-position decoder (:mod:`fastjam.emulator.general_decoder`)
+(``profile_outer``) and at more angles near the major axis (``profile_angles``). An optional per-position decoder (:mod:`fastjam.emulator.general_decoder`)
 corrects the basis maps from the light at each position. Inputs are defined in
 :mod:`fastjam.emulator.general_features`.
 """
@@ -51,6 +51,9 @@ class GeneralConfig:
     output: str = "anchors"  #: "anchors" (ln f at beta_lo and beta_hi) or "direct" (ln f at beta_z)
     #: radii [R_e] beyond general_features.PROFILE_RADII where the profile encoder also samples the light
     profile_outer: tuple = ()
+    #: further angles [deg] from the major axis (between general_features.PROFILE_ANGLES) where the profile
+    #: encoder samples the light, at every radius: a thin disk's vertical profile
+    profile_angles: tuple = ()
     #: widths of a per-position decoder (general_decoder) that corrects the basis maps; () for none
     decoder: tuple = ()
 
@@ -64,6 +67,9 @@ class GeneralConfig:
         if self.profile_outer and (not self.uses_profile or min(self.profile_outer) <= 0):
             raise ValueError(f"profile_outer must be positive radii of a profile encoder, got {self.profile_outer!r} "
                              f"for encoder {self.encoder!r}")
+        if self.profile_angles and (not self.uses_profile or not all(0 <= a <= 90 for a in self.profile_angles)):
+            raise ValueError(f"profile_angles must be angles in [0, 90] deg of a profile encoder, got "
+                             f"{self.profile_angles!r} for encoder {self.encoder!r}")
 
     @property
     def n_out(self):
@@ -79,7 +85,8 @@ class GeneralConfig:
 
     def profile_input(self, ln_sigma, qobs, weight, cos_i, xp=np):
         """The profile encoder's input (:func:`~fastjam.emulator.general_features.profile_input`)."""
-        return profile_input(self.encoder, ln_sigma, qobs, weight, cos_i, xp, outer=self.profile_outer)
+        return profile_input(self.encoder, ln_sigma, qobs, weight, cos_i, xp, outer=self.profile_outer,
+                             angles=self.profile_angles)
 
     @property
     def n_latent(self):
@@ -116,7 +123,7 @@ class GeneralEmulatorNetwork(nn.Module):
         if config.uses_tokens:
             self.phi = _mlp(n_tok, tuple(config.token_hidden) + (config.latent,))
         if config.uses_profile:
-            n_in = n_profile_input(config.encoder, len(config.profile_outer))
+            n_in = n_profile_input(config.encoder, len(config.profile_outer), len(config.profile_angles))
             self.prof = _mlp(n_in, tuple(config.token_hidden) + (config.latent,))
         self.mlp = _mlp(config.n_latent + config.n_global, config.hidden)
         self.coeff = nn.Linear(config.hidden[-1], config.n_basis)
@@ -180,15 +187,19 @@ class GeneralEmulatorNetwork(nn.Module):
 
     def warm_start(self, init):
         """Copy the weights of the trained network ``init``, of the same design or of one this design
-        extends by further ``profile_outer`` radii or by a ``decoder``: the new profile inputs start with
-        zero weights and the new decoder with a zero output, so the network starts as ``init``."""
+        extends by further ``profile_outer`` radii (before any ``profile_angles``), further ``profile_angles``
+        or a ``decoder``: the new profile inputs start with zero weights and the new decoder with a zero
+        output, so the network starts as ``init``."""
         old, new = init.config, self.config
-        same = {k: v for k, v in old.as_dict().items() if k not in ("profile_outer", "decoder")} == \
-            {k: v for k, v in new.as_dict().items() if k not in ("profile_outer", "decoder")}
-        if not same or tuple(old.profile_outer) != tuple(new.profile_outer[:len(old.profile_outer)]) or \
-                tuple(old.decoder) not in ((), tuple(new.decoder)):
+        extensible = ("profile_outer", "profile_angles", "decoder")
+        same = {k: v for k, v in old.as_dict().items() if k not in extensible} == \
+            {k: v for k, v in new.as_dict().items() if k not in extensible}
+        outer_kept = tuple(old.profile_outer) == tuple(new.profile_outer[:len(old.profile_outer)]) and \
+            (not old.profile_angles or tuple(old.profile_outer) == tuple(new.profile_outer))
+        if not same or not outer_kept or tuple(old.profile_angles) != tuple(new.profile_angles[:len(old.profile_angles)]) \
+                or tuple(old.decoder) not in ((), tuple(new.decoder)):
             raise ValueError(f"warm start from a network of another design: {old.as_dict()} is not "
-                             f"{new.as_dict()} (only further profile_outer radii or a decoder may be added)")
+                             f"{new.as_dict()} (only further profile_outer radii, profile_angles or a decoder may be added)")
         state = self.state_dict()
         with torch.no_grad():
             for k, v in init.state_dict().items():

@@ -84,8 +84,8 @@ def token_features(ln_sigma, qobs, cos_i, xp=np):
     return xp.stack([ln_sigma / LN_SIGMA_SCALE, 2 * qobs - 1, 2 * qi - 1], -1)
 
 
-def profile_features(ln_sigma, qobs, weight, cos_i, xp=np, radii=PROFILE_RADII):
-    r"""Light of unit MGEs sampled on a polar grid, shape (..., 2 radii.size PROFILE_ANGLES.size).
+def profile_features(ln_sigma, qobs, weight, cos_i, xp=np, radii=PROFILE_RADII, angles=PROFILE_ANGLES):
+    r"""Light of unit MGEs sampled on a polar grid, shape (..., 2 radii.size angles.size).
 
     For Gaussians j of light fraction :math:`w_j`, dispersion :math:`\sigma_j` [R_e], observed
     and intrinsic axis ratios :math:`q'_j`, :math:`q_j` (Cappellari 2002, MNRAS 333, 400, eqs. 1, 13):
@@ -96,7 +96,7 @@ def profile_features(ln_sigma, qobs, weight, cos_i, xp=np, radii=PROFILE_RADII):
               \exp\left[-\frac{x^2 + y^2/q_j'^2}{2\sigma_j^2}\right],
 
     both at :math:`r (\cos\phi, \sin\phi)` for r in ``radii`` and :math:`\phi` in
-    ``PROFILE_ANGLES``; returned as :math:`\ln(\cdot + 10^{-8})/10`, ν first.
+    ``angles``; returned as :math:`\ln(\cdot + 10^{-8})/10`, ν first.
 
     Parameters
     ----------
@@ -105,8 +105,10 @@ def profile_features(ln_sigma, qobs, weight, cos_i, xp=np, radii=PROFILE_RADII):
     cos_i : array, shape (...)
     radii : array, shape (n_r,)
         In R_e; default ``PROFILE_RADII``.
+    angles : array, shape (n_phi,)
+        From the major axis [rad]; default ``PROFILE_ANGLES``.
     """
-    along, across = (np.outer(trig(PROFILE_ANGLES), radii).ravel() for trig in (np.cos, np.sin))
+    along, across = (np.outer(trig(angles), radii).ravel() for trig in (np.cos, np.sin))
     nu, surf, _ = light_at(ln_sigma, qobs, weight, cos_i, along, across, xp)
     return xp.concatenate([xp.log(nu + PROFILE_FLOOR), xp.log(surf + PROFILE_FLOOR)], -1) / 10
 
@@ -197,22 +199,29 @@ def jeans_features(ln_sigma, qobs, weight, cos_i, xp=np):
                            xp.arcsinh(dnus2 / (nus2 + PROFILE_FLOOR)) / 3, xp.log(v_c2 + PROFILE_FLOOR) / 5], -1)
 
 
-def profile_input(encoder, ln_sigma, qobs, weight, cos_i, xp=np, outer=()):
-    """The input of a profile encoder (..., n_profile_input(encoder, len(outer))): :func:`profile_features`,
-    followed by :func:`jeans_features` for the ``JEANS_ENCODERS`` and by :func:`profile_features` at the
-    ``outer`` radii [R_e] (``GeneralConfig.profile_outer``: the light beyond ``PROFILE_RADII``, which the
-    line of sight through the outer map crosses)."""
+def profile_input(encoder, ln_sigma, qobs, weight, cos_i, xp=np, outer=(), angles=()):
+    """The input of a profile encoder (..., n_profile_input(encoder, len(outer), len(angles))):
+    :func:`profile_features`, followed by :func:`jeans_features` for the ``JEANS_ENCODERS``, by
+    :func:`profile_features` at the ``outer`` radii [R_e] (``GeneralConfig.profile_outer``: the light
+    beyond ``PROFILE_RADII``, which the line of sight through the outer map crosses), then at the further
+    ``angles`` [deg] from the major axis at all those radii (``GeneralConfig.profile_angles``: the
+    vertical profile of a thin disk, between the first two of ``PROFILE_ANGLES``)."""
     parts = [profile_features(ln_sigma, qobs, weight, cos_i, xp)]
     if encoder in JEANS_ENCODERS:
         parts.append(jeans_features(ln_sigma, qobs, weight, cos_i, xp))
     for r in outer:  # radius by radius: further radii append columns, so a network can be extended (warm_start)
         parts.append(profile_features(ln_sigma, qobs, weight, cos_i, xp, radii=np.array([float(r)])))
+    radii = np.concatenate([PROFILE_RADII, np.asarray(outer, dtype=float)])
+    for phi in angles:  # angle by angle, likewise
+        parts.append(profile_features(ln_sigma, qobs, weight, cos_i, xp, radii=radii,
+                                      angles=np.radians([float(phi)])))
     return parts[0] if len(parts) == 1 else xp.concatenate(parts, -1)
 
 
-def n_profile_input(encoder, n_outer=0):
-    """Width of :func:`profile_input` for ``encoder`` with ``n_outer`` outer radii."""
-    return N_PROFILE + N_JEANS * (encoder in JEANS_ENCODERS) + 2 * n_outer * PROFILE_ANGLES.size
+def n_profile_input(encoder, n_outer=0, n_angles=0):
+    """Width of :func:`profile_input` for ``encoder`` with ``n_outer`` outer radii and ``n_angles`` further angles."""
+    return (N_PROFILE + N_JEANS * (encoder in JEANS_ENCODERS) + 2 * n_outer * PROFILE_ANGLES.size
+            + 2 * n_angles * (PROFILE_RADII.size + n_outer))
 
 
 def global_features(cos_i, sigma_psf_re, pixsize_re, b_hi, xp=np):

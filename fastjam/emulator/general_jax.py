@@ -42,7 +42,8 @@ def encode(params, config, ln_sigma, qobs, weight, cos_i):
             parts.append(jnp.einsum("bj,bjl->bl", weight, _mlp(params, "phi", n_phi, tok)))
     if config["encoder"] in PROFILE_ENCODERS:
         parts.append(_mlp(params, "prof", n_phi, profile_input(config["encoder"], ln_sigma, qobs, weight, cos_i, jnp,
-                                                               outer=config.get("profile_outer", ()))))
+                                                               outer=config.get("profile_outer", ()),
+                                                               angles=config.get("profile_angles", ()))))
     return jnp.concatenate(parts, -1)
 
 
