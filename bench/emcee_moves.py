@@ -15,7 +15,6 @@ by fastjam) on a 3-D Gaussian of known covariance. Prints a table and writes JSO
 import argparse
 import json
 import os
-import time
 from pathlib import Path
 
 import numpy as np

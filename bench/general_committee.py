@@ -2,7 +2,7 @@
 
 On the held-out maps of ``--test`` (``mge_test``) the first network's per-map maximum error max|e|,
 e = f_emu/f_JAM - 1 at one random anisotropy per map, is compared with the disagreement of the two
-networks, which needs no JAM call (``fastjam.emulator.general_train.committee_disagreement``:
+networks, which needs no JAM call (``fastjam.emulator.general_evaluate.committee_disagreement``:
 d = max |ln f_1 - ln f_2| over the map at both ends of the anisotropy prior): Spearman's rho between
 d and max|e|, and how many of the worst maps (top 5% by max|e|) are among the top 5, 10 and 20% by d
 (1, 2 and 4 times the worst share if d were random). A high capture
@@ -74,7 +74,8 @@ def main(argv=None):
 
     from fastjam.dataset import load_dataset
     from fastjam.emulator.general import GeneralEmulatorNetwork
-    from fastjam.emulator.general_train import committee_disagreement, map_inputs, relative_errors
+    from fastjam.emulator.general_data import map_inputs
+    from fastjam.emulator.general_evaluate import committee_disagreement, relative_errors
 
     torch.set_num_threads(1)
     inp = map_inputs(load_dataset(args.test))

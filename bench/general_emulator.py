@@ -1,13 +1,11 @@
-"""Design choice, learning curve and JAM convergence of the general-photometry (MGE) emulator.
+"""Design choice, learning curve, output basis and model card of the general-photometry (MGE) emulator
+(JAM's own error, the pixsize clamp and the family's ranges: ``bench/general_jam.py``).
 
 Run on a consistent copy of a growing training set (``cp -r ~/.cache/fastjam/mge_train SNAP``)::
 
     python bench/general_emulator.py design --data SNAP      # encoders x output designs
     python bench/general_emulator.py curve --data SNAP        # error against training-set size
-    python bench/general_emulator.py jam --data SNAP          # JAM's own convergence error
-    python bench/general_emulator.py clamp --data SNAP        # error of the pixsize/sigma_psf clamp
     python bench/general_emulator.py card --data SNAP --model WORK/NET --out DIR   # emulator + card
-    python bench/general_emulator.py ranges --data none       # sigma/R_e spanned by the family
     python bench/general_emulator.py basis --data SNAP --sizes 32 64 128 256   # floor of K output basis maps
     python bench/general_emulator.py ensemble --data SNAP --models NET1 NET2   # networks alone and averaged
 
@@ -23,7 +21,6 @@ import argparse
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +67,7 @@ def split(n, seed=0):
     return perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
 
 
-def _load(path, test=None, val=None, first=None, test_first=None, extra=()):
+def load_sets(path, test=None, val=None, first=None, test_first=None, extra=()):
     """Test, validation and training inputs: a split of ``path`` (20% test, 10% validation), or the
     separate sets given (``test`` alone: validation is 10% of ``path``). ``first``: only the maps of
     design indices below it (a growing set read as it was at that size); ``test_first`` likewise for
@@ -88,7 +85,7 @@ def _load(path, test=None, val=None, first=None, test_first=None, extra=()):
 def _inputs(path, first=None):
     """The network inputs of the maps of a set, only those of design indices below ``first`` if given."""
     from fastjam.dataset import load_dataset
-    from fastjam.emulator.general_train import map_inputs
+    from fastjam.emulator.general_data import map_inputs
 
     ds = load_dataset(path)
     inp = map_inputs(ds)
@@ -118,7 +115,8 @@ def _split(path, test, val, first, test_first):
 
 def _run(sets, design, n_train, out, args):
     from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
-    from fastjam.emulator.general_train import GeneralTrainConfig, accuracy, train_general
+    from fastjam.emulator.general_evaluate import accuracy
+    from fastjam.emulator.general_train import GeneralTrainConfig, train_general
 
     train = {k: v[:n_train] for k, v in sets["train"].items()}
     config = GeneralTrainConfig(epochs=args.epochs, max_minutes=args.minutes, seed=args.seed, batch_size=args.batch,
@@ -138,14 +136,14 @@ def _run(sets, design, n_train, out, args):
     return row
 
 
-def _table(rows, keys):
+def table(rows, keys):
     lines = ["  ".join(f"{k:>16}" for k in keys)]
     for r in rows:
         lines.append("  ".join(f"{r[k]:>16.4%}" if k in METRICS else f"{str(r[k]):>16}" for k in keys))
     return "\n".join(lines)
 
 
-def _write(mode, rows, args, n_maps, extra=None):
+def write_rows(mode, rows, args, n_maps, extra=None):
     def shown(v):
         return [shown(x) for x in v] if isinstance(v, list) else shown_path(v) if isinstance(v, str) and "/" in v else v
 
@@ -160,12 +158,12 @@ def _write(mode, rows, args, n_maps, extra=None):
 def _train_all(mode, runs, args):
     """Train and test the networks ``runs`` [(design, n_train, work directory)] in turn, writing the JSON after
     each (a long run interrupted keeps the rows it finished)."""
-    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first, args.extra)
+    sets, n_maps = load_sets(args.data, args.test, args.val, args.first, args.test_first, args.extra)
     rows = []
     for design, n_train, work in runs:
         rows.append(_run(sets, design, n_train, work, args))
-        path = _write(mode, rows, args, n_maps)
-    print(_table(rows, ("design", "n_train", "epochs", "train_minutes") + ACCURACY))
+        path = write_rows(mode, rows, args, n_maps)
+    print(table(rows, ("design", "n_train", "epochs", "train_minutes") + ACCURACY))
     print(path)
 
 
@@ -182,11 +180,11 @@ def _anchors_of(net, inp):
     """A network's ln f at the two anchors (N, 2 NTHETA*NR) on maps ``inp``."""
     import torch
 
-    from fastjam.emulator.general_train import _tensors
+    from fastjam.emulator.general_data import network_inputs
 
     n = len(inp["cos_i"])
     with torch.no_grad():  # in chunks: a decoder's local features take P x 30 numbers per map
-        return np.concatenate([net(*_tensors(inp, np.arange(k, min(k + 256, n)))).double().numpy()
+        return np.concatenate([net(*network_inputs(inp, np.arange(k, min(k + 256, n)))).double().numpy()
                                for k in range(0, n, 256)])
 
 
@@ -194,70 +192,15 @@ def bench_ensemble(args):
     """Networks ``--models`` alone and averaged (mean ln f at the anchors) on the same test maps: how much
     of the error is the spread between trainings (variance) rather than shared (bias)."""
     from fastjam.emulator.general import GeneralEmulatorNetwork
-    from fastjam.emulator.general_train import anchor_errors, error_stats
+    from fastjam.emulator.general_evaluate import anchor_errors, error_stats
 
-    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first, args.extra)
+    sets, n_maps = load_sets(args.data, args.test, args.val, args.first, args.test_first, args.extra)
     test = sets["test"]
     outs = [_anchors_of(GeneralEmulatorNetwork.load(path), test) for path in args.models]
     rows = [dict(design=name, n_train="-", **error_stats(anchor_errors(y, test)))  # the anisotropies of accuracy()
             for name, y in [(shown_path(m), o) for m, o in zip(args.models, outs)] + [("mean of all", np.mean(outs, 0))]]
-    print(_table(rows, ("design",) + ACCURACY))
-    print(_write("ensemble", rows, args, n_maps))
-
-
-def fine_jam(ds, indices):
-    """JAM's linear terms ``a``, ``b`` (len(indices), NTHETA*NR) of maps ``indices`` of dataset ``ds`` on a 3x
-    finer grid than the stored ones (120 x 60, epsrel 1e-3): the reference for JAM's own error."""
-    from fastjam.family import unpad_mge
-    from fastjam.jam import JAMSettings, dimensionless_linear_maps
-
-    maps = [dimensionless_linear_maps(unpad_mge(ds.mge[k]), *ds.params[k][1:4], JAMSettings(120, 60, 1e-3))
-            for k in indices]
-    return dict(a=np.array([a.ravel() for a, _ in maps]), b=np.array([b.ravel() for _, b in maps]))
-
-
-def bench_jam(args):
-    """JAM's own error: the stored maps (40 x 20 grid) against a 3x finer one (120 x 60, epsrel 1e-3)."""
-    from fastjam.dataset import load_dataset
-    from fastjam.emulator.general_train import draw_betas, error_stats, true_ln_f
-
-    ds = load_dataset(args.data)
-    test, _, _ = split(len(ds))
-    idx = test[: args.n_jam]
-    sets, _ = _load(args.data)
-    t0 = time.perf_counter()
-    ref = fine_jam(ds, idx)
-    stored = {k: v[: len(idx)] for k, v in sets["test"].items()}
-    ref["beta_hi"] = stored["beta_hi"]
-    rng = np.random.default_rng(0)
-    errs = []
-    for _ in range(3):
-        beta = draw_betas(stored, rng)
-        errs.append(np.expm1(true_ln_f(stored, beta) - true_ln_f(ref, beta)))
-    row = dict(design="JAM 40x20 vs 120x60", n_train="-", **error_stats(np.concatenate(errs)), n_maps=len(idx),
-               seconds=time.perf_counter() - t0)
-    print(_table([row], ("design", "n_maps") + ACCURACY))
-    print(_write("jam", [row], args, len(ds)))
-
-
-def bench_clamp(args):
-    """Error of the pixsize/sigma_psf clamp: JAM at the clamp (0.05) against JAM at ``--small-ratio``."""
-    from fastjam.emulator.general_features import PIXSIZE_RATIO_CLAMP
-    from fastjam.family import family_design, family_mge
-
-    design = family_design(args.n_clamp, seed=21)
-    rows, t0 = [], time.perf_counter()
-    for p in design:
-        mge = family_mge(p)
-        maps = [_f_beta0(mge, p, ratio) for ratio in (PIXSIZE_RATIO_CLAMP, args.small_ratio)]
-        e = maps[0] / maps[1] - 1
-        rows.append(dict(sigma_psf_re=float(p[2]), max_abs=float(np.abs(e).max()), mean=float(e.mean())))
-    e_max = np.array([r["max_abs"] for r in rows])
-    row = dict(design=f"JAM pixsize/sigma_psf {PIXSIZE_RATIO_CLAMP} vs {args.small_ratio}", n_maps=len(rows),
-               map_max_median=float(np.median(e_max)), map_max_max=float(e_max.max()),
-               seconds=time.perf_counter() - t0)
-    print(_table([row], ("design", "n_maps", "map_max_median", "map_max_max")))
-    print(_write("clamp", rows, args, 0, dict(summary=row)))
+    print(table(rows, ("design",) + ACCURACY))
+    print(write_rows("ensemble", rows, args, n_maps))
 
 
 def bench_basis(args):
@@ -265,9 +208,10 @@ def bench_basis(args):
     of the training maps' ln f at the two anchors (what a network with K basis maps can at best do);
     with ``--model``, on that network's own trained basis (least squares), also on the maps it errs
     most on (its worst 5% by the per-map maximum)."""
-    from fastjam.emulator.general_train import anchor_errors, anchor_targets, error_stats
+    from fastjam.emulator.general_data import anchor_targets
+    from fastjam.emulator.general_evaluate import anchor_errors, error_stats
 
-    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first, args.extra)
+    sets, n_maps = load_sets(args.data, args.test, args.val, args.first, args.test_first, args.extra)
     test = anchor_targets(sets["test"])
     if args.model:
         rows = _trained_basis_floor(args.model, sets["test"], test, args.seed)
@@ -280,15 +224,15 @@ def bench_basis(args):
             proj = (test - mean) @ vt[:k].T @ vt[:k] + mean
             e = anchor_errors(proj, sets["test"], n_betas=1, seed=args.seed)
             rows.append(dict(design=f"PCA {k} basis maps", n_train=len(train), **error_stats(e)))
-    print(_table(rows, ("design", "n_train") + ACCURACY + (("map_max_median",) if args.model else ())))
-    print(_write("basis", rows, args, n_maps))
+    print(table(rows, ("design", "n_train") + ACCURACY + (("map_max_median",) if args.model else ())))
+    print(write_rows("basis", rows, args, n_maps))
 
 
 def _trained_basis_floor(model, inp, targets, seed):
     """The network's errors and those of the best fit of its own output basis, on all maps and on the
     network's worst 5%."""
     from fastjam.emulator.general import GeneralEmulatorNetwork
-    from fastjam.emulator.general_train import anchor_errors, error_stats
+    from fastjam.emulator.general_evaluate import anchor_errors, error_stats
 
     net = GeneralEmulatorNetwork.load(model)
     pred = _anchors_of(net, inp)
@@ -300,30 +244,6 @@ def _trained_basis_floor(model, inp, targets, seed):
                  **error_stats(e[sel]))
             for part, sel in (("", slice(None)), (", network's worst 5%", worst))
             for name, e in (("network", e_net), ("its basis, best fit", e_floor))]
-
-
-def bench_ranges(args):
-    """Dispersions (R_e) spanned by the family's Gaussians with >= 0.1% of the light (the domain's sigma_re)."""
-    from fastjam.family import family_design, family_mge
-
-    lo, hi = [], []
-    for p in family_design(args.n_ranges, seed=99):
-        surf, sigma, qobs = family_mge(p)
-        bright = 2 * np.pi * surf * qobs * sigma**2 >= 1e-3
-        lo.append(sigma[bright].min())
-        hi.append(sigma[bright].max())
-    row = dict(design="family sigma/R_e (light >= 0.1%)", n_maps=len(lo), sigma_min=float(np.min(lo)),
-               sigma_min_p1=float(np.percentile(lo, 1)), sigma_max_p99=float(np.percentile(hi, 99)),
-               sigma_max=float(np.max(hi)))
-    print(row)
-    print(_write("ranges", [row], args, 0))
-
-
-def _f_beta0(mge, p, ratio):
-    from fastjam.jam import JAMSettings, dimensionless_linear_maps
-
-    a, b = dimensionless_linear_maps(mge, p[1], p[2], ratio * p[2], JAMSettings(20, 10))
-    return np.sqrt(a + b)
 
 
 def _design_of(network):
@@ -344,10 +264,10 @@ def bench_card(args):
 
     from fastjam.emulator.general import GeneralEmulatorNetwork
     from fastjam.atomic import write_npz
-    from fastjam.emulator.general_train import error_card, novelty_card
+    from fastjam.emulator.general_evaluate import error_card, novelty_card
     from fastjam.emulator.store import load_arrays, update_card
 
-    sets, n_maps = _load(args.data, args.test, args.val, args.first, args.test_first, args.extra)
+    sets, n_maps = load_sets(args.data, args.test, args.val, args.first, args.test_first, args.extra)
     arrays, card = load_arrays(args.model)
     net = GeneralEmulatorNetwork.from_arrays(arrays, card)
     entries = error_card(net, sets["test"])
@@ -371,7 +291,7 @@ def bench_card(args):
                 validation=shown_path(args.val) if args.val else None,
                 jam_convergence=json.loads(jam.read_text())["rows"][0] if jam.exists() else None,
                 regenerate=_regenerate(card, cfg, epochs, design, first, test, args))
-    print(_table([dict(design=str(out), n_train=card["training"]["n_train"], **acc)],
+    print(table([dict(design=str(out), n_train=card["training"]["n_train"], **acc)],
                  ("design", "n_train") + ACCURACY))
 
 
@@ -395,7 +315,7 @@ def _regenerate(card, cfg, epochs, design, first, test, args):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("mode", choices=("design", "curve", "jam", "clamp", "card", "ranges", "basis", "ensemble"))
+    p.add_argument("mode", choices=("design", "curve", "card", "basis", "ensemble"))
     p.add_argument("--data", required=True, help="a copy of an MGE training set")
     p.add_argument("--test", help="a separate test set (default: 20%% of --data)")
     p.add_argument("--val", help="a separate validation set (with --test; default: 10%% of --data)")
@@ -412,10 +332,6 @@ def main(argv=None):
     p.add_argument("--patience", type=int, default=80, help="epochs without improvement before stopping")
     p.add_argument("--lr-patience", type=int, default=25, help="epochs without improvement before halving lr")
     p.add_argument("--minutes", type=float, default=10.0, help="wall-time limit per network (0: none)")
-    p.add_argument("--n-jam", type=int, default=12, help="test maps recomputed with the finer JAM grid")
-    p.add_argument("--n-clamp", type=int, default=8, help="family galaxies of the pixsize clamp test")
-    p.add_argument("--n-ranges", type=int, default=1024, help="family galaxies of the ranges mode")
-    p.add_argument("--small-ratio", type=float, default=0.01, help="pixsize/sigma_psf standing in for 0")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", help="card: a trained network directory; basis: the network whose own basis to test")
     p.add_argument("--models", nargs="+", help="ensemble: trained network directories")
@@ -439,8 +355,8 @@ def main(argv=None):
     import torch
 
     torch.set_num_threads(1)
-    dict(design=bench_design, curve=bench_curve, jam=bench_jam, clamp=bench_clamp, card=bench_card,
-         ranges=bench_ranges, basis=bench_basis, ensemble=bench_ensemble)[args.mode](args)
+    dict(design=bench_design, curve=bench_curve, card=bench_card, basis=bench_basis,
+         ensemble=bench_ensemble)[args.mode](args)
 
 
 if __name__ == "__main__":

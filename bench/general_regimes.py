@@ -2,7 +2,7 @@
 
 For each held-out map of ``--test`` (``mge_test`` of ``scripts/make_training_sets_mge.sh``), the
 errors e = f_emu/f_JAM - 1 over the 64 x 64 polar grid at one random anisotropy per map
-(``fastjam.emulator.general_train.relative_errors``) are grouped by
+(``fastjam.emulator.general_evaluate.relative_errors``) are grouped by
 
 * the light fraction in flattened Gaussians (q_obs < 0.3): disks seen nearly edge-on;
 * sigma_psf / R_e;
@@ -126,7 +126,8 @@ def main(argv=None):
 
     from fastjam.dataset import load_dataset
     from fastjam.emulator.general import GeneralEmulatorNetwork
-    from fastjam.emulator.general_train import map_inputs, relative_errors
+    from fastjam.emulator.general_data import map_inputs
+    from fastjam.emulator.general_evaluate import relative_errors
     from fastjam.emulator.store import load_arrays
 
     torch.set_num_threads(1)

@@ -1,7 +1,7 @@
 """The general emulator's worst held-out maps against a finer JAM: is their error the network's or JAM's?
 
 The held-out maps are JAM on a 40 x 20 grid (epsrel 1e-2, ``fastjam.jam.JAMSettings``), whose own error
-is small on typical maps (``bench/general_emulator.py jam``) but may not be on the hardest ones. For the
+is small on typical maps (``bench/general_jam.py jam``) but may not be on the hardest ones. For the
 ``--n`` maps of ``--test`` on which the network errs most after the ``--skip`` worst (largest per-map
 max |e| at one random anisotropy per map, seed 0), JAM is run again on a 3x finer grid (120 x 60,
 epsrel 1e-3) and three errors are compared per map: network against the stored map (what the card reports), stored map
@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine_info, shown_path  # noqa: E402
-from general_emulator import fine_jam  # noqa: E402
+from general_jam import fine_jam  # noqa: E402
 
 from fastjam.atomic import write_json  # noqa: E402
 
@@ -41,7 +41,8 @@ def worst_maps(model, test, n, skip=0):
     ``skip`` worst (``skip`` = 5% of the maps puts them at the per-map max p95 of the card)."""
     from fastjam.dataset import load_dataset
     from fastjam.emulator.general import GeneralEmulatorNetwork
-    from fastjam.emulator.general_train import draw_betas, map_inputs, predict_ln_f, true_ln_f
+    from fastjam.emulator.general_data import draw_betas, map_inputs, true_ln_f
+    from fastjam.emulator.general_evaluate import predict_ln_f
     from fastjam.emulator.store import load_arrays
 
     ds = load_dataset(test)

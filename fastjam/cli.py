@@ -1,5 +1,4 @@
 """The ``fastjam`` command line: thin wrappers over the library functions."""
-import argparse
 import logging
 import os
 import sys

@@ -82,7 +82,7 @@ class GeneralDomain:
 
     ``sigma_re`` bounds the dispersions (in R_e) of the Gaussians that carry at least
     ``light_floor`` of the light: the range spanned by the training family's Gaussians
-    (0.00094-68 R_e over 1,024 design points, ``bench/general_emulator.py ranges``), rounded inward.
+    (0.00094-68 R_e over 1,024 design points, ``bench/general_jam.py ranges``), rounded inward.
     """
 
     max_gaussians: int = MAX_GAUSSIANS

@@ -13,7 +13,7 @@ hold 85% of the worst 5%). So::
 draws a Sobol pool of the family (``fastjam.family.family_design``; use a seed other than the
 sets' 11-15), builds each point's MGE (``fastjam.family.family_mge``, ~0.1 s each, on ``--workers``
 local Dask workers) and keeps the ``--keep`` share of the pool with the largest disagreement of the two
-networks (``fastjam.emulator.general_train.committee_disagreement``: max |ln f_1 - ln f_2| over the map
+networks (``fastjam.emulator.general_evaluate.committee_disagreement``: max |ln f_1 - ln f_2| over the map
 at both ends of the anisotropy prior). Writes the points (N, 14) as ``--out`` and a JSON beside
 it (pool, seed, threshold, models). Deterministic for a given pool, seed and pair of networks.
 
@@ -57,7 +57,7 @@ def pool_mge(points, workers=2, progress=True):
 
 def inputs_of(points, mge):
     """Network inputs of design points (N, 14) and their padded MGEs (N, 30, 3)."""
-    from fastjam.emulator.general_train import map_inputs
+    from fastjam.emulator.general_data import map_inputs
 
     empty = np.zeros((len(points), 1))
     return map_inputs(SimpleNamespace(mge=mge, params=points, a=empty, b=empty))
@@ -121,7 +121,7 @@ def main(argv=None):
         raise SystemExit(f"--pool must be >= 1, got {args.pool}")
     from fastjam.atomic import atomic_path, write_json
     from fastjam.emulator.general import GeneralEmulatorNetwork
-    from fastjam.emulator.general_train import committee_disagreement
+    from fastjam.emulator.general_evaluate import committee_disagreement
     from fastjam.family import family_design
 
     points = family_design(args.pool, args.seed)

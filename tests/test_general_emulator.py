@@ -193,7 +193,7 @@ def test_training_options_are_checked_when_the_config_is_made(option, message):
 
 
 def test_maps_not_positive_over_the_prior_range_are_dropped_with_a_warning(caplog):
-    from fastjam.emulator.general_train import positive_maps
+    from fastjam.emulator.general_data import positive_maps
 
     # f^2 = a + b x, x = 1/(1 - beta_z): positive at jampy's beta_z = 0 and -0.5 (x = 1, 2/3) in all maps
     a = np.array([[1.0, 1.0], [1.0, 1.0], [-1.0, 1.0], [3.0, 1.0]])
@@ -221,8 +221,10 @@ def test_beta_hi_is_set_by_the_roundest_gaussian_with_light():
 def test_torch_and_jax_agree(tmp_path, encoder, extra):
     torch = pytest.importorskip("torch")
     from fastjam.emulator import general_jax
+    from fastjam.emulator.jax_model import to_jax
     from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
-    from fastjam.emulator.general_train import _tensors, predict_ln_f
+    from fastjam.emulator.general_data import network_inputs
+    from fastjam.emulator.general_evaluate import predict_ln_f
     from fastjam.emulator.store import load_arrays, save_emulator
     from fastjam.galaxy import Galaxy
     from fastjam.physics import grid
@@ -252,10 +254,10 @@ def test_torch_and_jax_agree(tmp_path, encoder, extra):
     ln_f = predict_ln_f(net, inp, np.array([beta]))[0][::97]  # grid nodes: interpolation is exact there
     scale = velocity_scale(2.0, unit.l_tot, unit.r_e, galaxy.distance)
     np.testing.assert_allclose(np.asarray(vrms(inc, beta, 2.0)), np.exp(ln_f) * scale, rtol=1e-5)
-    out_t = net(*_tensors(inp, np.array([0]))).detach().numpy()
-    out_j = general_jax.forward(general_jax.to_jax(arrays), card["network"],
+    out_t = net(*network_inputs(inp, np.array([0]))).detach().numpy()
+    out_j = general_jax.forward(to_jax(arrays), card["network"],
                                 *[np.float32(inp[k][[0]]) for k in ("ln_sigma", "qobs", "weight", "cos_i")],
-                                np.float32(_tensors(inp, np.array([0]))[4].numpy()))
+                                np.float32(network_inputs(inp, np.array([0]))[4].numpy()))
     np.testing.assert_allclose(np.asarray(out_j), out_t, atol=1e-5)
 
 
@@ -296,7 +298,7 @@ def test_shipped_network_on_fresh_jampy_maps(shipped):
     """Three random multi-component galaxies (a design seed never trained on) on 100 grid nodes:
     no more than 5% of the pixels beyond the card's pixel p99 (1% expected)."""
     from fastjam.emulator.general import GeneralEmulatorNetwork
-    from fastjam.emulator.general_train import predict_ln_f
+    from fastjam.emulator.general_evaluate import predict_ln_f
     from fastjam.family import family_design, family_mge
     from fastjam.jam import JAMSettings, dimensionless_linear_maps
     from fastjam.physics import grid
@@ -357,7 +359,7 @@ def test_novelty_ranks_maps_by_their_distance_from_the_training_maps(rng):
 
 
 def test_coherent_share_is_the_part_of_the_error_that_is_each_maps_mean():
-    from fastjam.emulator.general_train import error_stats
+    from fastjam.emulator.general_evaluate import error_stats
 
     offset = np.full((2, 4), 0.01)
     ln_pattern = np.array([[0.01, -0.01, 0.01, -0.01], [-0.02, 0.02, -0.02, 0.02]])  # zero mean per map

@@ -28,7 +28,7 @@ def _bulge_disk(distance=DISTANCE):
 
 def _family_inputs(n, seed):
     """Network inputs of ``n`` family galaxies (Sobol ``seed``) with coarse jampy maps (10 x 6 grid)."""
-    from fastjam.emulator.general_train import map_inputs
+    from fastjam.emulator.general_data import map_inputs
     from fastjam.family import FamilySpace, family_design, family_mge, pad_mge
     from fastjam.jam import JAMSettings, dimensionless_linear_maps
 
@@ -45,7 +45,8 @@ def general(tmp_path_factory):
     pytest.importorskip("torch")
     from fastjam.emulator.general import GeneralConfig
     from fastjam.atomic import write_npz
-    from fastjam.emulator.general_train import GeneralTrainConfig, error_card, novelty_card, train_general
+    from fastjam.emulator.general_evaluate import error_card, novelty_card
+    from fastjam.emulator.general_train import GeneralTrainConfig, train_general
     from fastjam.emulator.store import update_card
 
     inp = _family_inputs(6, seed=21)
@@ -81,7 +82,7 @@ def test_bound_model_is_the_torch_network_times_the_velocity_scale(general):
 
     from fastjam.emulator import Emulator
     from fastjam.emulator.general_features import anchor_weight, beta_hi, f_from_anchors
-    from fastjam.emulator.general_train import _tensors
+    from fastjam.emulator.general_data import network_inputs
     from fastjam.emulator.jax_model import interpolation_weights
     from fastjam.photometry import unit_photometry
     from fastjam.physics.scaling import velocity_scale
@@ -96,7 +97,7 @@ def test_bound_model_is_the_torch_network_times_the_velocity_scale(general):
         inp["cos_i"] = np.array([np.cos(np.radians(inc))])
         inp["beta_hi"] = beta_hi(inp["qobs"], inp["weight"], inp["cos_i"])
         with torch.no_grad():
-            out = general.net(*_tensors(inp, np.array([0])))[0].double().numpy()
+            out = general.net(*network_inputs(inp, np.array([0])))[0].double().numpy()
         w = interpolation_weights(x / unit.r_e, y / unit.r_e)
         lo, hi = w @ out[: out.size // 2], w @ out[out.size // 2:]
         f = f_from_anchors(lo, hi, anchor_weight(beta, inp["beta_hi"][0]))
@@ -328,7 +329,8 @@ def test_warm_start_begins_from_the_given_network(general, tmp_path):
     import torch
 
     from fastjam.emulator.general import GeneralConfig
-    from fastjam.emulator.general_train import GeneralTrainConfig, _tensors, train_general
+    from fastjam.emulator.general_data import network_inputs
+    from fastjam.emulator.general_train import GeneralTrainConfig, train_general
 
     inp = _family_inputs(3, seed=22)
     part = [{k: v[idx] for k, v in inp.items()} for idx in (slice(0, 2), slice(2, 3))]
@@ -336,7 +338,7 @@ def test_warm_start_begins_from_the_given_network(general, tmp_path):
     _, net = train_general(*part, tmp_path / "warm", config, GeneralTrainConfig(epochs=1, batch_size=2, lr=1e-12),
                            progress=False, init=general.net)
     with torch.no_grad():
-        x = _tensors(inp, np.arange(3))
+        x = network_inputs(inp, np.arange(3))
         np.testing.assert_allclose(net(*x).numpy(), general.net(*x).numpy(), rtol=0, atol=1e-6)
     other = GeneralConfig(**{**config.as_dict(), "latent": 4})
     with pytest.raises(ValueError, match="another design"):
@@ -347,8 +349,9 @@ def test_hard_maps_and_radial_weights_train_and_validate_on_the_weighted_loss(ge
     """hard_share and radial_weight run through training; the validation loss is the mean of
     omega r^2 over the pixels, omega = radial_weights(c), at the validation anisotropies."""
     from fastjam.emulator.general_loss import radial_weights
-    from fastjam.emulator.general_train import (GeneralTrainConfig, draw_betas, predict_ln_f,
-                                                train_general, true_ln_f)
+    from fastjam.emulator.general_data import draw_betas, true_ln_f
+    from fastjam.emulator.general_evaluate import predict_ln_f
+    from fastjam.emulator.general_train import GeneralTrainConfig, train_general
 
     inp = _family_inputs(4, seed=23)
     train, val = ({k: v[idx] for k, v in inp.items()} for idx in (slice(0, 3), slice(3, 4)))
@@ -376,8 +379,9 @@ def test_a_decoder_trains_on_node_subsets_and_the_bound_model_reads_it_at_the_da
     from fastjam.emulator.general_decoder import local_features
     from fastjam.emulator.general_features import anchor_weight, beta_hi, f_from_anchors
     from fastjam.emulator.general_jax import bind
-    from fastjam.emulator.general_train import (GeneralTrainConfig, _tensors, draw_betas, predict_ln_f,
-                                                train_general, true_ln_f)
+    from fastjam.emulator.general_data import network_inputs, draw_betas, true_ln_f
+    from fastjam.emulator.general_evaluate import predict_ln_f
+    from fastjam.emulator.general_train import GeneralTrainConfig, train_general
     from fastjam.emulator.jax_model import interpolation_weights
     from fastjam.emulator.store import load_arrays
     from fastjam.photometry import unit_photometry
@@ -404,7 +408,7 @@ def test_a_decoder_trains_on_node_subsets_and_the_bound_model_reads_it_at_the_da
     inc, beta, ml = 84.0, 0.1, 2.0
     one["cos_i"] = np.array([np.cos(np.radians(inc))])
     one["beta_hi"] = beta_hi(one["qobs"], one["weight"], one["cos_i"])
-    t = _tensors(one, np.array([0]))
+    t = network_inputs(one, np.array([0]))
     with torch.no_grad():
         h = net.hidden(net.encode(*t[:4]), t[4])
         grid_maps = net.basis(net.coeff(h))[0].double().numpy().reshape(2, -1)

@@ -21,7 +21,7 @@ def test_select_keeps_the_largest_share_in_pool_order(script):
 
 def test_a_network_agrees_with_itself_not_with_a_perturbed_copy(script):
     from fastjam.emulator.general import GeneralEmulatorNetwork
-    from fastjam.emulator.general_train import committee_disagreement
+    from fastjam.emulator.general_evaluate import committee_disagreement
     from fastjam.emulator.store import load_arrays
     from fastjam.family import family_design
 

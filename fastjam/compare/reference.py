@@ -20,7 +20,7 @@ import numpy as np
 
 from ..atomic import write_json, write_npz
 from ..fit import physical_idata
-from ..jam import DEFAULT_SETTINGS, JAMModel
+from ..jam import JAMModel
 from ..model import PARAMETERS
 from ..parallel import WorkerPool, has_error
 from ..posterior import Posterior

@@ -15,7 +15,7 @@ from ..physics.scaling import velocity_scale
 from .general_features import (PROFILE_ENCODERS, TOKEN_ENCODERS, anchor_weight, beta_hi, f_from_anchors,
                                global_features, profile_input, token_features)
 from .general_decoder import decode_jax, local_features, node_positions
-from .jax_model import BoundEmulator, _linear, interpolation_weights, register_pytrees, to_jax
+from .jax_model import BoundEmulator, _linear, interpolation_weights, register_pytrees
 
 
 def _mlp(params, prefix, n_layers, x):

@@ -29,7 +29,7 @@ class GeneralEmulator(ForwardModel):
         The model card: ``network`` (a :class:`~fastjam.emulator.general.GeneralConfig` as a
         dict), ``features`` (:func:`fastjam.emulator.general_features.feature_definition`)
         and, for the likelihood, ``error_model`` and ``metrics``
-        (:func:`fastjam.emulator.general_train.error_card`).
+        (:func:`fastjam.emulator.general_evaluate.error_card`).
     allow_extrapolation : bool
         Bind galaxies outside the domain or positions beyond the field instead of raising
         ``ValueError`` (explicit opt-in; accuracy is then unknown).
