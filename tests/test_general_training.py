@@ -1,0 +1,105 @@
+"""Training of the general-photometry emulator: the loss, the epoch's order, the options, the maps kept."""
+import numpy as np
+import pytest
+
+
+def test_tail_weighted_loss_blends_the_mean_square_and_the_fourth_moment():
+    from fastjam.emulator.general_loss import batch_loss
+
+    r = np.array([[0.01, -0.01, 0.0, 0.1]])
+    assert batch_loss(r) == pytest.approx(np.mean(r**2), rel=1e-12)
+    assert batch_loss(r, 1.0) == pytest.approx(np.sqrt(np.mean(r**4)), rel=1e-12)
+    # the one large residual's share of the gradient grows with the tail term
+
+    def slope(k, w):
+        step = 1e-6 * np.eye(4)[k]
+        return (batch_loss(r + step, w) - batch_loss(r - step, w)) / 2e-6
+
+    assert slope(3, 0.5) / slope(0, 0.5) > slope(3, 0.0) / slope(0, 0.0) * 1.5
+
+
+def test_bias_weighted_loss_adds_each_map_and_anchors_squared_mean_residual():
+    import torch
+
+    from fastjam.emulator.general_loss import batch_loss
+
+    # two maps of two anchor groups of 3 pixels: a constant offset in map 0's first anchor, a pattern
+    # of zero mean in map 1's second one
+    r = np.array([[0.02, 0.02, 0.02, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.03, -0.03, 0.0]])
+    mse = np.mean(r**2)
+    assert batch_loss(r, bias_weight=0.0, groups=2) == pytest.approx(mse, rel=1e-12)
+    # only the offset counts: its per-group mean 0.02 over 2 maps x 2 groups
+    assert batch_loss(r, bias_weight=3.0, groups=2) == pytest.approx(mse + 3.0 * 0.02**2 / 4, rel=1e-12)
+    # one group: map 0's mean is 0.01, map 1's 0
+    assert batch_loss(r, bias_weight=3.0) == pytest.approx(mse + 3.0 * 0.01**2 / 2, rel=1e-12)
+    assert float(batch_loss(torch.as_tensor(r), 0.0, torch, 3.0, 2)) == pytest.approx(
+        batch_loss(r, bias_weight=3.0, groups=2), rel=1e-12)
+
+
+def test_radial_pixel_weights_shift_the_loss_to_the_outer_map():
+    import torch
+
+    from fastjam.emulator.general_loss import batch_loss, radial_weights
+    from fastjam.physics import grid
+
+    assert radial_weights(0.0) is None
+    w = radial_weights(1.0)
+    x, y = grid.polar_grid()
+    r = np.hypot(x, y).ravel()
+    assert w.shape == (grid.NTHETA * grid.NR,) and w.mean() == pytest.approx(1.0, rel=1e-12)
+    np.testing.assert_allclose(w, (1 + r**2) / np.mean(1 + r**2), rtol=1e-12)
+    assert w[r > 1.5].sum() / w.sum() == pytest.approx(0.38, abs=0.01)  # 12% of the nodes
+    res = np.random.default_rng(0).normal(size=(3, 2 * w.size))
+    assert batch_loss(res, groups=2, pixel_weight=w) == pytest.approx(np.mean(res**2 * np.tile(w, 2)), rel=1e-12)
+    assert batch_loss(res, groups=2, pixel_weight=np.ones(w.size)) == pytest.approx(batch_loss(res), rel=1e-12)
+    assert float(batch_loss(torch.as_tensor(res), 0.0, torch, 3.0, 2, torch.as_tensor(w))) == pytest.approx(
+        batch_loss(res, 0.0, np, 3.0, 2, w), rel=1e-10)
+    with pytest.raises(ValueError, match="radial_weight must be >= 0, got -1"):
+        radial_weights(-1.0)
+
+
+def test_epoch_order_revisits_the_hard_maps_in_proportion_to_their_hardness():
+    from fastjam.emulator.general_loss import epoch_order
+
+    rng = np.random.default_rng(1)
+    hardness = np.ones(1000)
+    assert sorted(epoch_order(hardness, 0.0, rng)) == list(range(1000))
+    hardness[:10] = 50.0  # 10 maps with 50 times the others' squared maximum: p = 50/1490 each
+    counts = np.zeros(1000)
+    for _ in range(200):
+        order = epoch_order(hardness, 0.5, rng)
+        assert len(order) == 1000
+        np.add.at(counts, order, 1)
+    # expected draws per epoch of a hard map: 500 * 50/1490 + 0.5 = 17.3; of another: 500/1490 + 0.5 = 0.84
+    assert counts[:10].mean() / 200 == pytest.approx(500 * 50 / 1490 + 0.5, rel=0.03)
+    assert counts[10:].mean() / 200 == pytest.approx(500 / 1490 + 0.5, rel=0.03)
+    for share in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="hard_share must be in"):
+            epoch_order(hardness, share, rng)
+
+
+@pytest.mark.parametrize("option, message", [(dict(hard_share=1.5), "hard_share must be in"),
+                                             (dict(radial_weight=-1.0), "radial_weight must be >= 0"),
+                                             (dict(decoder_nodes=-1), "decoder_nodes must be >= 0")])
+def test_training_options_are_checked_when_the_config_is_made(option, message):
+    from fastjam.emulator.general_train import GeneralTrainConfig
+
+    with pytest.raises(ValueError, match=message):
+        GeneralTrainConfig(**option)
+
+
+def test_maps_not_positive_over_the_prior_range_are_dropped_with_a_warning(caplog):
+    from fastjam.emulator.general_data import positive_maps
+
+    # f^2 = a + b x, x = 1/(1 - beta_z): positive at jampy's beta_z = 0 and -0.5 (x = 1, 2/3) in all maps
+    a = np.array([[1.0, 1.0], [1.0, 1.0], [-1.0, 1.0], [3.0, 1.0]])
+    b = np.array([[1.0, 1.0], [-0.6, 1.0], [2.0, 1.0], [-2.0, 1.0]])
+    inp = dict(a=a, b=b, cos_i=np.zeros(4), beta_hi=np.array([0.5, 0.5, 0.5, 0.5]))
+    # map 1: 1 - 0.6 * 2 < 0 at beta_hi = 0.5; map 2: -1 + 2/1.2 > 0 at BETA_LO = -0.2 (kept);
+    # map 3: 3 - 2 * 2 < 0 at beta_hi
+    with caplog.at_level("WARNING"):
+        kept = positive_maps(inp)
+    np.testing.assert_array_equal(kept["a"], a[[0, 2]])
+    np.testing.assert_array_equal(kept["beta_hi"], [0.5, 0.5])
+    assert "2 of 4 training maps dropped" in caplog.text
+    assert positive_maps(kept) is kept
