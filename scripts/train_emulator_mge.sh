@@ -10,8 +10,10 @@
 #   6. network 5 continued on mge_train below 17,900, edge-on, thin and the second committee set
 #      (data/designs/committee_17.npy), with the coherent term of the loss;
 #   7. network 6 extended by the light beyond 3 R_e (hybrid-outer-anchors-k128, warm start) and
-#      continued on mge_train below 24,983 and the same sets, with radial pixel weights;
-#   8. its card, written to OUT.
+#      continued on mge_train below 24,983 and the same sets, with radial pixel weights (the network
+#      shipped before);
+#   8. network 7 continued the same way on mge_train below 29,171 and the same sets;
+#   9. its card, written to OUT.
 # Resumable: rerun the same command after an interruption; finished steps are kept.
 #   usage: bash scripts/train_emulator_mge.sh [SETS_DIR] [RUNS_DIR] [OUT]
 set -euo pipefail
@@ -48,5 +50,9 @@ last=(--data "$sets/mge_train" --first 24983 "${second[@]}")
 python "$bench" curve "${last[@]}" --designs "$outer" --batch 16 --minutes 0 --no-progress --sizes 100000 \
     --init "$runs/warm_17900/curve_${design}_100000" --lr 2.5e-4 --patience 100 --lr-patience 30 --bias-weight 3 \
     --radial-weight 1 --epochs 163 --work "$runs/outer_radial" --json "$runs/outer_radial.json"
-python "$bench" card "${last[@]}" --model "$runs/outer_radial/curve_${outer}_100000" --out "$out"
+grown=(--data "$sets/mge_train" --first 29171 "${second[@]}")
+python "$bench" curve "${grown[@]}" --designs "$outer" --batch 16 --minutes 0 --no-progress --sizes 100000 \
+    --init "$runs/outer_radial/curve_${outer}_100000" --lr 2.5e-4 --patience 100 --lr-patience 30 --bias-weight 3 \
+    --radial-weight 1 --epochs 273 --work "$runs/cont_29k" --json "$runs/cont_29k.json"
+python "$bench" card "${grown[@]}" --model "$runs/cont_29k/curve_${outer}_100000" --out "$out"
 python scripts/model_card.py --model "$out"
