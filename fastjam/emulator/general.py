@@ -20,8 +20,9 @@ normalisations. Extra mass (a dark halo or a black hole as mass Gaussians with t
 encoding invariant to the order of the Gaussians and to splitting one into identical parts.
 The profile encoder sees the light where the map is made, the faint outer parts included
 (:func:`~fastjam.emulator.general_features.profile_features`), optionally beyond 3 R_e
-(``profile_outer``) and at more angles near the major axis (``profile_angles``). An optional per-position decoder (:mod:`fastjam.emulator.general_decoder`)
-corrects the basis maps from the light at each position. Inputs are defined in
+(``profile_outer``) and at more angles near the major axis (``profile_angles``). An optional
+per-position decoder (:mod:`fastjam.emulator.general_decoder`) corrects the basis maps from the
+light at each position. Inputs are defined in
 :mod:`fastjam.emulator.general_features`.
 """
 from dataclasses import asdict, dataclass
@@ -194,12 +195,15 @@ class GeneralEmulatorNetwork(nn.Module):
         extensible = ("profile_outer", "profile_angles", "decoder")
         same = {k: v for k, v in old.as_dict().items() if k not in extensible} == \
             {k: v for k, v in new.as_dict().items() if k not in extensible}
-        outer_kept = tuple(old.profile_outer) == tuple(new.profile_outer[:len(old.profile_outer)]) and \
-            (not old.profile_angles or tuple(old.profile_outer) == tuple(new.profile_outer))
-        if not same or not outer_kept or tuple(old.profile_angles) != tuple(new.profile_angles[:len(old.profile_angles)]) \
-                or tuple(old.decoder) not in ((), tuple(new.decoder)):
-            raise ValueError(f"warm start from a network of another design: {old.as_dict()} is not "
-                             f"{new.as_dict()} (only further profile_outer radii, profile_angles or a decoder may be added)")
+        def extends(key):  # the old entries of ``key`` are the new one's first
+            before, after = tuple(getattr(old, key)), tuple(getattr(new, key))
+            return before == after[:len(before)]
+
+        outer_kept = extends("profile_outer") and (not old.profile_angles or old.profile_outer == new.profile_outer)
+        decoder_kept = tuple(old.decoder) in ((), tuple(new.decoder))
+        if not (same and outer_kept and extends("profile_angles") and decoder_kept):
+            raise ValueError(f"warm start from a network of another design: {old.as_dict()} is not {new.as_dict()} "
+                             "(only further profile_outer radii, profile_angles or a decoder may be added)")
         state = self.state_dict()
         with torch.no_grad():
             for k, v in init.state_dict().items():

@@ -66,8 +66,9 @@ def anchor_targets(inp):
 
 def with_profile_input(inp, network, chunk=4):
     """``inp`` with the profile encoder's input precomputed (key ``prof_in``, float32) when the encoder of
-    ``network`` (a ``GeneralConfig``) solves the Jeans equations (:func:`~fastjam.emulator.general_features.jeans_features`, whose cost per
-    map is too high to repeat in every epoch); else ``inp`` itself."""
+    ``network`` (a ``GeneralConfig``) solves the Jeans equations
+    (:func:`~fastjam.emulator.general_features.jeans_features`, whose cost per map is too high to repeat in
+    every epoch); else ``inp`` itself."""
     if network.encoder not in JEANS_ENCODERS or "prof_in" in inp:
         return inp
     n = len(inp["cos_i"])
@@ -78,8 +79,9 @@ def with_profile_input(inp, network, chunk=4):
 
 def network_inputs(inp, idx, beta=None, output="anchors"):
     """The network's input tensors (float32) for maps ``idx`` of ``inp`` (:func:`map_inputs`): the unit MGE
-    (ln sigma, q_obs, weight, cos i), the observing features (:func:`~fastjam.emulator.general_features.global_features`,
-    and the anisotropy ``beta`` (N,) for the ``direct`` output) and, if precomputed, the profile input."""
+    (ln sigma, q_obs, weight, cos i), the observing features
+    (:func:`~fastjam.emulator.general_features.global_features`, and the anisotropy ``beta`` (N,) for the
+    ``direct`` output) and, if precomputed, the profile input."""
     import torch
 
     glob = global_features(inp["cos_i"][idx], inp["sigma_psf_re"][idx], inp["pixsize_re"][idx], inp["beta_hi"][idx])
