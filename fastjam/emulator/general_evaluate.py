@@ -8,6 +8,14 @@ from .general_data import draw_betas, network_inputs, true_ln_f, with_profile_in
 from .general_features import BETA_LO, anchor_weight, f_from_anchors
 
 
+def ln_f_at(anchors, beta_z, b_hi):
+    """ln f (N, NTHETA*NR) at anisotropies ``beta_z`` (N,) from ln f at the two anchors ``anchors``
+    (N, 2 NTHETA*NR; upper anchors ``b_hi`` (N,)), exact in beta_z
+    (:func:`~fastjam.emulator.general_features.f_from_anchors`)."""
+    half = anchors.shape[1] // 2
+    return np.log(f_from_anchors(anchors[:, :half], anchors[:, half:], anchor_weight(beta_z, b_hi)[:, None]))
+
+
 def predict_ln_f(net, inp, beta_z, batch=256):
     """Emulated ln f (N, NTHETA*NR) of maps ``inp`` at anisotropies ``beta_z`` (N,)."""
     import torch
@@ -20,11 +28,7 @@ def predict_ln_f(net, inp, beta_z, batch=256):
         for k in range(0, len(beta_z), batch):
             idx = np.arange(k, min(k + batch, len(beta_z)))
             y = net(*network_inputs(inp, idx, beta_z[idx], net.config.output)).double().numpy()
-            if net.config.output == "anchors":
-                t = anchor_weight(beta_z[idx], inp["beta_hi"][idx])[:, None]
-                half = y.shape[1] // 2
-                y = np.log(f_from_anchors(y[:, :half], y[:, half:], t))
-            out.append(y)
+            out.append(ln_f_at(y, beta_z[idx], inp["beta_hi"][idx]) if net.config.output == "anchors" else y)
     return np.concatenate(out)
 
 
@@ -45,11 +49,10 @@ def accuracy(net, inp, n_betas=3, seed=0):
 def anchor_errors(anchors, inp, n_betas=3, seed=0):
     """e = f / f_JAM - 1 (n_betas * N, NTHETA*NR) from ln f at the two anchors ``anchors`` (N, 2 NTHETA*NR),
     a network's or any other (e.g. a basis projection), at the random anisotropies of :func:`relative_errors`."""
-    rng, half, errs = np.random.default_rng(seed), anchors.shape[1] // 2, []
+    rng, errs = np.random.default_rng(seed), []
     for _ in range(n_betas):
         beta = draw_betas(inp, rng)
-        t = anchor_weight(beta, inp["beta_hi"])[:, None]
-        errs.append(np.expm1(np.log(f_from_anchors(anchors[:, :half], anchors[:, half:], t)) - true_ln_f(inp, beta)))
+        errs.append(np.expm1(ln_f_at(anchors, beta, inp["beta_hi"]) - true_ln_f(inp, beta)))
     return np.concatenate(errs)
 
 
