@@ -41,6 +41,9 @@ DESIGNS = {  # name: GeneralConfig keywords
     # and the light beyond 3 R_e, which the line of sight through the outer minor axis crosses
     "hybrid-outer-anchors-k128": dict(encoder="hybrid", output="anchors", n_basis=128,
                                       profile_outer=(4.0, 6.0, 9.0, 13.5)),
+    # and twice the width of every layer (warm start from hybrid-outer-anchors-k128: GeneralEmulatorNetwork.warm_start)
+    "hybrid-outer-wide-anchors-k128": dict(encoder="hybrid", output="anchors", n_basis=128, token_hidden=(128, 128),
+                                           latent=128, hidden=(512, 512, 512), profile_outer=(4.0, 6.0, 9.0, 13.5)),
     # and the light at 2, 4, 7 and 10 deg from the major axis at every radius: a thin disk's vertical profile
     "hybrid-disk-anchors-k128": dict(encoder="hybrid", output="anchors", n_basis=128,
                                      profile_outer=(4.0, 6.0, 9.0, 13.5), profile_angles=(2.0, 4.0, 7.0, 10.0)),

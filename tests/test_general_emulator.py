@@ -323,6 +323,32 @@ def test_outer_radii_and_a_decoder_extend_a_network_that_starts_as_the_old_one()
         GeneralConfig(**dict(small, encoder="singles"), profile_outer=(4.0,))
 
 
+def test_wider_layers_extend_a_network_that_starts_as_the_old_one_and_learns():
+    """warm_start into wider encoders, latent and MLP (Net2Net-style) reproduces the old network's maps, the
+    new units get gradients from the first step (their outgoing weights are zero, their incoming ones not);
+    a narrower or deeper network is refused."""
+    torch = pytest.importorskip("torch")
+    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+
+    torch.manual_seed(3)
+    small = dict(encoder="hybrid", n_basis=8, profile_outer=(4.0,))
+    old = GeneralEmulatorNetwork(GeneralConfig(**small, token_hidden=(16,), latent=8, hidden=(32, 32)))
+    wide = GeneralConfig(**small, token_hidden=(24,), latent=12, hidden=(48, 40))
+    new = GeneralEmulatorNetwork(wide).warm_start(old)
+    unit = _sersic_unit(2.0, 0.6)
+    args = [torch.as_tensor(v, dtype=torch.float32)[None] for v in (np.log(unit.sigma), unit.qobs, unit.weight)]
+    args += [torch.tensor([0.4]), torch.as_tensor(global_features(0.4, 0.1, 0.05, 0.2), dtype=torch.float32)[None]]
+    np.testing.assert_allclose(new(*args).detach().numpy(), old(*args).detach().numpy(), rtol=0, atol=1e-6)
+    assert torch.all(new.coeff.weight[:, 32:] == 0) and torch.all(new.mlp[0].weight[:32, 8:12] == 0)
+    assert torch.all(new.mlp[0].weight[32:] != 0)  # the new units' incoming weights are random
+    new(*args).sum().backward()
+    assert new.coeff.weight.grad[:, 32:].abs().max() > 0  # and they learn from the first step
+    for narrower in (dict(token_hidden=(8,), latent=12, hidden=(48, 40)), dict(token_hidden=(24,), latent=12,
+                                                                                hidden=(48, 40, 40))):
+        with pytest.raises(ValueError, match="another design"):
+            GeneralEmulatorNetwork(GeneralConfig(**small, **narrower)).warm_start(old)
+
+
 def test_further_angles_extend_a_network_and_sample_the_light_where_named():
     """profile_angles append the light at those angles at every radius (the 0-deg columns equal the
     major-axis columns of the base grid, at the outer radii too); warm_start into more angles reproduces

@@ -106,6 +106,34 @@ class GeneralConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
+def _extends(old, new):
+    """Whether :class:`GeneralConfig` ``new`` extends ``old`` (:meth:`GeneralEmulatorNetwork.warm_start`)."""
+    extensible = ("profile_outer", "profile_angles", "decoder", "token_hidden", "latent", "hidden")
+    same = {k: v for k, v in old.as_dict().items() if k not in extensible} == \
+        {k: v for k, v in new.as_dict().items() if k not in extensible}
+
+    def extends(key):  # the old entries of ``key`` are the new one's first
+        before, after = tuple(getattr(old, key)), tuple(getattr(new, key))
+        return before == after[:len(before)]
+
+    def wider(key):  # same depth, no layer narrower
+        before, after = np.atleast_1d(getattr(old, key)), np.atleast_1d(getattr(new, key))
+        return before.shape == after.shape and bool(np.all(after >= before))
+
+    outer_kept = extends("profile_outer") and (not old.profile_angles or old.profile_outer == new.profile_outer)
+    decoder_kept = tuple(old.decoder) in ((), tuple(new.decoder))
+    return (same and outer_kept and extends("profile_angles") and decoder_kept
+            and all(wider(k) for k in ("token_hidden", "latent", "hidden")))
+
+
+def _latent_columns(old, new):
+    """Where the old network's MLP inputs [latent per encoder, observing features] lie in the new one's."""
+    parts = old.uses_tokens + old.uses_profile
+    cols = [np.arange(p * new.latent, p * new.latent + old.latent) for p in range(parts)]
+    cols.append(parts * new.latent + np.arange(old.n_global))
+    return torch.as_tensor(np.concatenate(cols))
+
+
 def _mlp(n_in, widths):
     layers = []
     for h in widths:
@@ -188,27 +216,29 @@ class GeneralEmulatorNetwork(nn.Module):
 
     def warm_start(self, init):
         """Copy the weights of the trained network ``init``, of the same design or of one this design
-        extends by further ``profile_outer`` radii (before any ``profile_angles``), further ``profile_angles``
-        or a ``decoder``: the new profile inputs start with zero weights and the new decoder with a zero
-        output, so the network starts as ``init``."""
-        old, new = init.config, self.config
-        extensible = ("profile_outer", "profile_angles", "decoder")
-        same = {k: v for k, v in old.as_dict().items() if k not in extensible} == \
-            {k: v for k, v in new.as_dict().items() if k not in extensible}
-        def extends(key):  # the old entries of ``key`` are the new one's first
-            before, after = tuple(getattr(old, key)), tuple(getattr(new, key))
-            return before == after[:len(before)]
+        extends: further ``profile_outer`` radii (before any ``profile_angles``), further ``profile_angles``,
+        a ``decoder``, or wider layers (``token_hidden``, ``latent``, ``hidden``: same depth, no narrower).
 
-        outer_kept = extends("profile_outer") and (not old.profile_angles or old.profile_outer == new.profile_outer)
-        decoder_kept = tuple(old.decoder) in ((), tuple(new.decoder))
-        if not (same and outer_kept and extends("profile_angles") and decoder_kept):
+        The network starts as ``init`` (function-preserving, as Net2Net's zero-output widening, Chen et
+        al. 2016, ICLR): the new profile inputs and the new units' outgoing weights start at zero, the
+        new decoder with a zero output; the new units' incoming weights keep their random initialisation,
+        so they learn from the first step.
+        """
+        old, new = init.config, self.config
+        if not _extends(old, new):
             raise ValueError(f"warm start from a network of another design: {old.as_dict()} is not {new.as_dict()} "
-                             "(only further profile_outer radii, profile_angles or a decoder may be added)")
+                             "(only further profile_outer radii, profile_angles, a decoder or wider layers may "
+                             "be added)")
         state = self.state_dict()
+        columns = {"mlp.0.weight": _latent_columns(old, new)}
         with torch.no_grad():
             for k, v in init.state_dict().items():
-                state[k].zero_()
-                state[k][tuple(slice(0, n) for n in v.shape)].copy_(v)
+                rows = state[k][:v.shape[0]]
+                if v.ndim == 1:
+                    rows.copy_(v)
+                    continue
+                rows.zero_()
+                rows[:, columns.get(k, slice(0, v.shape[1]))] = v
         return self
 
     @classmethod

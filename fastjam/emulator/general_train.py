@@ -113,7 +113,7 @@ def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(),
         Extra entries of the card's training record (e.g. the data snapshot).
     init : GeneralEmulatorNetwork, optional
         Warm start: begin from this network's weights (the same ``network`` design, or one it extends by
-        outer profile radii: ``GeneralEmulatorNetwork.warm_start``) with a fresh
+        outer profile radii, angles, a decoder or wider layers: ``GeneralEmulatorNetwork.warm_start``) with a fresh
         optimiser at ``config.lr``, instead of random weights and an output basis from the training
         maps; e.g. to continue a shipped network on a training set grown since.
 
