@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Train the shipped general-photometry (MGE) emulator from the sets of
 # scripts/make_training_sets_mge.sh, as it was made (docs/general_emulator.md):
-#   1. the network shipped before it: 10,175 maps (mge_train below 6,100, edge-on and thin sets);
+#   1. a network shipped earlier: 10,175 maps (mge_train below 6,100, edge-on and thin sets);
 #   2. a network on 8,192 random maps of mge_train alone (the learning curve's largest);
 #   3. the tenth of a 16,384-point Sobol pool (seed 16) where 1 and 2 disagree most (query by
 #      committee) and 4. its JAM maps (mge_train_committee);
 #   5. network 1 continued (warm start) on every map: mge_train below 11,727, edge-on, thin and
-#      committee sets (the network shipped before);
+#      committee sets (shipped earlier);
 #   6. network 5 continued on mge_train below 17,900, edge-on, thin and the second committee set
 #      (data/designs/committee_17.npy), with the coherent term of the loss;
 #   7. network 6 extended by the light beyond 3 R_e (hybrid-outer-anchors-k128, warm start) and
-#      continued on mge_train below 24,983 and the same sets, with radial pixel weights (the network
-#      shipped before);
-#   8. network 7 continued the same way on mge_train below 29,171 and the same sets;
-#   9. its card, written to OUT.
+#      continued on mge_train below 24,983 and the same sets, with radial pixel weights;
+#   8. network 7 continued the same way on mge_train below 29,171 and the same sets (shipped
+#      before the current one);
+#   9. network 8 continued the same way from a lower learning rate (6e-5) on all 32,768 design
+#      points of mge_train and the same sets;
+#  10. its card, written to OUT.
+# The edge-on and thin sets are read as their first 2,048 design points (a larger N_EDGE or N_THIN
+# of scripts/make_training_sets_mge.sh extends them for later networks).
 # Resumable: rerun the same command after an interruption; finished steps are kept.
 #   usage: bash scripts/train_emulator_mge.sh [SETS_DIR] [RUNS_DIR] [OUT]
 set -euo pipefail
@@ -25,7 +29,7 @@ bench=bench/general_emulator.py
 mkdir -p "$runs"
 held_out=(--val "$sets/mge_val" --test "$sets/mge_test")
 train=(--designs "$design" --batch 16 --minutes 0 --no-progress)
-targeted=("$sets/mge_train_edge" "$sets/mge_train_thin")
+targeted=("$sets/mge_train_edge:2048" "$sets/mge_train_thin:2048")
 
 python "$bench" curve --data "$sets/mge_train" --first 6100 --extra "${targeted[@]}" "${held_out[@]}" "${train[@]}" \
     --sizes 100000 --patience 150 --lr-patience 50 --epochs 1331 --work "$runs/all10k" --json "$runs/all10k.json"
@@ -54,5 +58,9 @@ grown=(--data "$sets/mge_train" --first 29171 "${second[@]}")
 python "$bench" curve "${grown[@]}" --designs "$outer" --batch 16 --minutes 0 --no-progress --sizes 100000 \
     --init "$runs/outer_radial/curve_${outer}_100000" --lr 2.5e-4 --patience 100 --lr-patience 30 --bias-weight 3 \
     --radial-weight 1 --epochs 273 --work "$runs/cont_29k" --json "$runs/cont_29k.json"
-python "$bench" card "${grown[@]}" --model "$runs/cont_29k/curve_${outer}_100000" --out "$out"
+full=(--data "$sets/mge_train" --first 32768 "${second[@]}")
+python "$bench" curve "${full[@]}" --designs "$outer" --batch 16 --minutes 0 --no-progress --sizes 100000 \
+    --init "$runs/cont_29k/curve_${outer}_100000" --lr 6e-5 --patience 100 --lr-patience 20 --bias-weight 3 \
+    --radial-weight 1 --epochs 179 --work "$runs/cont_32k" --json "$runs/cont_32k.json"
+python "$bench" card "${full[@]}" --model "$runs/cont_32k/curve_${outer}_100000" --out "$out"
 python scripts/model_card.py --model "$out"
