@@ -221,8 +221,9 @@ class GeneralEmulatorNetwork(nn.Module):
 
         The network starts as ``init`` (function-preserving, as Net2Net's zero-output widening, Chen et
         al. 2016, ICLR): the new profile inputs and the new units' outgoing weights start at zero, the
-        new decoder with a zero output; the new units' incoming weights keep their random initialisation,
-        so they learn from the first step.
+        new decoder with a zero output; the new units' incoming weights keep their random initialisation
+        (the last hidden layer's new units learn from the first step, earlier ones as the weights after
+        them grow).
         """
         old, new = init.config, self.config
         if not _extends(old, new):
