@@ -39,28 +39,31 @@ FLAT_BINS = (0.0, 0.01, 0.3, 0.6, 1.01)
 PSF_BINS = (0.01, 0.03, 0.1, 0.5)
 
 
-def _group(name, lo, hi, sel, rms, mx, bias):
+def _group(name, lo, hi, sel, e):
+    from fastjam.emulator.general_evaluate import error_stats
+
+    rms, stats = np.sqrt(np.mean(e[sel] ** 2, 1)), error_stats(e[sel])
     return dict(group=name, range=[lo, hi], n_maps=int(sel.sum()), fraction=float(sel.mean()),
-                rms_median=float(np.median(rms[sel])), rms_p90=float(np.percentile(rms[sel], 90)),
-                map_max_p95=float(np.percentile(mx[sel], 95)), map_bias_p95=float(np.percentile(bias[sel], 95)))
+                rms_median=float(np.median(rms)), rms_p90=float(np.percentile(rms, 90)),
+                map_max_p95=stats["map_max_p95"], map_bias_p95=stats["map_bias_p95"])
 
 
 def regimes(e, inp, params):
     """Error statistics of maps ``e`` (N, NTHETA*NR) grouped as in the module docstring."""
     from fastjam.physics import grid
 
-    rms, mx, bias = np.sqrt(np.mean(e**2, 1)), np.abs(e).max(1), np.abs(np.mean(e, 1))
     flat = np.sum(inp["weight"] * (inp["qobs"] < FLAT_Q), 1)
-    rows = [_group("light in q_obs < 0.3", lo, hi, (flat >= lo) & (flat < hi), rms, mx, bias)
+    rows = [_group("light in q_obs < 0.3", lo, hi, (flat >= lo) & (flat < hi), e)
             for lo, hi in zip(FLAT_BINS[:-1], FLAT_BINS[1:])]
-    rows += [_group("sigma_psf/R_e", lo, hi, (params[:, 2] >= lo) & (params[:, 2] < hi), rms, mx, bias)
+    rows += [_group("sigma_psf/R_e", lo, hi, (params[:, 2] >= lo) & (params[:, 2] < hi), e)
              for lo, hi in zip(PSF_BINS[:-1], PSF_BINS[1:])]
-    rows += [_group("components", k, k, params[:, 0] == k, rms, mx, bias) for k in (1, 2, 3)]
+    rows += [_group("components", k, k, params[:, 0] == k, e) for k in (1, 2, 3)]
     x, y = grid.polar_grid()
     where = np.abs(e).argmax(1)
     radius, angle = np.hypot(x, y).ravel()[where], np.degrees(np.arctan2(y, x)).ravel()[where]
     place = dict(max_beyond_1p5_re=float(np.mean(radius > 1.5)),
-                 max_within_15deg_of_minor_axis=float(np.mean(angle > 75)), worst_5pct=worst_maps(mx, inp, params))
+                 max_within_15deg_of_minor_axis=float(np.mean(angle > 75)),
+                 worst_5pct=worst_maps(np.abs(e).max(1), inp, params))
     return rows, place
 
 
