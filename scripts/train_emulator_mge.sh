@@ -14,10 +14,12 @@
 #   8. network 7 continued the same way on mge_train below 29,171 and the same sets (shipped
 #      before the current one);
 #   9. network 8 continued the same way from a lower learning rate (6e-5) on all 32,768 design
-#      points of mge_train and the same sets;
-#  10. its card, written to OUT.
-# The edge-on and thin sets are read as their first 2,048 design points (a larger N_EDGE or N_THIN
-# of scripts/make_training_sets_mge.sh extends them for later networks).
+#      points of mge_train and the same sets (shipped before the current one);
+#  10. network 9 continued the same way with the thin set at 4,096 design points and the edge-on
+#      set at 3,461 (N_THIN=4096 N_EDGE=4096 of scripts/make_training_sets_mge.sh);
+#  11. its card, written to OUT.
+# Steps 1-9 read the edge-on and thin sets as their first 2,048 design points (a larger N_EDGE or
+# N_THIN of scripts/make_training_sets_mge.sh extends them for later networks).
 # Resumable: rerun the same command after an interruption; finished steps are kept.
 #   usage: bash scripts/train_emulator_mge.sh [SETS_DIR] [RUNS_DIR] [OUT]
 set -euo pipefail
@@ -62,5 +64,10 @@ full=(--data "$sets/mge_train" --first 32768 "${second[@]}")
 python "$bench" curve "${full[@]}" --designs "$outer" --batch 16 --minutes 0 --no-progress --sizes 100000 \
     --init "$runs/cont_29k/curve_${outer}_100000" --lr 6e-5 --patience 100 --lr-patience 20 --bias-weight 3 \
     --radial-weight 1 --epochs 179 --work "$runs/cont_32k" --json "$runs/cont_32k.json"
-python "$bench" card "${full[@]}" --model "$runs/cont_32k/curve_${outer}_100000" --out "$out"
+thin=(--data "$sets/mge_train" --extra "$sets/mge_train_edge:3461" "$sets/mge_train_thin:4096" \
+    "$sets/mge_train_committee_17" "${held_out[@]}")
+python "$bench" curve "${thin[@]}" --designs "$outer" --batch 16 --minutes 0 --no-progress --sizes 100000 \
+    --init "$runs/cont_32k/curve_${outer}_100000" --lr 6e-5 --patience 100 --lr-patience 20 --bias-weight 3 \
+    --radial-weight 1 --epochs 146 --work "$runs/thin4k" --json "$runs/thin4k.json"
+python "$bench" card "${thin[@]}" --model "$runs/thin4k/curve_${outer}_100000" --out "$out"
 python scripts/model_card.py --model "$out"
