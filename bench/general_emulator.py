@@ -126,7 +126,7 @@ def _run(sets, design, n_train, out, args):
                                 weight_decay=args.weight_decay, tail_weight=args.tail_weight, lr=args.lr,
                                 bias_weight=args.bias_weight, hard_share=args.hard_share,
                                 radial_weight=args.radial_weight, decoder_nodes=args.decoder_nodes,
-                                patience=args.patience, lr_patience=args.lr_patience)
+                                patience=args.patience, lr_patience=args.lr_patience, min_lr=args.min_lr)
     init, info = None, None
     if args.init:  # warm start from a trained network of the same design (or one it extends)
         init, info = GeneralEmulatorNetwork.load(args.init), dict(warm_start=shown_path(args.init))
@@ -339,6 +339,7 @@ def main(argv=None):
     p.add_argument("--model", help="card: a trained network directory; basis: the network whose own basis to test")
     p.add_argument("--models", nargs="+", help="ensemble: trained network directories")
     p.add_argument("--lr", type=float, default=1e-3, help="initial learning rate (AdamW)")
+    p.add_argument("--min-lr", type=float, default=1e-5, help="floor of the learning rate, halved from --lr")
     p.add_argument("--init", help="curve/design: warm start from this trained network (same design, or one with fewer outer radii or angles)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     p.add_argument("--tail-weight", type=float, default=0.0,

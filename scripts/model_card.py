@@ -83,7 +83,8 @@ def general_card(card):
            f"- {_encoder_text(net)} + MLP {net['hidden']} (SiLU) on [latent, cos i, ln sigma_psf/R_e, pixsize/sigma_psf, "
            f"beta_hi] -> {net['n_basis']} coefficients of a PCA-initialised basis -> ln f at the two anisotropy "
            f"anchors ({net['output']}; exact in beta_z and M/L).",
-           f"- Training: AdamW, batch {cfg['batch_size']}, lr {cfg['lr']}, best epoch {tr['best_epoch']} of "
+           f"- Training: AdamW, batch {cfg['batch_size']}, lr {cfg['lr']} (halved on plateaus, floor {cfg['min_lr']:g}), "
+           f"best epoch {tr['best_epoch']} of "
            f"{tr['epochs_run']}, validation RMS(ln f) = {tr['best_val_rms_lnf']:.3g}, "
            f"{tr['train_seconds'] / 60:.0f} min on one CPU thread"
            + (f", continued from {tr['warm_start']} (warm start: its weights, a fresh optimiser)." if tr.get("warm_start")

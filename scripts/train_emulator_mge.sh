@@ -16,8 +16,11 @@
 #   9. network 8 continued the same way from a lower learning rate (6e-5) on all 32,768 design
 #      points of mge_train and the same sets (shipped before the current one);
 #  10. network 9 continued the same way with the thin set at 4,096 design points and the edge-on
-#      set at 3,461 (N_THIN=4096 N_EDGE=4096 of scripts/make_training_sets_mge.sh);
-#  11. its card, written to OUT.
+#      set at 3,461 (N_THIN=4096 N_EDGE=4096 of scripts/make_training_sets_mge.sh; shipped before
+#      the current one);
+#  11. network 10 annealed on the same maps: lr 1e-5 halved every 5 epochs without progress down to
+#      1e-7 (the steps before stop where the learning rate reaches 1e-5);
+#  12. its card, written to OUT.
 # Steps 1-9 read the edge-on and thin sets as their first 2,048 design points (a larger N_EDGE or
 # N_THIN of scripts/make_training_sets_mge.sh extends them for later networks).
 # Resumable: rerun the same command after an interruption; finished steps are kept.
@@ -69,5 +72,8 @@ thin=(--data "$sets/mge_train" --extra "$sets/mge_train_edge:3461" "$sets/mge_tr
 python "$bench" curve "${thin[@]}" --designs "$outer" --batch 16 --minutes 0 --no-progress --sizes 100000 \
     --init "$runs/cont_32k/curve_${outer}_100000" --lr 6e-5 --patience 100 --lr-patience 20 --bias-weight 3 \
     --radial-weight 1 --epochs 146 --work "$runs/thin4k" --json "$runs/thin4k.json"
-python "$bench" card "${thin[@]}" --model "$runs/thin4k/curve_${outer}_100000" --out "$out"
+python "$bench" curve "${thin[@]}" --designs "$outer" --batch 16 --minutes 0 --no-progress --sizes 100000 \
+    --init "$runs/thin4k/curve_${outer}_100000" --lr 1e-5 --min-lr 1e-7 --patience 30 --lr-patience 5 \
+    --bias-weight 3 --radial-weight 1 --epochs 44 --work "$runs/anneal" --json "$runs/anneal.json"
+python "$bench" card "${thin[@]}" --model "$runs/anneal/curve_${outer}_100000" --out "$out"
 python scripts/model_card.py --model "$out"
