@@ -339,7 +339,7 @@ def main(argv=None):
     p.add_argument("--model", help="card: a trained network directory; basis: the network whose own basis to test")
     p.add_argument("--models", nargs="+", help="ensemble: trained network directories")
     p.add_argument("--lr", type=float, default=1e-3, help="initial learning rate (AdamW)")
-    p.add_argument("--min-lr", type=float, default=1e-5, help="floor of the learning rate, halved from --lr")
+    p.add_argument("--min-lr", type=float, default=1e-5, help="floor of the learning rate (halved on plateaus from --lr); training stops on reaching it")
     p.add_argument("--init", help="curve/design: warm start from this trained network (same design, or one with fewer outer radii or angles)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     p.add_argument("--tail-weight", type=float, default=0.0,

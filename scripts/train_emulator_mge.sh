@@ -55,25 +55,22 @@ python "$bench" curve --data "$sets/mge_train" --first 17900 "${second[@]}" "${t
     --init "$runs/warm/curve_${design}_100000" --lr 2.5e-4 --patience 100 --lr-patience 30 --bias-weight 3 \
     --epochs 293 --work "$runs/warm_17900" --json "$runs/warm_17900.json"
 outer=hybrid-outer-anchors-k128
+# steps 7-11: the outer design, continued with the coherent term and radial pixel weights
+continued=(--designs "$outer" --batch 16 --minutes 0 --no-progress --sizes 100000 --bias-weight 3 --radial-weight 1)
 last=(--data "$sets/mge_train" --first 24983 "${second[@]}")
-python "$bench" curve "${last[@]}" --designs "$outer" --batch 16 --minutes 0 --no-progress --sizes 100000 \
-    --init "$runs/warm_17900/curve_${design}_100000" --lr 2.5e-4 --patience 100 --lr-patience 30 --bias-weight 3 \
-    --radial-weight 1 --epochs 163 --work "$runs/outer_radial" --json "$runs/outer_radial.json"
+python "$bench" curve "${last[@]}" "${continued[@]}" --init "$runs/warm_17900/curve_${design}_100000" --lr 2.5e-4 \
+    --patience 100 --lr-patience 30 --epochs 163 --work "$runs/outer_radial" --json "$runs/outer_radial.json"
 grown=(--data "$sets/mge_train" --first 29171 "${second[@]}")
-python "$bench" curve "${grown[@]}" --designs "$outer" --batch 16 --minutes 0 --no-progress --sizes 100000 \
-    --init "$runs/outer_radial/curve_${outer}_100000" --lr 2.5e-4 --patience 100 --lr-patience 30 --bias-weight 3 \
-    --radial-weight 1 --epochs 273 --work "$runs/cont_29k" --json "$runs/cont_29k.json"
+python "$bench" curve "${grown[@]}" "${continued[@]}" --init "$runs/outer_radial/curve_${outer}_100000" --lr 2.5e-4 \
+    --patience 100 --lr-patience 30 --epochs 273 --work "$runs/cont_29k" --json "$runs/cont_29k.json"
 full=(--data "$sets/mge_train" --first 32768 "${second[@]}")
-python "$bench" curve "${full[@]}" --designs "$outer" --batch 16 --minutes 0 --no-progress --sizes 100000 \
-    --init "$runs/cont_29k/curve_${outer}_100000" --lr 6e-5 --patience 100 --lr-patience 20 --bias-weight 3 \
-    --radial-weight 1 --epochs 179 --work "$runs/cont_32k" --json "$runs/cont_32k.json"
+python "$bench" curve "${full[@]}" "${continued[@]}" --init "$runs/cont_29k/curve_${outer}_100000" --lr 6e-5 \
+    --patience 100 --lr-patience 20 --epochs 179 --work "$runs/cont_32k" --json "$runs/cont_32k.json"
 thin=(--data "$sets/mge_train" --extra "$sets/mge_train_edge:3461" "$sets/mge_train_thin:4096" \
     "$sets/mge_train_committee_17" "${held_out[@]}")
-python "$bench" curve "${thin[@]}" --designs "$outer" --batch 16 --minutes 0 --no-progress --sizes 100000 \
-    --init "$runs/cont_32k/curve_${outer}_100000" --lr 6e-5 --patience 100 --lr-patience 20 --bias-weight 3 \
-    --radial-weight 1 --epochs 146 --work "$runs/thin4k" --json "$runs/thin4k.json"
-python "$bench" curve "${thin[@]}" --designs "$outer" --batch 16 --minutes 0 --no-progress --sizes 100000 \
-    --init "$runs/thin4k/curve_${outer}_100000" --lr 1e-5 --min-lr 1e-7 --patience 30 --lr-patience 5 \
-    --bias-weight 3 --radial-weight 1 --epochs 44 --work "$runs/anneal" --json "$runs/anneal.json"
+python "$bench" curve "${thin[@]}" "${continued[@]}" --init "$runs/cont_32k/curve_${outer}_100000" --lr 6e-5 \
+    --patience 100 --lr-patience 20 --epochs 146 --work "$runs/thin4k" --json "$runs/thin4k.json"
+python "$bench" curve "${thin[@]}" "${continued[@]}" --init "$runs/thin4k/curve_${outer}_100000" --lr 1e-5 \
+    --min-lr 1e-7 --patience 30 --lr-patience 5 --epochs 44 --work "$runs/anneal" --json "$runs/anneal.json"
 python "$bench" card "${thin[@]}" --model "$runs/anneal/curve_${outer}_100000" --out "$out"
 python scripts/model_card.py --model "$out"
