@@ -41,6 +41,9 @@ DESIGNS = {  # name: GeneralConfig keywords
     # and the light beyond 3 R_e, which the line of sight through the outer minor axis crosses
     "hybrid-outer-anchors-k128": dict(encoder="hybrid", output="anchors", n_basis=128,
                                       profile_outer=(4.0, 6.0, 9.0, 13.5)),
+    # and the surface brightness smoothed by the PSF and the pixels, at those radii (JAM divides by it)
+    "hybrid-outer-psf-anchors-k128": dict(encoder="hybrid", output="anchors", n_basis=128,
+                                          profile_outer=(4.0, 6.0, 9.0, 13.5), profile_psf=True),
     # and twice the width of every layer (warm start from hybrid-outer-anchors-k128: GeneralEmulatorNetwork.warm_start)
     "hybrid-outer-wide-anchors-k128": dict(encoder="hybrid", output="anchors", n_basis=128, token_hidden=(128, 128),
                                            latent=128, hidden=(512, 512, 512), profile_outer=(4.0, 6.0, 9.0, 13.5)),
@@ -183,9 +186,9 @@ def _anchors_of(net, inp):
     """A network's ln f at the two anchors (N, 2 NTHETA*NR) on maps ``inp``."""
     import torch
 
-    from fastjam.emulator.general_data import network_inputs
+    from fastjam.emulator.general_data import network_inputs, with_profile_input
 
-    n = len(inp["cos_i"])
+    n, inp = len(inp["cos_i"]), with_profile_input(inp, net.config)
     with torch.no_grad():  # in chunks: a decoder's local features take P x 30 numbers per map
         return np.concatenate([net(*network_inputs(inp, np.arange(k, min(k + 256, n)))).double().numpy()
                                for k in range(0, n, 256)])

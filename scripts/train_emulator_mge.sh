@@ -66,7 +66,7 @@ python "$bench" curve "${grown[@]}" "${continued[@]}" --init "$runs/outer_radial
 full=(--data "$sets/mge_train" --first 32768 "${second[@]}")
 python "$bench" curve "${full[@]}" "${continued[@]}" --init "$runs/cont_29k/curve_${outer}_100000" --lr 6e-5 \
     --patience 100 --lr-patience 20 --epochs 179 --work "$runs/cont_32k" --json "$runs/cont_32k.json"
-thin=(--data "$sets/mge_train" --extra "$sets/mge_train_edge:3461" "$sets/mge_train_thin:4096" \
+thin=(--data "$sets/mge_train" --first 32768 --extra "$sets/mge_train_edge:3461" "$sets/mge_train_thin:4096" \
     "$sets/mge_train_committee_17" "${held_out[@]}")
 python "$bench" curve "${thin[@]}" "${continued[@]}" --init "$runs/cont_32k/curve_${outer}_100000" --lr 6e-5 \
     --patience 100 --lr-patience 20 --epochs 146 --work "$runs/thin4k" --json "$runs/thin4k.json"

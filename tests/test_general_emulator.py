@@ -115,14 +115,16 @@ def test_beta_hi_is_set_by_the_roundest_gaussian_with_light():
 
 
 @pytest.mark.parametrize("encoder, extra", [(e, {}) for e in ("pairs", "singles", "profile", "hybrid", "jeans")]
-                         + [("hybrid", dict(profile_outer=(4.0, 9.0), profile_angles=(3.0,), decoder=(8, 8)))])
+                         + [("hybrid", dict(profile_outer=(4.0, 9.0), profile_angles=(3.0,), decoder=(8, 8))),
+                            ("hybrid", dict(profile_outer=(4.0,), profile_psf=True))])
 def test_torch_and_jax_agree(tmp_path, encoder, extra):
     torch = pytest.importorskip("torch")
     from fastjam.emulator import general_jax
     from fastjam.emulator.jax_model import to_jax
     from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
-    from fastjam.emulator.general_data import network_inputs
+    from fastjam.emulator.general_data import network_inputs, with_profile_input
     from fastjam.emulator.general_evaluate import predict_ln_f
+    from fastjam.emulator.general_features import smoothing_width
     from fastjam.emulator.store import load_arrays, save_emulator
     from fastjam.galaxy import Galaxy
     from fastjam.physics import grid
@@ -133,7 +135,7 @@ def test_torch_and_jax_agree(tmp_path, encoder, extra):
                                                n_basis=8, **extra))
     with torch.no_grad():
         net.basis.weight.normal_(0, 0.05)
-        if extra:
+        if extra.get("decoder"):
             net.dec.out.weight.normal_(0, 0.05)  # a decoder starts at zero
     from fastjam.emulator.general_features import feature_definition
 
@@ -152,10 +154,12 @@ def test_torch_and_jax_agree(tmp_path, encoder, extra):
     ln_f = predict_ln_f(net, inp, np.array([beta]))[0][::97]  # grid nodes: interpolation is exact there
     scale = velocity_scale(2.0, unit.l_tot, unit.r_e, galaxy.distance)
     np.testing.assert_allclose(np.asarray(vrms(inc, beta, 2.0)), np.exp(ln_f) * scale, rtol=1e-5)
-    out_t = net(*network_inputs(inp, np.array([0]))).detach().numpy()
+    inputs = network_inputs(with_profile_input(inp, net.config), np.array([0]))
+    out_t = net(*inputs).detach().numpy()
     out_j = general_jax.forward(to_jax(arrays), card["network"],
                                 *[np.float32(inp[k][[0]]) for k in ("ln_sigma", "qobs", "weight", "cos_i")],
-                                np.float32(network_inputs(inp, np.array([0]))[4].numpy()))
+                                np.float32(inputs[4].numpy()),
+                                smoothing=np.float32(smoothing_width(inp["sigma_psf_re"], inp["pixsize_re"])))
     np.testing.assert_allclose(np.asarray(out_j), out_t, atol=1e-5)
 
 
@@ -383,3 +387,43 @@ def test_further_angles_extend_a_network_and_sample_the_light_where_named():
                                              profile_angles=(5.0,))).warm_start(old)
     with pytest.raises(ValueError, match="profile_angles"):
         GeneralConfig(**small, profile_angles=(95.0,))
+
+
+def test_the_smoothed_surface_brightness_is_the_convolution_and_extends_a_network():
+    """smoothed_surface_features equals the surface brightness convolved numerically with a round Gaussian
+    (to 1e-5 in ln), tends to the unsmoothed profile as the width goes to 0, and a network given it by
+    warm_start starts as the old one; a network with it refuses to run without the smoothing width."""
+    torch = pytest.importorskip("torch")
+    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+    from fastjam.emulator.general_features import light_at, profile_features, smoothed_surface_features
+
+    mge = (np.log([[0.15, 0.5, 1.5]]), np.array([[0.9, 0.25, 0.6]]), np.array([[0.3, 0.5, 0.2]]))  # resolved by the sum
+    s, radii, angles = 0.2, np.array([0.1, 0.5, 1.5]), np.radians([0.0, 60.0])
+    got = smoothed_surface_features(*mge, np.array([s]), radii=radii, angles=angles)[0]
+    step = s / 12
+    u = np.arange(-6 * s, 6 * s + step / 2, step)
+    du, dv = (a.ravel() for a in np.meshgrid(u, u))
+    kernel = np.exp(-(du**2 + dv**2) / (2 * s**2)) * step**2 / (2 * np.pi * s**2)
+    along, across = (np.outer(trig(angles), radii).ravel() for trig in (np.cos, np.sin))
+    expected = [np.sum(kernel * light_at(*mge, np.array([0.5]), a + du, c + dv)[1][0]) for a, c in zip(along, across)]
+    np.testing.assert_allclose(got, np.log(np.array(expected) + PROFILE_FLOOR) / 10, rtol=0, atol=1e-5)
+    sharp = smoothed_surface_features(*mge, np.array([1e-6]))[0]
+    np.testing.assert_allclose(sharp, profile_features(*mge, np.array([0.5]))[0, PROFILE_RADII.size * PROFILE_ANGLES.size:],
+                               rtol=0, atol=1e-7)
+
+    torch.manual_seed(4)
+    small = dict(encoder="hybrid", token_hidden=(16,), latent=8, hidden=(32,), n_basis=8, profile_outer=(4.0,))
+    old = GeneralEmulatorNetwork(GeneralConfig(**small))
+    new = GeneralEmulatorNetwork(GeneralConfig(**small, profile_psf=True)).warm_start(old)
+    args = [torch.as_tensor(v, dtype=torch.float32) for v in mge] + [torch.tensor([0.4])]
+    glob = torch.as_tensor(global_features(0.4, 0.1, 0.05, 0.2), dtype=torch.float32)[None]
+    prof = new.config.profile_input(*args, torch, smoothing=torch.tensor([0.1]))
+    assert prof.shape == (1, new.config.n_profile_input)
+    with torch.no_grad():
+        np.testing.assert_allclose(new(*args, glob, prof).numpy(), old(*args, glob).numpy(), rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="smoothing width"):
+        new(*args, glob)
+    with pytest.raises(ValueError, match="another design"):  # outer radii after the smoothed columns
+        GeneralEmulatorNetwork(GeneralConfig(**dict(small, profile_outer=(4.0, 8.0)), profile_psf=True)).warm_start(new)
+    with pytest.raises(ValueError, match="profile_psf"):
+        GeneralConfig(encoder="singles", profile_psf=True)

@@ -57,6 +57,9 @@ class GeneralConfig:
     profile_angles: tuple = ()
     #: widths of a per-position decoder (general_decoder) that corrects the basis maps; () for none
     decoder: tuple = ()
+    #: the profile encoder also sees the surface brightness smoothed by the PSF and the pixels
+    #: (general_features.smoothed_surface_features), at the profile radii and the outer ones
+    profile_psf: bool = False
 
     def __post_init__(self):
         if self.encoder not in ENCODERS:
@@ -68,6 +71,8 @@ class GeneralConfig:
         if self.profile_outer and (not self.uses_profile or min(self.profile_outer) <= 0):
             raise ValueError(f"profile_outer must be positive radii of a profile encoder, got {self.profile_outer!r} "
                              f"for encoder {self.encoder!r}")
+        if self.profile_psf and not self.uses_profile:
+            raise ValueError(f"profile_psf needs a profile encoder, got encoder {self.encoder!r}")
         if self.profile_angles and (not self.uses_profile or not all(0 <= a <= 90 for a in self.profile_angles)):
             raise ValueError(f"profile_angles must be angles in [0, 90] deg of a profile encoder, got "
                              f"{self.profile_angles!r} for encoder {self.encoder!r}")
@@ -84,10 +89,19 @@ class GeneralConfig:
     def uses_profile(self):
         return self.encoder in PROFILE_ENCODERS
 
-    def profile_input(self, ln_sigma, qobs, weight, cos_i, xp=np):
-        """The profile encoder's input (:func:`~fastjam.emulator.general_features.profile_input`)."""
+    def profile_input(self, ln_sigma, qobs, weight, cos_i, xp=np, smoothing=None):
+        """The profile encoder's input (:func:`~fastjam.emulator.general_features.profile_input`); ``smoothing``
+        (..., ) [R_e] (:func:`~fastjam.emulator.general_features.smoothing_width`) is needed with ``profile_psf``
+        and ignored without."""
+        if self.profile_psf and smoothing is None:
+            raise ValueError("profile_psf needs the smoothing width of the PSF and pixels (smoothing=None given)")
         return profile_input(self.encoder, ln_sigma, qobs, weight, cos_i, xp, outer=self.profile_outer,
-                             angles=self.profile_angles)
+                             angles=self.profile_angles, smoothing=smoothing if self.profile_psf else None)
+
+    @property
+    def n_profile_input(self):
+        """Width of the profile encoder's input."""
+        return n_profile_input(self.encoder, len(self.profile_outer), len(self.profile_angles), self.profile_psf)
 
     @property
     def n_latent(self):
@@ -108,7 +122,7 @@ class GeneralConfig:
 
 def _extends(old, new):
     """Whether :class:`GeneralConfig` ``new`` extends ``old`` (:meth:`GeneralEmulatorNetwork.warm_start`)."""
-    extensible = ("profile_outer", "profile_angles", "decoder", "token_hidden", "latent", "hidden")
+    extensible = ("profile_outer", "profile_angles", "profile_psf", "decoder", "token_hidden", "latent", "hidden")
     same = {k: v for k, v in old.as_dict().items() if k not in extensible} == \
         {k: v for k, v in new.as_dict().items() if k not in extensible}
 
@@ -120,9 +134,11 @@ def _extends(old, new):
         before, after = np.atleast_1d(getattr(old, key)), np.atleast_1d(getattr(new, key))
         return before.shape == after.shape and bool(np.all(after >= before))
 
-    outer_kept = extends("profile_outer") and (not old.profile_angles or old.profile_outer == new.profile_outer)
+    appended = old.profile_angles or old.profile_psf  # columns after the outer radii's, or after the angles'
+    outer_kept = extends("profile_outer") and (not appended or old.profile_outer == new.profile_outer)
+    angles_kept = extends("profile_angles") and (not old.profile_psf or old.profile_angles == new.profile_angles)
     decoder_kept = tuple(old.decoder) in ((), tuple(new.decoder))
-    return (same and outer_kept and extends("profile_angles") and decoder_kept
+    return (same and outer_kept and angles_kept and new.profile_psf >= old.profile_psf and decoder_kept
             and all(wider(k) for k in ("token_hidden", "latent", "hidden")))
 
 
@@ -152,7 +168,7 @@ class GeneralEmulatorNetwork(nn.Module):
         if config.uses_tokens:
             self.phi = _mlp(n_tok, tuple(config.token_hidden) + (config.latent,))
         if config.uses_profile:
-            n_in = n_profile_input(config.encoder, len(config.profile_outer), len(config.profile_angles))
+            n_in = config.n_profile_input
             self.prof = _mlp(n_in, tuple(config.token_hidden) + (config.latent,))
         self.mlp = _mlp(config.n_latent + config.n_global, config.hidden)
         self.coeff = nn.Linear(config.hidden[-1], config.n_basis)

@@ -8,7 +8,7 @@ import logging
 
 import numpy as np
 
-from .general_features import BETA_LO, JEANS_ENCODERS, beta_feature, beta_hi, global_features
+from .general_features import BETA_LO, JEANS_ENCODERS, beta_feature, beta_hi, global_features, smoothing_width
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +64,22 @@ def anchor_targets(inp):
     return np.concatenate([true_ln_f(inp, np.full(len(inp["cos_i"]), BETA_LO)), true_ln_f(inp, inp["beta_hi"])], 1)
 
 
-def with_profile_input(inp, network, chunk=4):
-    """``inp`` with the profile encoder's input precomputed (key ``prof_in``, float32) when the encoder of
-    ``network`` (a ``GeneralConfig``) solves the Jeans equations
-    (:func:`~fastjam.emulator.general_features.jeans_features`, whose cost per map is too high to repeat in
-    every epoch); else ``inp`` itself."""
-    if network.encoder not in JEANS_ENCODERS or "prof_in" in inp:
+def with_profile_input(inp, network, chunk=None):
+    """``inp`` with the profile encoder's input precomputed (key ``prof_in``, float32) when ``network`` (a
+    ``GeneralConfig``) has a profile encoder; else ``inp`` itself.
+
+    A map's profile input is fixed (its MGE, inclination and set-up do not change in training), so it is
+    computed once, not in every epoch (the Jeans solution of :func:`~fastjam.emulator.general_features.jeans_features`
+    costs more than a training step).
+    With ``profile_psf`` it needs each map's set-up, which only ``inp`` holds. ``chunk``: maps per call
+    (default 4 with the Jeans solution, else 1,024)."""
+    if not network.uses_profile or "prof_in" in inp:
         return inp
-    n = len(inp["cos_i"])
-    prof = [network.profile_input(*(inp[k][i:i + chunk] for k in ("ln_sigma", "qobs", "weight", "cos_i")))
+    jeans = network.encoder in JEANS_ENCODERS
+    n, chunk = len(inp["cos_i"]), chunk or (4 if jeans else 1024)
+    smoothing = smoothing_width(inp["sigma_psf_re"], inp["pixsize_re"])
+    prof = [network.profile_input(*(inp[k][i:i + chunk] for k in ("ln_sigma", "qobs", "weight", "cos_i")),
+                                  smoothing=smoothing[i:i + chunk])
             for i in range(0, n, chunk)]
     return dict(inp, prof_in=np.concatenate(prof).astype(np.float32))
 

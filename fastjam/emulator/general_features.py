@@ -199,13 +199,45 @@ def jeans_features(ln_sigma, qobs, weight, cos_i, xp=np):
                            xp.arcsinh(dnus2 / (nus2 + PROFILE_FLOOR)) / 3, xp.log(v_c2 + PROFILE_FLOOR) / 5], -1)
 
 
-def profile_input(encoder, ln_sigma, qobs, weight, cos_i, xp=np, outer=(), angles=()):
-    """The input of a profile encoder (..., n_profile_input(encoder, len(outer), len(angles))):
+def smoothing_width(sigma_psf_re, pixsize_re, xp=np):
+    r"""Dispersion [R_e] of the Gaussian with the variance of JAM's smoothing kernel, the PSF convolved
+    with a square pixel: :math:`s = \sqrt{\sigma_{\rm psf}^2 + p^2/12}` (any shape)."""
+    return xp.sqrt(sigma_psf_re**2 + pixsize_re**2 / 12)
+
+
+def smoothed_surface_features(ln_sigma, qobs, weight, smoothing, xp=np, radii=PROFILE_RADII, angles=PROFILE_ANGLES):
+    r"""The surface brightness of unit MGEs convolved with a round Gaussian of dispersion ``smoothing`` = s
+    [R_e] (:func:`smoothing_width`), on the grid of :func:`profile_features`, shape (..., radii.size angles.size).
+
+    Each Gaussian stays a Gaussian (Cappellari 2002, MNRAS 333, 400, sec. 3.3):
+    :math:`\sigma'^2_j = \sigma_j^2 + s^2` along the major axis, :math:`q'^2_j\sigma'^2_j = q_j^2\sigma_j^2 + s^2`
+    along the minor one, with the same light; JAM divides the PSF-convolved :math:`\Sigma V_{
+m rms}^2` by this
+    :math:`\Sigma` (Cappellari 2008, MNRAS 390, 71, eq. 50). Returned as :math:`\ln(\Sigma_s + 10^{-8})/10`.
+
+    Parameters
+    ----------
+    ln_sigma, qobs, weight : array, shape (..., k)
+        Unit MGE (padding: weight 0).
+    smoothing : array, shape (...)
+    """
+    s2 = (smoothing**2)[..., None]
+    var_x, var_y = xp.exp(2 * ln_sigma) + s2, (qobs * xp.exp(ln_sigma)) ** 2 + s2
+    along, across = (np.outer(trig(angles), radii).ravel() for trig in (np.cos, np.sin))
+    cos_i = xp.zeros_like(smoothing)  # any: nu is not returned
+    _, surf, _ = light_at(0.5 * xp.log(var_x), xp.sqrt(var_y / var_x), weight, cos_i, along, across, xp)
+    return xp.log(surf + PROFILE_FLOOR) / 10
+
+
+def profile_input(encoder, ln_sigma, qobs, weight, cos_i, xp=np, outer=(), angles=(), smoothing=None):
+    """The input of a profile encoder (..., n_profile_input(encoder, len(outer), len(angles), smoothed)):
     :func:`profile_features`, followed by :func:`jeans_features` for the ``JEANS_ENCODERS``, by
     :func:`profile_features` at the ``outer`` radii [R_e] (``GeneralConfig.profile_outer``: the light
     beyond ``PROFILE_RADII``, which the line of sight through the outer map crosses), then at the further
     ``angles`` [deg] from the major axis at all those radii (``GeneralConfig.profile_angles``: the
-    vertical profile of a thin disk, between the first two of ``PROFILE_ANGLES``)."""
+    vertical profile of a thin disk, between the first two of ``PROFILE_ANGLES``), then, given the
+    ``smoothing`` width (..., ) [R_e] (``GeneralConfig.profile_psf``), the surface brightness as the PSF and
+    the pixels smooth it, at ``PROFILE_RADII`` and the ``outer`` radii (:func:`smoothed_surface_features`)."""
     parts = [profile_features(ln_sigma, qobs, weight, cos_i, xp)]
     if encoder in JEANS_ENCODERS:
         parts.append(jeans_features(ln_sigma, qobs, weight, cos_i, xp))
@@ -215,13 +247,17 @@ def profile_input(encoder, ln_sigma, qobs, weight, cos_i, xp=np, outer=(), angle
     for phi in angles:  # angle by angle, likewise
         parts.append(profile_features(ln_sigma, qobs, weight, cos_i, xp, radii=radii,
                                       angles=np.radians([float(phi)])))
+    if smoothing is not None:
+        parts.append(smoothed_surface_features(ln_sigma, qobs, weight, smoothing, xp, radii=radii))
     return parts[0] if len(parts) == 1 else xp.concatenate(parts, -1)
 
 
-def n_profile_input(encoder, n_outer=0, n_angles=0):
-    """Width of :func:`profile_input` for ``encoder`` with ``n_outer`` outer radii and ``n_angles`` further angles."""
+def n_profile_input(encoder, n_outer=0, n_angles=0, smoothed=False):
+    """Width of :func:`profile_input` for ``encoder`` with ``n_outer`` outer radii, ``n_angles`` further angles
+    and, if ``smoothed``, the smoothed surface brightness."""
     return (N_PROFILE + N_JEANS * (encoder in JEANS_ENCODERS) + 2 * n_outer * PROFILE_ANGLES.size
-            + 2 * n_angles * (PROFILE_RADII.size + n_outer))
+            + 2 * n_angles * (PROFILE_RADII.size + n_outer) + smoothed * (PROFILE_RADII.size + n_outer)
+            * PROFILE_ANGLES.size)
 
 
 def global_features(cos_i, sigma_psf_re, pixsize_re, b_hi, xp=np):

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..physics.scaling import velocity_scale
 from .general_features import (PROFILE_ENCODERS, TOKEN_ENCODERS, anchor_weight, beta_hi, f_from_anchors,
-                               global_features, profile_input, token_features)
+                               global_features, profile_input, smoothing_width, token_features)
 from .general_decoder import decode_jax, local_features, node_positions
 from .jax_model import BoundEmulator, _linear, interpolation_weights, register_pytrees
 
@@ -26,8 +26,10 @@ def _mlp(params, prefix, n_layers, x):
     return x
 
 
-def encode(params, config, ln_sigma, qobs, weight, cos_i):
-    """Latent vector (B, latent) as ``GeneralEmulatorNetwork.encode``; inputs (B, k) and (B,)."""
+def encode(params, config, ln_sigma, qobs, weight, cos_i, smoothing=None):
+    """Latent vector (B, latent) as ``GeneralEmulatorNetwork.encode``; inputs (B, k) and (B,); ``smoothing``
+    (B,) [R_e], the width of the PSF and pixels (:func:`~fastjam.emulator.general_features.smoothing_width`),
+    for a network with ``profile_psf``."""
     import jax.numpy as jnp
 
     n_phi, parts = len(config["token_hidden"]) + 1, []
@@ -43,8 +45,17 @@ def encode(params, config, ln_sigma, qobs, weight, cos_i):
     if config["encoder"] in PROFILE_ENCODERS:
         parts.append(_mlp(params, "prof", n_phi, profile_input(config["encoder"], ln_sigma, qobs, weight, cos_i, jnp,
                                                                outer=config.get("profile_outer", ()),
-                                                               angles=config.get("profile_angles", ()))))
+                                                               angles=config.get("profile_angles", ()),
+                                                               smoothing=_smoothing(config, smoothing))))
     return jnp.concatenate(parts, -1)
+
+
+def _smoothing(config, smoothing):
+    if not config.get("profile_psf"):
+        return None
+    if smoothing is None:
+        raise ValueError("profile_psf needs the smoothing width of the PSF and pixels (smoothing=None given)")
+    return smoothing
 
 
 def hidden(params, config, latent, glob):
@@ -54,9 +65,10 @@ def hidden(params, config, latent, glob):
     return _mlp(params, "mlp", len(config["hidden"]), jnp.concatenate([latent, glob], -1))
 
 
-def forward(params, config, ln_sigma, qobs, weight, cos_i, glob):
-    """Network outputs (B, n_out) on the map grid, as ``GeneralEmulatorNetwork.forward``."""
-    h = hidden(params, config, encode(params, config, ln_sigma, qobs, weight, cos_i), glob)
+def forward(params, config, ln_sigma, qobs, weight, cos_i, glob, smoothing=None):
+    """Network outputs (B, n_out) on the map grid, as ``GeneralEmulatorNetwork.forward`` (``smoothing``: see
+    :func:`encode`)."""
+    h = hidden(params, config, encode(params, config, ln_sigma, qobs, weight, cos_i, smoothing), glob)
     out = _linear(params, "basis", _linear(params, "coeff", h))
     if not config.get("decoder"):
         return out
@@ -79,9 +91,10 @@ def mge_hidden(weights, config, toks, cos_i, sigma_psf_re, pixsize_re):
     import jax.numpy as jnp
 
     b_hi = beta_hi(toks[1], toks[2], cos_i, jnp)
-    glob = global_features(cos_i, *(jnp.broadcast_to(jnp.asarray(v, dtype=jnp.float32), cos_i.shape)
-                                    for v in (sigma_psf_re, pixsize_re)), b_hi, jnp)
-    return hidden(weights, config, encode(weights, config, *toks, cos_i), glob), b_hi
+    sig, pix = (jnp.broadcast_to(jnp.asarray(v, dtype=jnp.float32), cos_i.shape) for v in (sigma_psf_re, pixsize_re))
+    glob = global_features(cos_i, sig, pix, b_hi, jnp)
+    latent = encode(weights, config, *toks, cos_i, smoothing_width(sig, pix, jnp))
+    return hidden(weights, config, latent, glob), b_hi
 
 
 def mge_coefficients(weights, config, toks, cos_i, sigma_psf_re, pixsize_re):
