@@ -7,6 +7,10 @@ the jit-compiled V_RMS and its gradient with respect to (inclination, beta_z, M/
 
     python bench/general_speed.py --designs hybrid-anchors-k128 jeans-anchors-k128
 
+Also timed, in torch: one training step (forward and backward on a batch of ``--batch`` maps) with the
+profile encoder's input computed in the step, as before it was precomputed, and read precomputed
+(:func:`fastjam.emulator.general_data.with_profile_input`), as training now does.
+
 Prints a table and writes ``bench/results/general_speed.json``.
 """
 import argparse
@@ -49,11 +53,45 @@ def time_design(design, galaxy, x, y, repeats):
                 gradient_ms=measure(lambda: grad(point).block_until_ready(), 1, repeats, 0.2)["ms_per_call"])
 
 
+def time_training_step(design, galaxy, batch, repeats):
+    """Median ms per training step (torch, forward and backward on ``batch`` maps of ``galaxy`` at random
+    inclinations) with the profile input computed in the step and precomputed; None without a profile
+    encoder, and "computed" None where a design cannot compute it in the step (``profile_psf``)."""
+    from general_emulator import DESIGNS
+
+    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+    from fastjam.emulator.general_data import network_inputs, with_profile_input
+    from fastjam.emulator.general_features import beta_hi
+    from fastjam.photometry import unit_photometry
+
+    config = GeneralConfig(**DESIGNS[design])
+    if not config.uses_profile:
+        return None
+    net, unit = GeneralEmulatorNetwork(config), unit_photometry(galaxy.mge, galaxy.distance)
+    cos_i = np.random.default_rng(1).uniform(0.0, 0.9, batch)
+    inp = dict(ln_sigma=np.tile(np.log(unit.sigma), (batch, 1)), qobs=np.tile(unit.qobs, (batch, 1)),
+               weight=np.tile(unit.weight, (batch, 1)), cos_i=cos_i, sigma_psf_re=np.full(batch, 0.1),
+               pixsize_re=np.full(batch, 0.08))
+    inp["beta_hi"] = beta_hi(inp["qobs"], inp["weight"], cos_i)
+    idx = np.arange(batch)
+
+    def step(d):
+        net.zero_grad()
+        net(*network_inputs(d, idx)).square().mean().backward()
+
+    ms = {}
+    for name, d in (("computed", inp), ("precomputed", with_profile_input(inp, config))):
+        ms[name] = None if name == "computed" and config.profile_psf else \
+            measure(lambda: step(d), 1, repeats, 0.2)["ms_per_call"]
+    return dict(design=design, batch=batch, step_ms_computed=ms["computed"], step_ms_precomputed=ms["precomputed"])
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--designs", nargs="+", default=["hybrid-anchors-k128", "jeans-anchors-k128"])
     p.add_argument("--bins", type=int, default=400, help="data positions")
     p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--batch", type=int, default=16, help="maps per training step")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", default=str(RESULTS / "general_speed.json"))
     args = p.parse_args(argv)
@@ -65,12 +103,17 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     x, y = rng.uniform(-20, 20, (2, args.bins))
     rows = [time_design(d, galaxy, x, y, args.repeats) for d in args.designs]
-    print(f"{'design':>22} {'value [ms]':>12} {'gradient [ms]':>14}")
+    steps = [t for t in (time_training_step(d, galaxy, args.batch, args.repeats) for d in args.designs) if t]
+    print(f"{'design':>30} {'value [ms]':>12} {'gradient [ms]':>14}")
     for r in rows:
-        print(f"{r['design']:>22} {r['value_ms']:>12.3f} {r['gradient_ms']:>14.3f}")
+        print(f"{r['design']:>30} {r['value_ms']:>12.3f} {r['gradient_ms']:>14.3f}")
+    show = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+    print(f"\n{'training step, ' + str(args.batch) + ' maps':>30} {'computed [ms]':>14} {'precomputed [ms]':>17}")
+    for t in steps:
+        print(f"{t['design']:>30} {show(t['step_ms_computed']):>14} {show(t['step_ms_precomputed']):>17}")
     shown = dict(vars(args), json=shown_path(args.json))
-    Path(args.json).write_text(json.dumps(dict(benchmark="general_speed", rows=rows, args=shown,
-                                               machine=machine_info()), indent=1))
+    Path(args.json).write_text(json.dumps(dict(benchmark="general_speed", rows=rows, training_steps=steps,
+                                               args=shown, machine=machine_info()), indent=1))
 
 
 if __name__ == "__main__":

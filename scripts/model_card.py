@@ -56,6 +56,7 @@ def _encoder_text(net):
                + (f" and at {', '.join(f'{r:g}' for r in net['profile_outer'])} R_e" if net.get("profile_outer") else "")
                + (f", and at {', '.join(f'{a:g}' for a in net['profile_angles'])} deg from the major axis at every "
                   "radius" if net.get("profile_angles") else "")
+               + (", and ln Sigma smoothed by the PSF and pixels at those radii" if net.get("profile_psf") else "")
                + (f"; a per-position decoder {net['decoder']} corrects the basis maps" if net.get("decoder") else ""))
     jeans = profile.replace("ln Sigma(x, y)", "ln Sigma(x, y) and the isotropic Jeans solution (ln sigma_z^2, "
                             "its radial slope, ln v_c^2)")
