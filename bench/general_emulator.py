@@ -41,6 +41,9 @@ DESIGNS = {  # name: GeneralConfig keywords
     # and the light beyond 3 R_e, which the line of sight through the outer minor axis crosses
     "hybrid-outer-anchors-k128": dict(encoder="hybrid", output="anchors", n_basis=128,
                                       profile_outer=(4.0, 6.0, 9.0, 13.5)),
+    # and the light inside the profile's innermost radius (0.02 R_e), where the bias of cuspy bulges lies
+    "hybrid-inner-anchors-k128": dict(encoder="hybrid", output="anchors", n_basis=128,
+                                      profile_outer=(4.0, 6.0, 9.0, 13.5, 0.005, 0.008, 0.0127)),
     # and the surface brightness smoothed by the PSF and the pixels, at those radii (JAM divides by it)
     "hybrid-outer-psf-anchors-k128": dict(encoder="hybrid", output="anchors", n_basis=128,
                                           profile_outer=(4.0, 6.0, 9.0, 13.5), profile_psf=True),

@@ -3,11 +3,13 @@
 For each held-out map of ``--test`` (``mge_test`` of ``scripts/make_training_sets_mge.sh``), the
 errors e = f_emu/f_JAM - 1 over the 64 x 64 polar grid at one random anisotropy per map
 (``fastjam.emulator.general_evaluate.relative_errors``) are grouped (RMS, per-map maximum |e| and
-coherent bias |mean e| of each group's maps) by
+coherent bias |mean e| of each group's maps, and that bias over the centre, r < 0.1 R_e, 41% of
+the grid's nodes, and over the rest) by
 
 * the light fraction in flattened Gaussians (q_obs < 0.3): disks seen nearly edge-on;
 * sigma_psf / R_e;
 * the number of Sérsic components;
+* the Sérsic index of the first component (the bulge of a bulge + disk);
 * the radius and the angle from the major axis of the grid node (for the per-map maximum);
 
 and the worst 5% of the maps by their maximum |e| are described: Spearman's rho of the per-map
@@ -37,28 +39,36 @@ from fastjam.atomic import write_json  # noqa: E402
 FLAT_Q = 0.3  #: a Gaussian with q_obs below this counts as flattened
 FLAT_BINS = (0.0, 0.01, 0.3, 0.6, 1.01)
 PSF_BINS = (0.01, 0.03, 0.1, 0.5)
+SERSIC_BINS = (0.5, 2.0, 4.0, 6.0, 8.01)
+CENTRE_RE = 0.1  #: the centre's radius [R_e] for the bias split
 
 
-def _group(name, lo, hi, sel, e):
+def _group(name, lo, hi, sel, e, centre):
     from fastjam.emulator.general_evaluate import error_stats
 
     rms, stats = np.sqrt(np.mean(e[sel] ** 2, 1)), error_stats(e[sel])
+    bias_p95 = [float(np.percentile(np.abs(e[sel][:, part].mean(1)), 95)) for part in (centre, ~centre)]
     return dict(group=name, range=[lo, hi], n_maps=int(sel.sum()), fraction=float(sel.mean()),
                 rms_median=float(np.median(rms)), rms_p90=float(np.percentile(rms, 90)),
-                map_max_p95=stats["map_max_p95"], map_bias_p95=stats["map_bias_p95"])
+                map_max_p95=stats["map_max_p95"], map_bias_p95=stats["map_bias_p95"],
+                centre_bias_p95=bias_p95[0], outside_bias_p95=bias_p95[1])
 
 
 def regimes(e, inp, params):
     """Error statistics of maps ``e`` (N, NTHETA*NR) grouped as in the module docstring."""
     from fastjam.physics import grid
 
-    flat = np.sum(inp["weight"] * (inp["qobs"] < FLAT_Q), 1)
-    rows = [_group("light in q_obs < 0.3", lo, hi, (flat >= lo) & (flat < hi), e)
-            for lo, hi in zip(FLAT_BINS[:-1], FLAT_BINS[1:])]
-    rows += [_group("sigma_psf/R_e", lo, hi, (params[:, 2] >= lo) & (params[:, 2] < hi), e)
-             for lo, hi in zip(PSF_BINS[:-1], PSF_BINS[1:])]
-    rows += [_group("components", k, k, params[:, 0] == k, e) for k in (1, 2, 3)]
     x, y = grid.polar_grid()
+    centre = np.hypot(x, y).ravel() < CENTRE_RE
+    flat = np.sum(inp["weight"] * (inp["qobs"] < FLAT_Q), 1)
+    rows = [_group("all", 0, 1, np.ones(len(e), bool), e, centre)]
+    rows += [_group("light in q_obs < 0.3", lo, hi, (flat >= lo) & (flat < hi), e, centre)
+             for lo, hi in zip(FLAT_BINS[:-1], FLAT_BINS[1:])]
+    rows += [_group("sigma_psf/R_e", lo, hi, (params[:, 2] >= lo) & (params[:, 2] < hi), e, centre)
+             for lo, hi in zip(PSF_BINS[:-1], PSF_BINS[1:])]
+    rows += [_group("components", k, k, params[:, 0] == k, e, centre) for k in (1, 2, 3)]
+    rows += [_group("Sersic n, 1st", lo, hi, (params[:, 4] >= lo) & (params[:, 4] < hi), e, centre)
+             for lo, hi in zip(SERSIC_BINS[:-1], SERSIC_BINS[1:])]
     where = np.abs(e).argmax(1)
     radius, angle = np.hypot(x, y).ravel()[where], np.degrees(np.arctan2(y, x)).ravel()[where]
     place = dict(max_beyond_1p5_re=float(np.mean(radius > 1.5)),
@@ -104,11 +114,11 @@ def shared_worst(mx_first, mx, share=0.05):
 
 def _table(name, rows, place):
     lines = [name, f"{'group':>22} {'range':>13} {'maps':>6} {'share':>7} {'rms median':>11} {'rms p90':>9} "
-             f"{'max p95':>9} {'bias p95':>9}"]
+             f"{'max p95':>9} {'bias p95':>9} {'r<0.1 Re':>9} {'r>0.1 Re':>9}"]
     for r in rows:
         lines.append(f"{r['group']:>22} {str(r['range']):>13} {r['n_maps']:>6} {r['fraction']:>7.1%} "
                      f"{r['rms_median']:>11.3%} {r['rms_p90']:>9.3%} {r['map_max_p95']:>9.2%} "
-                     f"{r['map_bias_p95']:>9.3%}")
+                     f"{r['map_bias_p95']:>9.3%} {r['centre_bias_p95']:>9.3%} {r['outside_bias_p95']:>9.3%}")
     lines.append(f"per-map maximum beyond 1.5 R_e: {place['max_beyond_1p5_re']:.0%}; within 15 deg of the minor axis: "
                  f"{place['max_within_15deg_of_minor_axis']:.0%}")
     lines.append(f"{'worst 5% of maps':>22} {'rho(max)':>9} {'median worst':>13} {'median rest':>12}")

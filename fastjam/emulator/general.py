@@ -50,7 +50,8 @@ class GeneralConfig:
     hidden: tuple = (256, 256, 256)
     n_basis: int = 64
     output: str = "anchors"  #: "anchors" (ln f at beta_lo and beta_hi) or "direct" (ln f at beta_z)
-    #: radii [R_e] beyond general_features.PROFILE_RADII where the profile encoder also samples the light
+    #: further radii [R_e] where the profile encoder also samples the light: beyond general_features.PROFILE_RADII
+    #: (the outer map's line of sight) or inside its first (a cusp)
     profile_outer: tuple = ()
     #: further angles [deg] from the major axis (between general_features.PROFILE_ANGLES) where the profile
     #: encoder samples the light, at every radius: a thin disk's vertical profile
