@@ -211,9 +211,9 @@ def smoothed_surface_features(ln_sigma, qobs, weight, smoothing, xp=np, radii=PR
 
     Each Gaussian stays a Gaussian (Cappellari 2002, MNRAS 333, 400, sec. 3.3):
     :math:`\sigma'^2_j = \sigma_j^2 + s^2` along the major axis, :math:`q'^2_j\sigma'^2_j = q_j^2\sigma_j^2 + s^2`
-    along the minor one, with the same light; JAM divides the PSF-convolved :math:`\Sigma V_{
-m rms}^2` by this
-    :math:`\Sigma` (Cappellari 2008, MNRAS 390, 71, eq. 50). Returned as :math:`\ln(\Sigma_s + 10^{-8})/10`.
+    along the minor one, with the same light; JAM divides the PSF-convolved
+    :math:`\Sigma V_{\rm rms}^2` by this :math:`\Sigma` (Cappellari 2008, MNRAS 390, 71, eq. 50). Returned as
+    :math:`\ln(\Sigma_s + 10^{-8})/10`.
 
     Parameters
     ----------
