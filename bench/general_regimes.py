@@ -43,6 +43,14 @@ SERSIC_BINS = (0.5, 2.0, 4.0, 6.0, 8.01)
 CENTRE_RE = 0.1  #: the centre's radius [R_e] for the bias split
 
 
+def centre_nodes():
+    """Mask (NTHETA*NR,) of the grid nodes inside ``CENTRE_RE``."""
+    from fastjam.physics import grid
+
+    x, y = grid.polar_grid()
+    return np.hypot(x, y).ravel() < CENTRE_RE
+
+
 def _group(name, lo, hi, sel, e, centre):
     from fastjam.emulator.general_evaluate import error_stats
 
@@ -59,7 +67,7 @@ def regimes(e, inp, params):
     from fastjam.physics import grid
 
     x, y = grid.polar_grid()
-    centre = np.hypot(x, y).ravel() < CENTRE_RE
+    centre = centre_nodes()
     flat = np.sum(inp["weight"] * (inp["qobs"] < FLAT_Q), 1)
     rows = [_group("all", 0, 1, np.ones(len(e), bool), e, centre)]
     rows += [_group("light in q_obs < 0.3", lo, hi, (flat >= lo) & (flat < hi), e, centre)

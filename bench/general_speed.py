@@ -86,6 +86,10 @@ def time_training_step(design, galaxy, batch, repeats):
     return dict(design=design, batch=batch, step_ms_computed=ms["computed"], step_ms_precomputed=ms["precomputed"])
 
 
+def _ms(value):
+    return "-" if value is None else f"{value:.2f}"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--designs", nargs="+", default=["hybrid-anchors-k128", "jeans-anchors-k128"])
@@ -107,10 +111,9 @@ def main(argv=None):
     print(f"{'design':>30} {'value [ms]':>12} {'gradient [ms]':>14}")
     for r in rows:
         print(f"{r['design']:>30} {r['value_ms']:>12.3f} {r['gradient_ms']:>14.3f}")
-    show = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
     print(f"\n{'training step, ' + str(args.batch) + ' maps':>30} {'computed [ms]':>14} {'precomputed [ms]':>17}")
     for t in steps:
-        print(f"{t['design']:>30} {show(t['step_ms_computed']):>14} {show(t['step_ms_precomputed']):>17}")
+        print(f"{t['design']:>30} {_ms(t['step_ms_computed']):>14} {_ms(t['step_ms_precomputed']):>17}")
     shown = dict(vars(args), json=shown_path(args.json))
     Path(args.json).write_text(json.dumps(dict(benchmark="general_speed", rows=rows, training_steps=steps,
                                                args=shown, machine=machine_info()), indent=1))

@@ -26,6 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine_info, shown_path  # noqa: E402
 from general_jam import fine_jam  # noqa: E402
+from general_regimes import centre_nodes  # noqa: E402
 
 from fastjam.atomic import write_json  # noqa: E402
 
@@ -36,15 +37,6 @@ PAIRS = (("emu_vs_stored", "network against the stored map"), ("stored_vs_fine",
 def _stats(name, e):
     return {f"max_{name}": float(np.abs(e).max()), f"rms_{name}": float(np.sqrt(np.mean(e**2))),
             f"bias_{name}": float(e.mean())}
-
-
-def _centre():
-    from general_regimes import CENTRE_RE
-
-    from fastjam.physics import grid
-
-    x, y = grid.polar_grid()
-    return np.hypot(x, y).ravel() < CENTRE_RE
 
 
 def worst_maps(model, test, n, skip=0, by="max"):
@@ -63,7 +55,7 @@ def worst_maps(model, test, n, skip=0, by="max"):
     net = GeneralEmulatorNetwork.from_arrays(arrays, card)
     beta = draw_betas(inp, np.random.default_rng(0))
     ln_emu, ln_stored = predict_ln_f(net, inp, beta), true_ln_f(inp, beta)
-    e_stored, centre = np.expm1(ln_emu - ln_stored), _centre()
+    e_stored, centre = np.expm1(ln_emu - ln_stored), centre_nodes()
     rank = np.abs(e_stored).max(1) if by == "max" else np.abs(e_stored[:, centre].mean(1))
     worst = np.argsort(rank)[::-1][skip:skip + n]
     ln_fine = true_ln_f(fine_jam(ds, worst), beta[worst])
@@ -73,7 +65,8 @@ def worst_maps(model, test, n, skip=0, by="max"):
                  emu_vs_fine=ln_emu[k] - ln_fine[j])
         row = dict(index=int(ds.index[k]), inclination=float(ds.params[k][1]), beta_z=float(beta[k]))
         for name, _ in PAIRS:
-            row.update(_stats(name, np.expm1(e[name])), **{f"centre_bias_{name}": float(np.expm1(e[name])[centre].mean())})
+            rel = np.expm1(e[name])
+            row.update(_stats(name, rel), **{f"centre_bias_{name}": float(rel[centre].mean())})
         rows.append(row)
     return rows
 
