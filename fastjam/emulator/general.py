@@ -94,10 +94,8 @@ class GeneralConfig:
         """The profile encoder's input (:func:`~fastjam.emulator.general_features.profile_input`); ``smoothing``
         (..., ) [R_e] (:func:`~fastjam.emulator.general_features.smoothing_width`) is needed with ``profile_psf``
         and ignored without."""
-        if self.profile_psf and smoothing is None:
-            raise ValueError("profile_psf needs the smoothing width of the PSF and pixels (smoothing=None given)")
         return profile_input(self.encoder, ln_sigma, qobs, weight, cos_i, xp, outer=self.profile_outer,
-                             angles=self.profile_angles, smoothing=smoothing if self.profile_psf else None)
+                             angles=self.profile_angles, smoothed=self.profile_psf, smoothing=smoothing)
 
     @property
     def n_profile_input(self):

@@ -132,15 +132,23 @@ def light_at(ln_sigma, qobs, weight, cos_i, along, across, xp=np):
         [L_tot / R_e^3], [L_tot / R_e^2], and the mean q_obs (q_obs of the last Gaussian where the light is 0).
     """
     sigma = xp.exp(ln_sigma)[..., None, :]
-    qo = qobs[..., None, :]
     qi = xp.clip(q_intr(qobs, cos_i[..., None], xp), 0.02, None)[..., None, :]
     w = weight[..., None, :]
+    surf_j = surface_at(ln_sigma, qobs, weight, along, across, xp)
     along, across = (xp.asarray(v, dtype=sigma.dtype)[:, None] for v in (along, across))
     nu = xp.sum(w / ((2 * np.pi) ** 1.5 * sigma**3 * qi) * xp.exp(-(along**2 + (across / qi) ** 2) / (2 * sigma**2)),
                 -1)
-    surf_j = w / (2 * np.pi * sigma**2 * qo) * xp.exp(-(along**2 + (across / qo) ** 2) / (2 * sigma**2))
     surf = xp.sum(surf_j, -1)
-    return nu, surf, xp.sum(surf_j * qo, -1) / (surf + 1e-30)
+    return nu, surf, xp.sum(surf_j * qobs[..., None, :], -1) / (surf + 1e-30)
+
+
+def surface_at(ln_sigma, qobs, weight, along, across, xp=np):
+    """Surface brightness of each Gaussian of unit MGEs at points, shape (..., P, k) [L_tot / R_e^2]
+    (:func:`profile_features`); ``along``, ``across`` (P,) [R_e]."""
+    sigma, qo = xp.exp(ln_sigma)[..., None, :], qobs[..., None, :]
+    along, across = (xp.asarray(v, dtype=sigma.dtype)[:, None] for v in (along, across))
+    return (weight[..., None, :] / (2 * np.pi * sigma**2 * qo)
+            * xp.exp(-(along**2 + (across / qo) ** 2) / (2 * sigma**2)))
 
 
 def jeans_features(ln_sigma, qobs, weight, cos_i, xp=np):
@@ -224,20 +232,22 @@ def smoothed_surface_features(ln_sigma, qobs, weight, smoothing, xp=np, radii=PR
     s2 = (smoothing**2)[..., None]
     var_x, var_y = xp.exp(2 * ln_sigma) + s2, (qobs * xp.exp(ln_sigma)) ** 2 + s2
     along, across = (np.outer(trig(angles), radii).ravel() for trig in (np.cos, np.sin))
-    cos_i = xp.zeros_like(smoothing)  # any: nu is not returned
-    _, surf, _ = light_at(0.5 * xp.log(var_x), xp.sqrt(var_y / var_x), weight, cos_i, along, across, xp)
+    surf = xp.sum(surface_at(0.5 * xp.log(var_x), xp.sqrt(var_y / var_x), weight, along, across, xp), -1)
     return xp.log(surf + PROFILE_FLOOR) / 10
 
 
-def profile_input(encoder, ln_sigma, qobs, weight, cos_i, xp=np, outer=(), angles=(), smoothing=None):
+def profile_input(encoder, ln_sigma, qobs, weight, cos_i, xp=np, outer=(), angles=(), smoothed=False, smoothing=None):
     """The input of a profile encoder (..., n_profile_input(encoder, len(outer), len(angles), smoothed)):
     :func:`profile_features`, followed by :func:`jeans_features` for the ``JEANS_ENCODERS``, by
     :func:`profile_features` at the ``outer`` radii [R_e] (``GeneralConfig.profile_outer``: the light
     beyond ``PROFILE_RADII``, which the line of sight through the outer map crosses), then at the further
     ``angles`` [deg] from the major axis at all those radii (``GeneralConfig.profile_angles``: the
-    vertical profile of a thin disk, between the first two of ``PROFILE_ANGLES``), then, given the
-    ``smoothing`` width (..., ) [R_e] (``GeneralConfig.profile_psf``), the surface brightness as the PSF and
-    the pixels smooth it, at ``PROFILE_RADII`` and the ``outer`` radii (:func:`smoothed_surface_features`)."""
+    vertical profile of a thin disk, between the first two of ``PROFILE_ANGLES``), then, if ``smoothed``
+    (``GeneralConfig.profile_psf``), the surface brightness as the PSF and the pixels smooth it, at
+    ``PROFILE_RADII`` and the ``outer`` radii (:func:`smoothed_surface_features`), for the ``smoothing`` width
+    (..., ) [R_e] (:func:`smoothing_width`; ignored unless ``smoothed``)."""
+    if smoothed and smoothing is None:
+        raise ValueError("profile_psf needs the smoothing width of the PSF and pixels (smoothing=None given)")
     parts = [profile_features(ln_sigma, qobs, weight, cos_i, xp)]
     if encoder in JEANS_ENCODERS:
         parts.append(jeans_features(ln_sigma, qobs, weight, cos_i, xp))
@@ -247,7 +257,7 @@ def profile_input(encoder, ln_sigma, qobs, weight, cos_i, xp=np, outer=(), angle
     for phi in angles:  # angle by angle, likewise
         parts.append(profile_features(ln_sigma, qobs, weight, cos_i, xp, radii=radii,
                                       angles=np.radians([float(phi)])))
-    if smoothing is not None:
+    if smoothed:
         parts.append(smoothed_surface_features(ln_sigma, qobs, weight, smoothing, xp, radii=radii))
     return parts[0] if len(parts) == 1 else xp.concatenate(parts, -1)
 

@@ -46,16 +46,9 @@ def encode(params, config, ln_sigma, qobs, weight, cos_i, smoothing=None):
         parts.append(_mlp(params, "prof", n_phi, profile_input(config["encoder"], ln_sigma, qobs, weight, cos_i, jnp,
                                                                outer=config.get("profile_outer", ()),
                                                                angles=config.get("profile_angles", ()),
-                                                               smoothing=_smoothing(config, smoothing))))
+                                                               smoothed=config.get("profile_psf", False),
+                                                               smoothing=smoothing)))
     return jnp.concatenate(parts, -1)
-
-
-def _smoothing(config, smoothing):
-    if not config.get("profile_psf"):
-        return None
-    if smoothing is None:
-        raise ValueError("profile_psf needs the smoothing width of the PSF and pixels (smoothing=None given)")
-    return smoothing
 
 
 def hidden(params, config, latent, glob):
