@@ -130,7 +130,8 @@ def _run(sets, design, n_train, out, args):
     train = {k: v[:n_train] for k, v in sets["train"].items()}
     config = GeneralTrainConfig(epochs=args.epochs, max_minutes=args.minutes, seed=args.seed, batch_size=args.batch,
                                 weight_decay=args.weight_decay, tail_weight=args.tail_weight, lr=args.lr,
-                                bias_weight=args.bias_weight, hard_share=args.hard_share,
+                                bias_weight=args.bias_weight, centre_bias_weight=args.centre_bias_weight,
+                                hard_share=args.hard_share,
                                 radial_weight=args.radial_weight, decoder_nodes=args.decoder_nodes,
                                 patience=args.patience, lr_patience=args.lr_patience, min_lr=args.min_lr)
     init, info = None, None
@@ -351,6 +352,8 @@ def main(argv=None):
     p.add_argument("--tail-weight", type=float, default=0.0,
                    help="weight of sqrt(mean r^4) in the training loss (GeneralTrainConfig.tail_weight)")
     p.add_argument("--bias-weight", type=float, default=0.0, help="GeneralTrainConfig.bias_weight: the coherent term")
+    p.add_argument("--centre-bias-weight", type=float, default=0.0,
+                   help="GeneralTrainConfig.centre_bias_weight: the coherent term over the centre (r < 0.1 R_e)")
     p.add_argument("--hard-share", type=float, default=0.0,
                    help="GeneralTrainConfig.hard_share: share of each epoch drawn where the network errs most")
     p.add_argument("--radial-weight", type=float, default=0.0,

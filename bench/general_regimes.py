@@ -35,22 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine_info, shown_path  # noqa: E402
 
 from fastjam.atomic import write_json  # noqa: E402
+from fastjam.emulator.general_loss import centre_nodes  # noqa: E402
 
 FLAT_Q = 0.3  #: a Gaussian with q_obs below this counts as flattened
 FLAT_BINS = (0.0, 0.01, 0.3, 0.6, 1.01)
 PSF_BINS = (0.01, 0.03, 0.1, 0.5)
 SERSIC_BINS = (0.5, 2.0, 4.0, 6.0, 8.01)
-CENTRE_RE = 0.1  #: the centre's radius [R_e] for the bias split
-
-
-def centre_nodes():
-    """Mask (NTHETA*NR,) of the grid nodes inside ``CENTRE_RE``."""
-    from fastjam.physics import grid
-
-    x, y = grid.polar_grid()
-    return np.hypot(x, y).ravel() < CENTRE_RE
-
-
 def _group(name, lo, hi, sel, e, centre):
     from fastjam.emulator.general_evaluate import error_stats
 

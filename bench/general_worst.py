@@ -26,9 +26,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine_info, shown_path  # noqa: E402
 from general_jam import fine_jam  # noqa: E402
-from general_regimes import centre_nodes  # noqa: E402
 
 from fastjam.atomic import write_json  # noqa: E402
+from fastjam.emulator.general_loss import centre_nodes  # noqa: E402
 
 PAIRS = (("emu_vs_stored", "network against the stored map"), ("stored_vs_fine", "JAM's own"),
          ("emu_vs_fine", "network against the finer map"))

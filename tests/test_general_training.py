@@ -58,6 +58,35 @@ def test_radial_pixel_weights_shift_the_loss_to_the_outer_map():
         radial_weights(-1.0)
 
 
+def test_centre_bias_term_adds_the_squared_mean_residual_over_the_centre_alone():
+    import torch
+
+    from fastjam.emulator.general_loss import batch_loss, centre_nodes
+    from fastjam.physics import grid
+
+    centre = centre_nodes()
+    x, y = grid.polar_grid()
+    assert centre.shape == (grid.NTHETA * grid.NR,) and centre.mean() == pytest.approx(0.41, abs=0.01)
+    assert np.all(np.hypot(x, y).ravel()[centre] < 0.1) and np.all(np.hypot(x, y).ravel()[~centre] >= 0.1)
+    # two maps of two anchor groups: +0.02 over map 0's first centre and -0.02 outside it (zero mean
+    # over the map), a pattern of zero mean over map 1's second centre
+    r = np.zeros((2, 2, centre.size))
+    r[0, 0] = np.where(centre, 0.02, -0.02)
+    r[1, 1, np.flatnonzero(centre)[:2]] = (0.03, -0.03)
+    r = r.reshape(2, -1)
+    plain = batch_loss(r, 0.0, np, 3.0, 2)
+    # the coherent term over the map misses the offset, the one over the centre sees it: 0.02^2 of 4 groups
+    assert plain == pytest.approx(np.mean(r**2) + 3.0 * np.mean(r.reshape(2, 2, -1).mean(-1) ** 2), rel=1e-12)
+    assert batch_loss(r, 0.0, np, 3.0, 2, centre_weight=5.0, centre=centre) == pytest.approx(
+        plain + 5.0 * 0.02**2 / 4, rel=1e-12)
+    assert float(batch_loss(torch.as_tensor(r), 0.0, torch, 3.0, 2, None, 5.0, centre)) == pytest.approx(
+        batch_loss(r, 0.0, np, 3.0, 2, None, 5.0, centre), rel=1e-12)
+    with pytest.raises(ValueError, match="centre_weight needs a mask"):
+        batch_loss(r, centre_weight=1.0)
+    with pytest.raises(ValueError, match="centre radius must be > 0"):
+        centre_nodes(0.0)
+
+
 def test_epoch_order_revisits_the_hard_maps_in_proportion_to_their_hardness():
     from fastjam.emulator.general_loss import epoch_order
 
@@ -80,6 +109,7 @@ def test_epoch_order_revisits_the_hard_maps_in_proportion_to_their_hardness():
 
 @pytest.mark.parametrize("option, message", [(dict(hard_share=1.5), "hard_share must be in"),
                                              (dict(radial_weight=-1.0), "radial_weight must be >= 0"),
+                                             (dict(centre_bias_weight=-1.0), "centre_bias_weight must be >= 0"),
                                              (dict(decoder_nodes=-1), "decoder_nodes must be >= 0")])
 def test_training_options_are_checked_when_the_config_is_made(option, message):
     from fastjam.emulator.general_train import GeneralTrainConfig

@@ -346,9 +346,10 @@ def test_warm_start_begins_from_the_given_network(general, tmp_path):
 
 
 def test_hard_maps_and_radial_weights_train_and_validate_on_the_weighted_loss(general, tmp_path):
-    """hard_share and radial_weight run through training; the validation loss is the mean of
-    omega r^2 over the pixels, omega = radial_weights(c), at the validation anisotropies."""
-    from fastjam.emulator.general_loss import radial_weights
+    """hard_share, radial_weight and centre_bias_weight run through training; the validation loss is the mean of
+    omega r^2 over the pixels, omega = radial_weights(c), plus b_c times the mean over maps of the squared mean
+    residual over the centre's nodes, at the validation anisotropies."""
+    from fastjam.emulator.general_loss import centre_nodes, radial_weights
     from fastjam.emulator.general_data import draw_betas, true_ln_f
     from fastjam.emulator.general_evaluate import predict_ln_f
     from fastjam.emulator.general_train import GeneralTrainConfig, train_general
@@ -356,15 +357,16 @@ def test_hard_maps_and_radial_weights_train_and_validate_on_the_weighted_loss(ge
     inp = _family_inputs(4, seed=23)
     train, val = ({k: v[idx] for k, v in inp.items()} for idx in (slice(0, 3), slice(3, 4)))
     config = GeneralTrainConfig(epochs=3, batch_size=2, lr=1e-12, min_lr=0.0, hard_share=0.5, radial_weight=1.0,
-                                seed=5)
+                                centre_bias_weight=2.0, seed=5)
     result, net = train_general(train, val, tmp_path / "hard", general.net.config, config, progress=False,
                                 init=general.net)
     assert result.epochs == 3
     rng = np.random.default_rng(5)
     betas = np.concatenate([draw_betas(val, rng) for _ in range(config.val_betas)])
     vinp = {k: np.concatenate([v] * config.val_betas) for k, v in val.items()}
-    r2 = (predict_ln_f(net, vinp, betas) - true_ln_f(vinp, betas)) ** 2
-    expected = np.mean(r2 * radial_weights(1.0))
+    r = predict_ln_f(net, vinp, betas) - true_ln_f(vinp, betas)
+    r2 = r**2
+    expected = np.mean(r2 * radial_weights(1.0)) + 2.0 * np.mean(r[:, centre_nodes()].mean(1) ** 2)
     assert result.history["val_loss"][-1] == pytest.approx(expected, rel=1e-5)
     assert expected != pytest.approx(np.mean(r2), rel=1e-2)  # the weights matter on this map
 
@@ -377,6 +379,7 @@ def test_a_decoder_trains_on_node_subsets_and_the_bound_model_reads_it_at_the_da
 
     from fastjam.emulator.general import GeneralConfig
     from fastjam.emulator.general_decoder import local_features
+    from fastjam.emulator.general_loss import centre_nodes
     from fastjam.emulator.general_features import anchor_weight, beta_hi, f_from_anchors
     from fastjam.emulator.general_jax import bind
     from fastjam.emulator.general_data import network_inputs, draw_betas, true_ln_f
@@ -390,13 +393,14 @@ def test_a_decoder_trains_on_node_subsets_and_the_bound_model_reads_it_at_the_da
     inp = _family_inputs(4, seed=24)
     train, val = ({k: v[idx] for k, v in inp.items()} for idx in (slice(0, 3), slice(3, 4)))
     design = GeneralConfig.from_dict({**general.net.config.as_dict(), "decoder": [8, 8]})
-    config = GeneralTrainConfig(epochs=2, batch_size=2, lr=3e-3, decoder_nodes=64, seed=6)
+    config = GeneralTrainConfig(epochs=2, batch_size=2, lr=3e-3, decoder_nodes=64, centre_bias_weight=1.0, seed=6)
     result, net = train_general(train, val, tmp_path / "dec", design, config, progress=False, init=general.net)
     rng = np.random.default_rng(6)
     betas = np.concatenate([draw_betas(val, rng) for _ in range(config.val_betas)])
     vinp = {k: np.concatenate([v] * config.val_betas) for k, v in val.items()}
-    r2 = (predict_ln_f(net, vinp, betas) - true_ln_f(vinp, betas)) ** 2
-    assert min(result.history["val_loss"]) == pytest.approx(np.mean(r2), rel=1e-5)  # net: the best epoch
+    r = predict_ln_f(net, vinp, betas) - true_ln_f(vinp, betas)  # the loss's centre term too
+    expected = np.mean(r**2) + np.mean(r[:, centre_nodes()].mean(1) ** 2)
+    assert min(result.history["val_loss"]) == pytest.approx(expected, rel=1e-5)  # net: the best epoch
     assert np.abs(net.dec.out.weight.detach().numpy()).max() > 0  # the decoder was trained
 
     galaxy = Galaxy(_bulge_disk(), DISTANCE, 0.6, 0.5)

@@ -12,7 +12,7 @@ import numpy as np
 from .general_data import anchor_targets, draw_betas, network_inputs, positive_maps, true_ln_f, with_profile_input
 from .general_evaluate import predict_ln_f
 from .general_features import BETA_LO, feature_definition
-from .general_loss import batch_loss, epoch_order, radial_weights
+from .general_loss import batch_loss, centre_nodes, epoch_order, radial_weights
 from .train import TrainConfig, TrainResult, _atomic_torch_save, early_stopped, optimiser, plot_loss, resumed_end
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,9 @@ class GeneralTrainConfig(TrainConfig):
     #: weight b of the coherent term b mean_maps(mean_pixels(r)^2) added to the loss (validation too): b > 0 weighs
     #: each map's mean residual of ln f (a coherent error, degenerate with M/L in a fit) more than its pattern
     bias_weight: float = 0.0
+    #: weight b_c of the same coherent term over the centre's grid nodes alone (inside 0.1 R_e, :func:`centre_nodes`),
+    #: where the bias of cuspy bulges lies
+    centre_bias_weight: float = 0.0
     #: share h of each epoch's draws made in proportion to each map's last max residual^2 of ln f (the rest a
     #: uniform subset of the maps): h > 0 revisits the maps the network fits worst (:func:`epoch_order`)
     hard_share: float = 0.0
@@ -48,6 +51,8 @@ class GeneralTrainConfig(TrainConfig):
     def __post_init__(self):
         """Check the loss options at once, not when the first epoch that uses them is drawn."""
         radial_weights(self.radial_weight)
+        if self.centre_bias_weight < 0:
+            raise ValueError(f"centre_bias_weight must be >= 0, got {self.centre_bias_weight}")
         epoch_order(np.ones(1), self.hard_share, np.random.default_rng(0))
         if self.decoder_nodes < 0:
             raise ValueError(f"decoder_nodes must be >= 0, got {self.decoder_nodes}")
@@ -56,7 +61,8 @@ class GeneralTrainConfig(TrainConfig):
 def _val_loss(net, inp, betas, config):
     residual = predict_ln_f(net, inp, betas) - true_ln_f(inp, betas)
     return float(batch_loss(residual, config.tail_weight, np, config.bias_weight,
-                            pixel_weight=radial_weights(config.radial_weight)))
+                            pixel_weight=radial_weights(config.radial_weight),
+                            centre_weight=config.centre_bias_weight, centre=centre_nodes()))
 
 
 def _train_epoch(net, opt, train_inp, targets, order, config, erng, hardness):
@@ -71,6 +77,7 @@ def _train_epoch(net, opt, train_inp, targets, order, config, erng, hardness):
     omega = None if omega is None else torch.as_tensor(omega, dtype=torch.float32)
     n_nodes = targets.shape[1] // 2 if output == "anchors" else 0
     subset = bool(net.config.decoder) and 0 < config.decoder_nodes < n_nodes
+    centre = centre_nodes()
     for k in range(0, len(order), config.batch_size):
         idx = order[k:k + config.batch_size]
         if subset:  # the same random nodes of both anchor maps for the whole batch
@@ -78,15 +85,17 @@ def _train_epoch(net, opt, train_inp, targets, order, config, erng, hardness):
             pred = net(*network_inputs(train_inp, idx), nodes=nodes)
             y = targets[idx].reshape(len(idx), 2, -1)[:, :, nodes].reshape(len(idx), -1)
             weight = None if omega is None else omega[nodes]
+            inner = centre[nodes]
         elif output == "anchors":
-            pred, y, weight = net(*network_inputs(train_inp, idx)), targets[idx], omega
+            pred, y, weight, inner = net(*network_inputs(train_inp, idx)), targets[idx], omega, centre
         else:
             beta = BETA_LO + erng.uniform(size=len(idx)) * (train_inp["beta_hi"][idx] - BETA_LO)
             sub = {key: v[idx] for key, v in train_inp.items()}
-            pred, weight = net(*network_inputs(train_inp, idx, beta, "direct")), omega
+            pred, weight, inner = net(*network_inputs(train_inp, idx, beta, "direct")), omega, centre
             y = torch.as_tensor(true_ln_f(sub, beta), dtype=torch.float32)
         residual = pred - y
-        loss = batch_loss(residual, config.tail_weight, torch, config.bias_weight, groups, weight)
+        loss = batch_loss(residual, config.tail_weight, torch, config.bias_weight, groups, weight,
+                          config.centre_bias_weight, inner)
         opt.zero_grad()
         loss.backward()
         opt.step()
