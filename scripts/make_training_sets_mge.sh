@@ -6,7 +6,7 @@
 #   usage: bash scripts/make_training_sets_mge.sh [DIR] [WORKERS]
 # Order (what a network needs first, should a run stop early): a first 4,096 training maps, the
 # 2,048-map test set, the 512-map validation set, the maps of the committee's design points in
-# data/designs (where two networks disagree most: scripts/select_by_committee.py), 4,096 extra
+# data/designs (where two networks disagree most: scripts/select_by_committee.py; two rounds), 4,096 extra
 # training maps of nearly edge-on galaxies (inclination 60-90 deg: flattened, disk-dominated maps
 # are the hardest and are rare at random orientations), 4,096 extra training maps of thin,
 # disk-dominated galaxies near edge-on (where the worst 5% of the test maps are:
@@ -25,6 +25,7 @@ sim --n 4096 --seed 11 --out "$dir/mge_train"
 sim --n "${N_TEST:-2048}" --seed 12 --out "$dir/mge_test"
 sim --n "${N_VAL:-512}" --seed 13 --out "$dir/mge_val"
 sim --design "$designs/committee_17.npy" --out "$dir/mge_train_committee_17"
+sim --design "$designs/committee_17b.npy" --out "$dir/mge_train_committee_17b"
 sim --n "${N_EDGE:-4096}" --seed 14 --inclination 60 90 --out "$dir/mge_train_edge"
 sim --n "${N_THIN:-4096}" --seed 15 --inclination 60 90 --family-range single_q 0.06 0.2 \
     --family-range disk_q 0.06 0.2 --family-range bulge_fraction 0.05 0.5 --out "$dir/mge_train_thin"
