@@ -77,12 +77,12 @@ def test_centre_bias_term_adds_the_squared_mean_residual_over_the_centre_alone()
     plain = batch_loss(r, 0.0, np, 3.0, 2)
     # the coherent term over the map misses the offset, the one over the centre sees it: 0.02^2 of 4 groups
     assert plain == pytest.approx(np.mean(r**2) + 3.0 * np.mean(r.reshape(2, 2, -1).mean(-1) ** 2), rel=1e-12)
-    assert batch_loss(r, 0.0, np, 3.0, 2, centre_weight=5.0, centre=centre) == pytest.approx(
+    assert batch_loss(r, 0.0, np, 3.0, 2, centre_bias_weight=5.0, centre=centre) == pytest.approx(
         plain + 5.0 * 0.02**2 / 4, rel=1e-12)
     assert float(batch_loss(torch.as_tensor(r), 0.0, torch, 3.0, 2, None, 5.0, centre)) == pytest.approx(
         batch_loss(r, 0.0, np, 3.0, 2, None, 5.0, centre), rel=1e-12)
-    with pytest.raises(ValueError, match="centre_weight needs a mask"):
-        batch_loss(r, centre_weight=1.0)
+    with pytest.raises(ValueError, match="centre_bias_weight needs a mask"):
+        batch_loss(r, centre_bias_weight=1.0)
     with pytest.raises(ValueError, match="centre radius must be > 0"):
         centre_nodes(0.0)
 

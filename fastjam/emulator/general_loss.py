@@ -12,7 +12,7 @@ CENTRE_RE = 0.1  #: radius [R_e] of the centre of :func:`centre_nodes`
 
 
 def batch_loss(residual, tail_weight=0.0, xp=np, bias_weight=0.0, groups=1, pixel_weight=None,
-               centre_weight=0.0, centre=None):
+               centre_bias_weight=0.0, centre=None):
     r"""Training loss of residuals ``residual`` of ln f, shape (maps, groups * pixels):
 
     .. math:: (1 - w)\,\overline{\omega r^2} + w \sqrt{\overline{(\omega r^2)^2}} + b\,\overline{\bar r_m^2}
@@ -21,7 +21,7 @@ def batch_loss(residual, tail_weight=0.0, xp=np, bias_weight=0.0, groups=1, pixe
     w = ``tail_weight``, b = ``bias_weight``, ω = ``pixel_weight`` (pixels,) of each group's
     pixels (default 1; :func:`radial_weights`), :math:`\bar r_m` the mean residual over the pixels
     of each map and group (``groups`` = 2 for the two anchor maps of a network's output),
-    b_c = ``centre_weight`` and :math:`\bar r_{m,c}` the same mean over the pixels where the mask
+    b_c = ``centre_bias_weight`` and :math:`\bar r_{m,c}` the same mean over the pixels where the mask
     ``centre`` (pixels,) is true (:func:`centre_nodes`)."""
     r2 = residual**2
     if pixel_weight is not None:
@@ -30,11 +30,11 @@ def batch_loss(residual, tail_weight=0.0, xp=np, bias_weight=0.0, groups=1, pixe
     loss = mse if not tail_weight else (1 - tail_weight) * mse + tail_weight * xp.sqrt(xp.mean(r2**2))
     if bias_weight:
         loss = loss + bias_weight * xp.mean(residual.reshape(len(residual), groups, -1).mean(-1) ** 2)
-    if centre_weight:
+    if centre_bias_weight:
         if centre is None or not np.any(centre):
-            raise ValueError("centre_weight needs a mask of the centre's pixels (centre_nodes)")
+            raise ValueError("centre_bias_weight needs a mask of the centre's pixels (centre_nodes)")
         inner = residual.reshape(len(residual), groups, -1)[:, :, np.flatnonzero(centre)]
-        loss = loss + centre_weight * xp.mean(inner.mean(-1) ** 2)
+        loss = loss + centre_bias_weight * xp.mean(inner.mean(-1) ** 2)
     return loss
 
 

@@ -62,7 +62,7 @@ def _val_loss(net, inp, betas, config):
     residual = predict_ln_f(net, inp, betas) - true_ln_f(inp, betas)
     return float(batch_loss(residual, config.tail_weight, np, config.bias_weight,
                             pixel_weight=radial_weights(config.radial_weight),
-                            centre_weight=config.centre_bias_weight, centre=centre_nodes()))
+                            centre_bias_weight=config.centre_bias_weight, centre=centre_nodes()))
 
 
 def _train_epoch(net, opt, train_inp, targets, order, config, erng, hardness):
