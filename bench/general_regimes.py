@@ -11,6 +11,14 @@ the grid's nodes, and over the rest) by
 * the number of Sérsic components;
 * the Sérsic index of the first component (the bulge of a bulge + disk);
 * the radius and the angle from the major axis of the grid node (for the per-map maximum);
+* the surface brightness at the node, in units of the mean inside R_e (Sigma_e = L_tot/(2 pi R_e^2)):
+  where the per-map maxima lie, and the statistics over the light brighter than a few thresholds
+  (``BRIGHT_THRESHOLDS``; 0.03 Sigma_e, 3.8 mag below it, is a de Vaucouleurs profile at 2.7 R_e,
+  about the depth of the IFU surveys' outer fields);
+
+and the whole grid's statistics are given again with each node weighted by the area of the field it
+stands for (``fastjam.physics.grid.node_areas``), as a map of equal spaxels would weigh them: the
+log-spaced grid puts 41% of its nodes, and of the card's statistics, inside 0.1 R_e;
 
 and the worst 5% of the maps by their maximum |e| are described: Spearman's rho of the per-map
 maximum with each design parameter (``fastjam.family.FAMILY_PARAM_NAMES``; 0 for a component the
@@ -41,6 +49,56 @@ FLAT_Q = 0.3  #: a Gaussian with q_obs below this counts as flattened
 FLAT_BINS = (0.0, 0.01, 0.3, 0.6, 1.01)
 PSF_BINS = (0.01, 0.03, 0.1, 0.5)
 SERSIC_BINS = (0.5, 2.0, 4.0, 6.0, 8.01)
+BRIGHT_THRESHOLDS = (0.0, 0.003, 0.01, 0.03, 0.1)  #: surface brightness cuts, in units of Sigma_e
+FAINT = 0.01  #: a per-map maximum in light fainter than this (5 mag below Sigma_e) counts as in faint light
+
+
+def weighted_percentile(values, q, weights):
+    """The ``q``-th percentile of ``values`` (any shape) with ``weights`` (broadcast to it): the
+    smallest value whose cumulative weight reaches q% of the total."""
+    values = np.asarray(values, dtype=float)
+    weights = np.broadcast_to(weights, values.shape).ravel()
+    values = values.ravel()
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, q / 100 * cumulative[-1])])
+
+
+def area_weighted(e):
+    """Statistics of maps ``e`` (N, NTHETA*NR) with each node weighted by its area of the field:
+    pixel median and p99 of |e|, p95 of the per-map bias |sum_k A_k e_k / sum_k A_k|."""
+    from fastjam.physics import grid
+
+    area = grid.node_areas().ravel()
+    area = area / area.sum()
+    return dict(pixel_median=weighted_percentile(np.abs(e), 50, area),
+                pixel_p99=weighted_percentile(np.abs(e), 99, area),
+                map_bias_p95=float(np.percentile(np.abs(e @ area), 95)))
+
+
+def relative_surface(inp, x, y):
+    """Surface brightness of maps ``inp`` at nodes ``x, y`` (P,) [R_e], in units of the mean inside R_e,
+    Sigma_e = L_tot / (2 pi R_e^2) (the unit MGEs are in L_tot / R_e^2), shape (N, P)."""
+    from fastjam.emulator.general_features import surface_at
+
+    return 2 * np.pi * surface_at(inp["ln_sigma"], inp["qobs"], inp["weight"], x, y).sum(-1)
+
+
+def brighter_than(e, surface, thresholds=BRIGHT_THRESHOLDS):
+    """Error statistics of maps ``e`` (N, P) over the nodes whose ``surface`` (N, P) [Sigma_e] is at
+    least each threshold: share of nodes kept, pixel median and p99 of |e|, p95 of the per-map
+    maximum |e| and of the per-map bias |mean e| (over the kept nodes of each map)."""
+    rows = []
+    for t in thresholds:
+        keep = surface >= t
+        kept = np.where(keep, e, np.nan)
+        has = keep.any(1)
+        rows.append(dict(threshold=float(t), node_share=float(keep.mean()),
+                         pixel_median=float(np.median(np.abs(e[keep]))),
+                         pixel_p99=float(np.percentile(np.abs(e[keep]), 99)),
+                         map_max_p95=float(np.percentile(np.nanmax(np.abs(kept[has]), 1), 95)),
+                         map_bias_p95=float(np.percentile(np.abs(np.nanmean(kept[has], 1)), 95))))
+    return rows
 def _group(name, lo, hi, sel, e, centre):
     from fastjam.emulator.general_evaluate import error_stats
 
@@ -69,8 +127,15 @@ def regimes(e, inp, params):
              for lo, hi in zip(SERSIC_BINS[:-1], SERSIC_BINS[1:])]
     where = np.abs(e).argmax(1)
     radius, angle = np.hypot(x, y).ravel()[where], np.degrees(np.arctan2(y, x)).ravel()[where]
+    surface = relative_surface(inp, x.ravel(), y.ravel())
+    at_max, worst = surface[np.arange(len(e)), where], worst_share(np.abs(e).max(1))
     place = dict(max_beyond_1p5_re=float(np.mean(radius > 1.5)),
                  max_within_15deg_of_minor_axis=float(np.mean(angle > 75)),
+                 max_in_faint_light=dict(worst_5pct=float(np.mean(at_max[worst] < FAINT)),
+                                         rest=float(np.mean(at_max[~worst] < FAINT)),
+                                         surface_median_worst=float(np.median(at_max[worst])),
+                                         surface_median_rest=float(np.median(at_max[~worst]))),
+                 brighter_than=brighter_than(e, surface), area_weighted=area_weighted(e),
                  worst_5pct=worst_maps(np.abs(e).max(1), inp, params))
     return rows, place
 
@@ -119,6 +184,19 @@ def _table(name, rows, place):
                      f"{r['map_bias_p95']:>9.3%} {r['centre_bias_p95']:>9.3%} {r['outside_bias_p95']:>9.3%}")
     lines.append(f"per-map maximum beyond 1.5 R_e: {place['max_beyond_1p5_re']:.0%}; within 15 deg of the minor axis: "
                  f"{place['max_within_15deg_of_minor_axis']:.0%}")
+    faint = place["max_in_faint_light"]
+    lines.append(f"per-map maximum in light fainter than {FAINT:g} Sigma_e: {faint['worst_5pct']:.0%} of the worst 5% "
+                 f"of maps, {faint['rest']:.0%} of the rest (median surface brightness there "
+                 f"{faint['surface_median_worst']:.3g} and {faint['surface_median_rest']:.3g} Sigma_e)")
+    lines.append(f"{'light >= (Sigma_e)':>22} {'mag':>5} {'nodes':>7} {'median':>8} {'p99':>7} {'max p95':>8} "
+                 f"{'bias p95':>9}")
+    for b in place["brighter_than"]:
+        mag = -2.5 * np.log10(b["threshold"]) if b["threshold"] > 0 else np.inf
+        lines.append(f"{b['threshold']:>22g} {mag:>5.1f} {b['node_share']:>7.1%} {b['pixel_median']:>8.3%} "
+                     f"{b['pixel_p99']:>7.2%} {b['map_max_p95']:>8.2%} {b['map_bias_p95']:>9.3%}")
+    area = place["area_weighted"]
+    lines.append(f"weighted by the field's area: pixel median {area['pixel_median']:.3%}, p99 {area['pixel_p99']:.2%}, "
+                 f"bias p95 {area['map_bias_p95']:.3%}")
     lines.append(f"{'worst 5% of maps':>22} {'rho(max)':>9} {'median worst':>13} {'median rest':>12}")
     for w in place["worst_5pct"]:
         lines.append(f"{w['parameter']:>22} {w['spearman_rho_max']:>+9.2f} {w['median_worst']:>13.3g} "

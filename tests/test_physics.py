@@ -107,3 +107,16 @@ def test_grid_interpolation_is_exact_on_nodes_and_linear_functions():
     # symmetric in x -> -x and y -> -y
     np.testing.assert_allclose(grid.interpolate_map(maps, -x.ravel(), -y.ravel()), out)
     assert grid.inside_field(2.5, -2.5) and not grid.inside_field(2.6, 0.0)
+
+
+def test_node_areas_integrate_over_the_field_quadrant():
+    x, y = grid.polar_grid()
+    area = grid.node_areas()
+    half = grid.FIELD_HALF
+    assert area.shape == x.shape and np.all(area > 0)
+    # the quadrant's area and second moment, to the trapezoid rule's accuracy on this grid
+    assert area.sum() == pytest.approx(half**2, rel=5e-3)
+    assert np.sum(area * x**2) == pytest.approx(half**4 / 3, rel=2e-2)
+    assert np.sum(area * x * y) == pytest.approx(half**4 / 4, rel=2e-2)
+    # the dense centre covers almost none of it
+    assert area[np.hypot(x, y) < 0.1].sum() / area.sum() < 0.005

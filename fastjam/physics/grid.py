@@ -41,6 +41,32 @@ def polar_grid(nr=NR, ntheta=NTHETA):
     return radius * np.cos(theta), radius * np.sin(theta)
 
 
+def node_areas(nr=NR, ntheta=NTHETA):
+    """Area of the field each node of the map grid stands for, in R_e^2 (trapezoid rule).
+
+    With :math:`r = r_{\min} (r_{\rm edge}/r_{\min})^u`, :math:`dA = r\,dr\,d\theta =
+    r^2 \ln(r_{\rm edge}(\theta)/r_{\min})\,du\,d\theta`: the nodes inside 0.1 R_e, 41% of the grid,
+    cover 0.1% of the quadrant. Weighting a map's nodes by these areas gives statistics over the field
+    as a map of equal spaxels would (the sum is the quadrant's area, FIELD_HALF^2, less the disc
+    inside ``R_MIN``).
+
+    Returns
+    -------
+    ndarray, shape (ntheta, nr)
+    """
+    theta = np.radians(np.linspace(0.0, 90.0, ntheta))[:, None]
+    x, y = polar_grid(nr, ntheta)
+    dtheta, du = np.pi / 2 / (ntheta - 1), 1.0 / (nr - 1)
+    trapezoid = np.outer(_trapezoid(ntheta), _trapezoid(nr))
+    return (x**2 + y**2) * np.log(edge_radius(theta) / R_MIN) * du * dtheta * trapezoid
+
+
+def _trapezoid(n):
+    w = np.ones(n)
+    w[[0, -1]] = 0.5
+    return w
+
+
 def polar_coordinates(x, y, nr=NR, ntheta=NTHETA):
     """Fractional grid indices of positions (x, y) in units of R_e.
 
