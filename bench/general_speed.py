@@ -9,7 +9,9 @@ the jit-compiled V_RMS and its gradient with respect to (inclination, beta_z, M/
 
 Also timed, in torch: one training step (forward and backward on a batch of ``--batch`` maps) with the
 profile encoder's input computed in the step, as before it was precomputed, and read precomputed
-(:func:`fastjam.emulator.general_data.with_profile_input`), as training now does.
+(:func:`fastjam.emulator.general_data.with_profile_input`), as training now does; and a whole optimiser
+step (forward, backward and the AdamW update) with torch's plain AdamW and with its fused one
+(:func:`fastjam.emulator.train.optimiser`), timed in turns so that both see the same machine load.
 
 Prints a table and writes ``bench/results/general_speed.json``.
 """
@@ -61,19 +63,11 @@ def time_training_step(design, galaxy, batch, repeats):
 
     from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
     from fastjam.emulator.general_data import network_inputs, with_profile_input
-    from fastjam.emulator.general_features import beta_hi
-    from fastjam.photometry import unit_photometry
 
     config = GeneralConfig(**DESIGNS[design])
     if not config.uses_profile:
         return None
-    net, unit = GeneralEmulatorNetwork(config), unit_photometry(galaxy.mge, galaxy.distance)
-    cos_i = np.random.default_rng(1).uniform(0.0, 0.9, batch)
-    inp = dict(ln_sigma=np.tile(np.log(unit.sigma), (batch, 1)), qobs=np.tile(unit.qobs, (batch, 1)),
-               weight=np.tile(unit.weight, (batch, 1)), cos_i=cos_i, sigma_psf_re=np.full(batch, 0.1),
-               pixsize_re=np.full(batch, 0.08))
-    inp["beta_hi"] = beta_hi(inp["qobs"], inp["weight"], cos_i)
-    idx = np.arange(batch)
+    net, inp, idx = GeneralEmulatorNetwork(config), _batch_inputs(galaxy, batch), np.arange(batch)
 
     def step(d):
         net.zero_grad()
@@ -84,6 +78,49 @@ def time_training_step(design, galaxy, batch, repeats):
         ms[name] = None if name == "computed" and config.profile_psf else \
             measure(lambda: step(d), 1, repeats, 0.2)["ms_per_call"]
     return dict(design=design, batch=batch, step_ms_computed=ms["computed"], step_ms_precomputed=ms["precomputed"])
+
+
+def time_optimiser_step(design, galaxy, batch, repeats):
+    """Median ms per whole training step (forward, backward, AdamW update) on ``batch`` maps of ``galaxy``
+    with the plain and with the fused AdamW, timed in turns, and their ratio."""
+    import torch
+    from general_emulator import DESIGNS
+
+    from fastjam.emulator.general import GeneralConfig, GeneralEmulatorNetwork
+    from fastjam.emulator.general_data import network_inputs, with_profile_input
+
+    config = GeneralConfig(**DESIGNS[design])
+    inp = with_profile_input(_batch_inputs(galaxy, batch), config)
+    idx, ms = np.arange(batch), dict(plain=[], fused=[])
+    steps = {}
+    for name, fused in (("plain", False), ("fused", True)):
+        net = GeneralEmulatorNetwork(config)
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-5, fused=fused)
+
+        def step(net=net, opt=opt):
+            opt.zero_grad()
+            net(*network_inputs(inp, idx)).square().mean().backward()
+            opt.step()
+        steps[name] = step
+    for _ in range(repeats):
+        for name in ms:
+            ms[name].append(measure(steps[name], 1, 1, 0.2)["ms_per_call"])
+    plain, fused = (float(np.median(ms[k])) for k in ("plain", "fused"))
+    return dict(design=design, batch=batch, step_ms_plain_adamw=plain, step_ms_fused_adamw=fused, ratio=plain / fused)
+
+
+def _batch_inputs(galaxy, batch):
+    """Network inputs of ``batch`` maps of one galaxy at random inclinations."""
+    from fastjam.emulator.general_features import beta_hi
+    from fastjam.photometry import unit_photometry
+
+    unit = unit_photometry(galaxy.mge, galaxy.distance)
+    cos_i = np.random.default_rng(1).uniform(0.0, 0.9, batch)
+    inp = dict(ln_sigma=np.tile(np.log(unit.sigma), (batch, 1)), qobs=np.tile(unit.qobs, (batch, 1)),
+               weight=np.tile(unit.weight, (batch, 1)), cos_i=cos_i, sigma_psf_re=np.full(batch, 0.1),
+               pixsize_re=np.full(batch, 0.08))
+    inp["beta_hi"] = beta_hi(inp["qobs"], inp["weight"], cos_i)
+    return inp
 
 
 def _ms(value):
@@ -114,9 +151,16 @@ def main(argv=None):
     print(f"\n{'training step, ' + str(args.batch) + ' maps':>30} {'computed [ms]':>14} {'precomputed [ms]':>17}")
     for t in steps:
         print(f"{t['design']:>30} {_ms(t['step_ms_computed']):>14} {_ms(t['step_ms_precomputed']):>17}")
+    updates = [time_optimiser_step(d, galaxy, args.batch, args.repeats) for d in args.designs]
+    print(f"\n{'whole step, ' + str(args.batch) + ' maps':>30} {'plain AdamW [ms]':>17} {'fused AdamW [ms]':>17} "
+          f"{'ratio':>6}")
+    for u in updates:
+        print(f"{u['design']:>30} {u['step_ms_plain_adamw']:>17.2f} {u['step_ms_fused_adamw']:>17.2f} "
+              f"{u['ratio']:>6.2f}")
     shown = dict(vars(args), json=shown_path(args.json))
     Path(args.json).write_text(json.dumps(dict(benchmark="general_speed", rows=rows, training_steps=steps,
-                                               args=shown, machine=machine_info()), indent=1))
+                                               optimiser_steps=updates, args=shown, machine=machine_info()),
+                                          indent=1))
 
 
 if __name__ == "__main__":

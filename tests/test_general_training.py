@@ -133,3 +133,49 @@ def test_maps_not_positive_over_the_prior_range_are_dropped_with_a_warning(caplo
     np.testing.assert_array_equal(kept["beta_hi"], [0.5, 0.5])
     assert "2 of 4 training maps dropped" in caplog.text
     assert positive_maps(kept) is kept
+
+
+def test_fused_adamw_gives_the_plain_update_and_resumes_a_plain_checkpoint_fused():
+    """The optimiser is torch's fused AdamW (the same update to float32 rounding); a checkpoint written by
+    the plain implementation resumes into it without switching it back."""
+    import io
+
+    import torch
+
+    from fastjam.emulator.train import TrainConfig, optimiser, resume_states
+
+    def run(opt, net, steps, seed):
+        gen = torch.Generator().manual_seed(seed)
+        for _ in range(steps):
+            loss = net(torch.randn(8, 5, generator=gen)).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    def make():
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.SiLU(), torch.nn.Linear(16, 3))
+
+    config = TrainConfig(lr=1e-2)
+    plain_net, fused_net = make(), make()
+    plain = torch.optim.AdamW(plain_net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    fused, sched, _, _ = optimiser(fused_net, config)
+    assert fused.param_groups[0]["fused"]
+    run(plain, plain_net, 5, 1)
+    run(fused, fused_net, 5, 1)
+    for a, b in zip(plain_net.parameters(), fused_net.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    # a plain run's checkpoint, resumed by the training loop's optimiser: fused, and it continues the same run
+    saved = io.BytesIO()  # as the training loop writes and reads it
+    torch.save(dict(model=plain_net.state_dict(), optimizer=plain.state_dict(),
+                    scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau(plain).state_dict()), saved)
+    saved.seek(0)
+    checkpoint = torch.load(saved, weights_only=False)
+    resumed_net = make()
+    resumed, resumed_sched, _, _ = optimiser(resumed_net, config)
+    resume_states(checkpoint, resumed_net, resumed, resumed_sched)
+    assert resumed.param_groups[0]["fused"] and int(resumed.state_dict()["state"][0]["step"]) == 5
+    run(plain, plain_net, 3, 2)
+    run(resumed, resumed_net, 3, 2)
+    for a, b in zip(plain_net.parameters(), resumed_net.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

@@ -13,7 +13,8 @@ from .general_data import anchor_targets, draw_betas, network_inputs, positive_m
 from .general_evaluate import predict_ln_f
 from .general_features import BETA_LO, feature_definition
 from .general_loss import batch_loss, centre_nodes, epoch_order, radial_weights
-from .train import TrainConfig, TrainResult, _atomic_torch_save, early_stopped, optimiser, plot_loss, resumed_end
+from .train import (TrainConfig, TrainResult, _atomic_torch_save, early_stopped, optimiser, plot_loss,
+                    resume_states, resumed_end)
 
 log = logging.getLogger(__name__)
 
@@ -167,9 +168,7 @@ def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(),
     start = 0
     if resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, weights_only=False)
-        net.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
+        resume_states(ck, net, opt, sched)
         history, best, start = ck["history"], ck["best"], ck["epoch"] + 1
         log.info("resumed from epoch %d", start)
     log.info("training on %d maps, validating on %d", n_train, len(val_inp["cos_i"]))
