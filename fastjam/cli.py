@@ -24,8 +24,9 @@ def _design_points(args):
         return None
     import numpy as np
 
-    if args.inclination or args.family_range:
-        raise ValueError("--design gives the design points: --inclination and --family-range do not apply")
+    if args.inclination or args.family_range or args.outer_radius:
+        raise ValueError("--design gives the design points: --inclination, --family-range and --outer-radius "
+                         "do not apply")
     try:
         return np.load(args.design, allow_pickle=False)
     except (OSError, ValueError) as err:
@@ -40,12 +41,17 @@ def _simulate(args):
     ranges = {name: _range(name, lo, hi) for name, lo, hi in args.family_range or ()}
     if args.inclination:
         ranges["inclination"] = tuple(args.inclination)
-    if ranges:
+    if ranges or args.outer_radius:
+        from dataclasses import replace
+
         from .family import FamilySpace
 
         if args.family != "mge":
-            raise ValueError("--inclination and --family-range set the MGE family's design (--family mge)")
+            raise ValueError("--inclination, --family-range and --outer-radius set the MGE family's design "
+                             "(--family mge)")
         space = FamilySpace().restricted(**ranges)
+        if args.outer_radius:
+            space = replace(space, outer_radius=tuple(args.outer_radius))
     design = _design_points(args)
     summary = simulate(args.out, args.n, args.seed, workers=args.workers, scheduler=args.scheduler,
                        resume=args.resume, settings=JAMSettings(nrad=args.nrad, nang=args.nang,
@@ -203,6 +209,9 @@ def build_parser():
     p.add_argument("--family-range", nargs=3, action="append", metavar=("NAME", "LO", "HI"),
                    help="MGE family: narrow one range of the design (fastjam.family.FamilySpace), e.g. disk_q 0.06 "
                         "0.2; repeatable; must lie inside the family's")
+    p.add_argument("--outer-radius", type=positive_float, nargs=2, metavar=("LO", "HI"),
+                   help="MGE family: fit each galaxy's MGE only out to R_max, log-uniform in [LO, HI] R_e of the "
+                        "untruncated galaxy, as mgefit fits an image of finite extent (default: untruncated)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_simulate)
 

@@ -23,7 +23,15 @@ disk                        n [0.5, 1.5], q [0.05, 0.35] R_e / R_e,bulge in [0.5
 third                       n [0.5, 4], q [0.05, 1]      R_e / R_e,bulge in [0.1, 8] (log)
 ``bulge_fraction``          [0.05, 0.95]                 light of the bulge / (bulge + disk)
 ``third_fraction``          [0.05, 0.4]                  light of the third component / total
+``outer_radius`` (optional)  e.g. [1.5, 8], log-uniform  R_max / R_e: the MGE fitted out to R_max only
 ==========================  ===========================  ==========================================
+
+``outer_radius`` (``FamilySpace(outer_radius=(LO, HI))``, a 15th column of the design) truncates
+the photometry as an image of finite extent does: an MGE that ``mgefit`` fits to an image has no
+Gaussian wider than the image and none of the light beyond it (the outermost Gaussians of the
+MGEs of ``examples/real_mges`` have sigma = 1.9-2.1 R_e, while the untruncated family's reach 4.7
+R_e or more in 95% of its maps). Each component is then fitted out to R_max = ``outer_radius``
+times the untruncated galaxy's R_e, and the MGE is expressed in units of its own (smaller) R_e.
 
 The ranges are justified against the IFU surveys in ``docs/parameter_space.md``.
 """
@@ -65,11 +73,22 @@ class FamilySpace:
     third_re: tuple = (0.1, 8.0)
     bulge_fraction: tuple = (0.05, 0.95)
     third_fraction: tuple = (0.05, 0.4)
+    #: R_max / R_e of the untruncated galaxy, log-uniform, or None: untruncated (module docstring)
+    outer_radius: tuple = None
 
     def __post_init__(self):
         lo, hi = self.inclination
         if not 0 < lo < hi <= 90:
             raise ValueError(f"inclination range must satisfy 0 < LO < HI <= 90 deg, got {lo:g} {hi:g}")
+        if self.outer_radius is not None:
+            lo, hi = self.outer_radius
+            if not 0.1 <= lo <= hi:
+                raise ValueError(f"outer_radius range must satisfy 0.1 <= LO <= HI [R_e], got {lo:g} {hi:g}")
+
+    @property
+    def param_names(self):
+        """Names of the design's columns: FAMILY_PARAM_NAMES, and ``outer_radius`` when truncated."""
+        return FAMILY_PARAM_NAMES + (("outer_radius",) if self.outer_radius is not None else ())
 
     def restricted(self, **ranges):
         """The same space with some ranges narrowed, e.g. ``restricted(disk_q=(0.06, 0.2))``: a design that
@@ -80,7 +99,7 @@ class FamilySpace:
         ValueError
             For a name that is not a range of the space, or a range not inside this space's.
         """
-        fields = {k: v for k, v in asdict(self).items() if k != "component_probs"}
+        fields = {k: v for k, v in asdict(self).items() if k != "component_probs" and v is not None}
         for name, (lo, hi) in ranges.items():
             if name not in fields:
                 raise ValueError(f"no family range {name!r}: choose from {', '.join(fields)}")
@@ -91,7 +110,8 @@ class FamilySpace:
                                 for k, (lo, hi) in ranges.items()})
 
     def as_dict(self):
-        return {k: list(v) for k, v in asdict(self).items()}
+        """The ranges as lists; ``outer_radius`` only when set (sets made before it record none)."""
+        return {k: list(v) for k, v in asdict(self).items() if v is not None}
 
     @classmethod
     def from_dict(cls, d):
@@ -132,7 +152,8 @@ class FamilySpace:
 
 
 def family_design(n_points, seed, space=FamilySpace()):
-    """A reproducible scrambled-Sobol design of the family, shape (n_points, 14).
+    """A reproducible scrambled-Sobol design of the family, shape (n_points, 14), or (n_points, 15) with
+    the ``outer_radius`` column of a truncated space.
 
     The first ``n`` points do not depend on ``n_points``, so a design can be extended.
     """
@@ -140,9 +161,15 @@ def family_design(n_points, seed, space=FamilySpace()):
 
     if int(n_points) < 1:
         raise ValueError(f"number of maps must be >= 1, got {n_points}")
-    sampler = qmc.Sobol(d=len(FAMILY_PARAM_NAMES), scramble=True, rng=np.random.default_rng(seed))
+    n_dim = len(space.param_names)
+    sampler = qmc.Sobol(d=n_dim, scramble=True, rng=np.random.default_rng(seed))
     m = int(np.ceil(np.log2(max(int(n_points), 2))))
-    return space.from_unit(sampler.random_base2(m)[: int(n_points)])
+    u = sampler.random_base2(m)[: int(n_points)]
+    design = space.from_unit(u[:, :len(FAMILY_PARAM_NAMES)])
+    if space.outer_radius is None:
+        return design
+    lo, hi = space.outer_radius
+    return np.column_stack([design, lo * (hi / lo) ** u[:, -1]])
 
 
 def observed_q(q_intr, inclination):
@@ -153,7 +180,7 @@ def observed_q(q_intr, inclination):
 
 def components(params):
     """The Sérsic components of one design point: list of (n, q_intr, R_e [bulge R_e], light fraction)."""
-    k, _, _, _, n1, q1, n2, q2, re2, fb, n3, q3, re3, f3 = (float(p) for p in params)
+    k, _, _, _, n1, q1, n2, q2, re2, fb, n3, q3, re3, f3 = (float(p) for p in params[:len(FAMILY_PARAM_NAMES)])
     k = int(round(k))
     if k == 1:
         return [(n1, q1, 1.0, 1.0)]
@@ -163,7 +190,7 @@ def components(params):
     return out
 
 
-def sersic_components_mge(comps, inclination, ngauss=NGAUSS_COMPONENT):
+def sersic_components_mge(comps, inclination, ngauss=NGAUSS_COMPONENT, r_max=None):
     """The MGE of a sum of Sérsic components seen at one inclination (arbitrary units).
 
     Parameters
@@ -174,6 +201,9 @@ def sersic_components_mge(comps, inclination, ngauss=NGAUSS_COMPONENT):
         Degrees.
     ngauss : int
         Gaussians per component.
+    r_max : float, optional
+        Fit each component only out to this major-axis radius (units of the r_e), as an image of
+        that extent (:func:`fastjam.physics.mge.unit_sersic_mge`); default: untruncated.
 
     Returns
     -------
@@ -184,7 +214,7 @@ def sersic_components_mge(comps, inclination, ngauss=NGAUSS_COMPONENT):
 
     surf, sigma, qobs = [], [], []
     for n, q_intr, r_e, light in comps:
-        s_unit, g_unit = unit_sersic_mge(float(n), ngauss)
+        s_unit, g_unit = unit_sersic_mge(float(n), ngauss, None if r_max is None else float(r_max / r_e))
         q = float(observed_q(q_intr, inclination))
         surf.append(s_unit * light / (q * r_e**2))
         sigma.append(g_unit * r_e)
@@ -223,8 +253,13 @@ def unit_mge(surf, sigma, qobs):
 
 
 def family_mge(params):
-    """The unit MGE (surf [L_tot/R_e^2], sigma [R_e], qobs) of one design point."""
-    surf, sigma, qobs = sersic_components_mge(components(params), params[1])
+    """The unit MGE (surf [L_tot/R_e^2], sigma [R_e], qobs) of one design point; with a 15th parameter,
+    ``outer_radius``, fitted out to that many R_e of the untruncated galaxy (module docstring)."""
+    comps = components(params)
+    surf, sigma, qobs = sersic_components_mge(comps, params[1])
+    if len(params) > len(FAMILY_PARAM_NAMES):
+        r_e = unit_mge(surf, sigma, qobs)[3]
+        surf, sigma, qobs = sersic_components_mge(comps, params[1], r_max=params[len(FAMILY_PARAM_NAMES)] * r_e)
     return unit_mge(surf, sigma, qobs)[:3]
 
 

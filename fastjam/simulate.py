@@ -30,7 +30,8 @@ def compute_map(index, params, settings, family="sersic"):
         Design index.
     params : ndarray
         Sérsic design: (n, q_obs, inclination, beta_z, sigma_psf_re, pixsize_re); MGE family:
-        the 14 parameters of :data:`fastjam.family.FAMILY_PARAM_NAMES`.
+        the 14 parameters of :data:`fastjam.family.FAMILY_PARAM_NAMES` (and ``outer_radius`` for a
+        truncated design, :attr:`fastjam.family.FamilySpace.param_names`).
     settings : JAMSettings
     family : {"sersic", "mge"}
 
@@ -158,7 +159,7 @@ def dataset_meta(n_maps, seed, space, settings, family="sersic", design_sha256=N
 
     from . import __version__
 
-    from .family import FAMILY_PARAM_NAMES, NGAUSS_COMPONENT
+    from .family import NGAUSS_COMPONENT
     from .jam import ANCHOR_BETAS
 
     extra = {}
@@ -171,7 +172,7 @@ def dataset_meta(n_maps, seed, space, settings, family="sersic", design_sha256=N
         **(dict(design_sha256=design_sha256) if design_sha256 else {}),
         n_maps=int(n_maps),
         seed=None if seed is None else int(seed),
-        param_names=list(FAMILY_PARAM_NAMES if family == "mge" else PARAM_NAMES),
+        param_names=list(space.param_names if family == "mge" else PARAM_NAMES),
         space=space.as_dict(),
         grid=dict(field_half_re=grid.FIELD_HALF, nr=grid.NR, ntheta=grid.NTHETA, r_min_re=grid.R_MIN,
                   image_size=grid.IMAGE_SIZE),

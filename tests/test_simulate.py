@@ -268,3 +268,42 @@ def test_family_maps_with_the_fixed_line_of_sight_rule(tmp_path):
     out = subprocess.run([sys.executable, "-m", "fastjam", "simulate", "--family", "mge", "--n", "2", "--seed", "1",
                           "--out", str(tmp_path / "x"), "--los-nodes", "5"], capture_output=True, text=True)
     assert out.returncode != 0 and "los_nodes = 5" in out.stderr.strip().splitlines()[-1]
+
+
+def test_truncated_family_fits_each_mge_only_out_to_its_outer_radius(tmp_path):
+    """outer_radius: a 15th, log-uniform design column; each MGE has no Gaussian wider than R_max and is
+    in units of its own R_e and light; the set records the range, and untruncated sets record none."""
+    from fastjam.family import (FAMILY_PARAM_NAMES, FamilySpace, components, family_design, family_mge,
+                                sersic_components_mge, unit_mge)
+    from fastjam.physics.mge import unit_sersic_mge
+
+    space = FamilySpace(outer_radius=(1.5, 8.0))
+    design = family_design(256, 21, space)
+    assert design.shape == (256, 15) and space.param_names == FAMILY_PARAM_NAMES + ("outer_radius",)
+    log_r = np.log(design[:, 14])
+    assert log_r.min() >= np.log(1.5) and log_r.max() <= np.log(8.0)
+    assert abs(np.mean(log_r) - np.log(np.sqrt(12.0))) < 0.02  # log-uniform
+    for p in design[:3]:
+        surf, sigma, qobs = family_mge(p)
+        whole = family_mge(p[:14])
+        r_e_whole = unit_mge(*sersic_components_mge(components(p), p[1]))[3]
+        r_e_cut = unit_mge(*sersic_components_mge(components(p), p[1], r_max=p[14] * r_e_whole))[3]
+        # no Gaussian wider than R_max = outer_radius R_e (untruncated), in units of the truncated R_e
+        assert sigma.max() <= p[14] * r_e_whole / r_e_cut * (1 + 1e-9) < whole[1].max()
+        assert np.sum(2 * np.pi * surf * qobs * sigma**2) == pytest.approx(1.0)
+        assert unit_mge(surf, sigma, qobs)[3] == pytest.approx(1.0)
+    assert unit_sersic_mge(4.0, 10, 2.0)[1].max() <= 2.0
+    with pytest.raises(ValueError, match="r_max = 0.001 R_e must exceed"):
+        unit_sersic_mge(4.0, 10, 0.001)
+    with pytest.raises(ValueError, match="outer_radius range"):
+        FamilySpace(outer_radius=(3.0, 2.0))
+    assert "outer_radius" not in FamilySpace().as_dict()  # sets made before it resume unchanged
+    assert FamilySpace.from_dict(space.as_dict()) == space
+    sim.simulate(tmp_path / "cut", 2, 5, workers=0, settings=FAST, progress=False, family="mge", space=space)
+    ds = load_dataset(tmp_path / "cut")
+    assert ds.params.shape == (2, 15) and ds.meta["param_names"][-1] == "outer_radius"
+    assert ds.meta["space"]["outer_radius"] == [1.5, 8.0]
+    out = subprocess.run([sys.executable, "-m", "fastjam", "simulate", "--n", "2", "--seed", "1", "--out", "x",
+                          "--outer-radius", "2", "4"], capture_output=True, text=True)
+    assert out.returncode != 0 and "--family mge" in out.stderr.strip().splitlines()[-1]
+

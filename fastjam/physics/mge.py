@@ -74,7 +74,7 @@ class MGE:
 
 
 @lru_cache(maxsize=4096)
-def unit_sersic_mge(n, ngauss=MGE_NGAUSS):
+def unit_sersic_mge(n, ngauss=MGE_NGAUSS, r_max=None):
     """(surf, sigma) of the Sérsic MGE in units of R_e, normalised to unit analytic total light
     for q = 1.
 
@@ -84,6 +84,10 @@ def unit_sersic_mge(n, ngauss=MGE_NGAUSS):
         Sérsic index.
     ngauss : int
         Number of Gaussians (20 matches the profile to < 1% over 0.01-10 R_e for 1 <= n <= 8).
+    r_max : float, optional
+        Fit the profile only out to this radius [R_e], as ``mgefit`` fits an image that covers the
+        galaxy out to there (no Gaussian wider than it; the light beyond is lost). Default: out to
+        where the profile has dropped by ``MGE_DYNAMIC_RANGE`` (at most 100 R_e).
 
     Returns
     -------
@@ -93,8 +97,12 @@ def unit_sersic_mge(n, ngauss=MGE_NGAUSS):
     import mgefit
 
     b = sersic_b(n)
-    r_max = min(100.0, (np.log(MGE_DYNAMIC_RANGE) / b) ** n)
-    radius = np.geomspace(10**MGE_LOG_RMIN, r_max, MGE_NSAMPLE)
+    r_out = min(100.0, (np.log(MGE_DYNAMIC_RANGE) / b) ** n)
+    if r_max is not None:
+        if not 10**MGE_LOG_RMIN < r_max:
+            raise ValueError(f"r_max = {r_max:g} R_e must exceed the innermost fitted radius {10**MGE_LOG_RMIN:g} R_e")
+        r_out = min(r_out, float(r_max))
+    radius = np.geomspace(10**MGE_LOG_RMIN, r_out, MGE_NSAMPLE)
     fit = mgefit.fit_1d(
         radius,
         sersic_profile(n, radius),
