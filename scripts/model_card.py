@@ -96,6 +96,20 @@ def general_card(card):
            "| statistic | median | 95th pct | 99th pct | max |", "| --- | --- | --- | --- | --- |",
            _summary_row("pixel \\|e\\|", m["pixel"]), _summary_row("per-map maximum \\|e\\|", m["per_map_max"]),
            _summary_row("per-map coherent bias \\|mean e\\|", m["per_map_bias"]), ""]
+    trunc = card.get("truncated_accuracy")
+    if trunc:
+        t = trunc["metrics"]
+        out += [f"On {t['n_maps']} maps of truncated MGEs (`{trunc['test']}`, Sobol seed 22: each MGE fitted only out "
+                f"to R_max = 1.5-8 R_e, as an MGE fitted to an image of finite extent is; real MGEs are of this kind), "
+                f"at {t['n_betas']} random beta_z per map:", "",
+                "| statistic | median | 95th pct | 99th pct | max |", "| --- | --- | --- | --- | --- |",
+                _summary_row("pixel \\|e\\|", t["pixel"]), _summary_row("per-map maximum \\|e\\|", t["per_map_max"]),
+                _summary_row("per-map coherent bias \\|mean e\\|", t["per_map_bias"]), "",
+                "The error model below is the untruncated maps': for a truncated MGE it is too small by about the "
+                "ratio of the two tables; refine such fits with JAM (`fastjam fit --refine`)."
+                + (f" A fit's novelty warning (`emulator_novelty`) flags {pct(trunc['novelty']['flagged'])} of these "
+                   f"maps and {pct(trunc['novelty']['worst_5pct_flagged'])} of their worst 5%."
+                   if trunc.get("novelty") else ""), ""]
     if jam:
         out += [f"JAM's own error (stored maps against a 3x finer jampy grid, {jam['n_maps']} maps): pixel median "
                 f"{pct(jam['pixel_median'])}, 99th pct {pct(jam['pixel_p99'])}, per-map max 95th pct "
