@@ -225,7 +225,7 @@ def bench_truncated(args):
 
     if not (args.model and args.test):
         raise ValueError("truncated needs --model and --test")
-    sets, _ = load_sets(args.data, args.test, args.val, args.first, args.test_first, args.extra)
+    sets, n_maps = load_sets(args.data, args.test, args.val, args.first, args.test_first, args.extra)
     arrays, card = load_arrays(args.model)
     net, test = GeneralEmulatorNetwork.from_arrays(arrays, card), sets["test"]
     entries = error_card(net, test)
@@ -238,7 +238,9 @@ def bench_truncated(args):
     novelty = dict(flagged=float(flagged.mean()), worst_5pct_flagged=float(flagged[worst].mean()))
     update_card(args.model, truncated_accuracy=dict(test=shown_path(args.test), test_accuracy=entries["test_accuracy"],
                                                     metrics=entries["metrics"], novelty=novelty))
-    print(table([dict(design=shown_path(args.model), n_train="-", **entries["test_accuracy"])], ("design",) + ACCURACY))
+    rows = [dict(design=shown_path(args.model), n_train="-", **entries["test_accuracy"], novelty=novelty)]
+    print(table(rows, ("design",) + ACCURACY))
+    print(write_rows("truncated", rows, args, n_maps))
     print(f"the novelty warning flags {novelty['flagged']:.0%} of these maps and {novelty['worst_5pct_flagged']:.0%} "
           "of their worst 5% (per-map maximum, one beta_z per map)")
 

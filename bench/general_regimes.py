@@ -153,7 +153,8 @@ def worst_maps(mx, inp, params, share=0.05):
     from fastjam.family import FAMILY_PARAM_NAMES
 
     thinnest = np.min(np.where(inp["weight"] > 0, q_intr(inp["qobs"], inp["cos_i"][:, None]), np.inf), 1)
-    columns = dict(zip(FAMILY_PARAM_NAMES, params.T), thinnest_q_intr=thinnest)
+    names = FAMILY_PARAM_NAMES + ("outer_radius",)  # the last only in sets of truncated MGEs
+    columns = dict(zip(names, params.T), thinnest_q_intr=thinnest)
     worst = worst_share(mx, share)
     return [dict(parameter=k, spearman_rho_max=float(spearmanr(v, mx).statistic),
                  median_worst=float(np.median(v[worst])), median_rest=float(np.median(v[~worst])))
