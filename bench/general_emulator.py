@@ -108,8 +108,9 @@ def _split(path, test, val, first, test_first):
     n = len(inp["cos_i"])
     if test:
         tinp = _inputs(test, test_first)
-    if test and val:
-        return dict(test=tinp, val=_inputs(val), train=inp), n
+    if test and val:  # one or more validation sets (e.g. mge_val and mge_val_truncated), joined
+        vinp = [_inputs(v) for v in ([val] if isinstance(val, str) else val)]
+        return dict(test=tinp, val={k: np.concatenate([v[k] for v in vinp]) for k in vinp[0]}, train=inp), n
     if test:  # a separate test set; validation: 10% of the data (seed 0)
         perm = np.random.default_rng(0).permutation(n)
         n_val = int(0.1 * n)
@@ -327,10 +328,10 @@ def bench_card(args):
     if args.extra:
         first += " --extra " + " ".join(shown_path(e) for e in args.extra)
     test = (f" --test {shown_path(args.test)}" + (f" --test-first {args.test_first}" if args.test_first else "")
-            + (f" --val {shown_path(args.val)}" if args.val else "")) if args.test else ""
+            + (" --val " + " ".join(shown_path(v) for v in args.val) if args.val else "")) if args.test else ""
     epochs = card["training"]["epochs_run"]  # the epochs run, however the training stopped: no wall-time limit
     update_card(out, **entries, n_maps_snapshot=n_maps, data=shown_path(args.data) + first,
-                validation=shown_path(args.val) if args.val else None,
+                validation=" ".join(shown_path(v) for v in args.val) if args.val else None,
                 jam_convergence=json.loads(jam.read_text())["rows"][0] if jam.exists() else None,
                 regenerate=_regenerate(card, cfg, epochs, design, first, test, args))
     print(table([dict(design=str(out), n_train=card["training"]["n_train"], **acc)],
@@ -360,7 +361,7 @@ def main(argv=None):
     p.add_argument("mode", choices=("design", "curve", "card", "basis", "ensemble", "truncated"))
     p.add_argument("--data", required=True, help="a copy of an MGE training set")
     p.add_argument("--test", help="a separate test set (default: 20%% of --data)")
-    p.add_argument("--val", help="a separate validation set (with --test; default: 10%% of --data)")
+    p.add_argument("--val", nargs="+", help="separate validation sets, joined (with --test; default: 10%% of --data)")
     p.add_argument("--extra", nargs="+", default=[], help="further training sets, appended to the training maps (PATH:N: design indices below N)")
     p.add_argument("--first", type=int, help="only the maps of design indices below this (default: all)")
     p.add_argument("--test-first", type=int, help="only the test maps of design indices below this (default: all)")

@@ -5,8 +5,9 @@
 # Sets live outside the repository.
 #   usage: bash scripts/make_training_sets_mge.sh [DIR] [WORKERS]
 # Order (what a network needs first, should a run stop early): a first 4,096 training maps, the
-# 2,048-map test set, the 512-map validation set, a 2,048-map test set of truncated MGEs (each fitted
-# only out to R_max = 1.5-8 R_e, as mgefit fits an image of finite extent: what real MGEs look like),
+# 2,048-map test set, the 512-map validation set, a 2,048-map test set and a 512-map validation set of
+# truncated MGEs (each fitted only out to R_max = 1.5-8 R_e, as mgefit fits an image of finite extent:
+# what real MGEs look like),
 # the maps of the committee's design points in
 # data/designs (where two networks disagree most: scripts/select_by_committee.py; two rounds), 4,096 extra
 # training maps of nearly edge-on galaxies (inclination 60-90 deg: flattened, disk-dominated maps
@@ -23,12 +24,13 @@ mkdir -p "$dir"
 # (fastjam.jampy_los: within ~1e-7 of the exact integral, several times faster than jampy's own).
 sim() { fastjam simulate --family mge --los-nodes "${LOS_NODES:-128}" --workers "$workers" --resume --no-progress "$@"; }
 # train: Sobol seed 11; test: seed 12; validation: seed 13; edge-on extra: seed 14; thin extra: seed 15;
-# truncated test: seed 22; truncated training: seed 23.
+# truncated test: seed 22; truncated training: seed 23; truncated validation: seed 24.
 truncated=(--outer-radius 1.5 8)
 sim --n 4096 --seed 11 --out "$dir/mge_train"
 sim --n "${N_TEST:-2048}" --seed 12 --out "$dir/mge_test"
 sim --n "${N_VAL:-512}" --seed 13 --out "$dir/mge_val"
 sim --n "${N_TEST_TRUNCATED:-2048}" --seed 22 "${truncated[@]}" --out "$dir/mge_test_truncated"
+sim --n "${N_VAL:-512}" --seed 24 "${truncated[@]}" --out "$dir/mge_val_truncated"
 sim --design "$designs/committee_17.npy" --out "$dir/mge_train_committee_17"
 sim --design "$designs/committee_17b.npy" --out "$dir/mge_train_committee_17b"
 sim --n "${N_EDGE:-4096}" --seed 14 --inclination 60 90 --out "$dir/mge_train_edge"
