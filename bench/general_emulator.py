@@ -214,38 +214,6 @@ def bench_ensemble(args):
     print(write_rows("ensemble", rows, args, n_maps))
 
 
-def bench_truncated(args):
-    """The card's held-out statistics of ``--model`` on the truncated MGEs of ``--test`` (``mge_test_truncated``
-    of scripts/make_training_sets_mge.sh: each fitted only out to 1.5-8 R_e, as real MGEs are), written into its
-    card as ``truncated_accuracy`` (scripts/model_card.py shows them)."""
-    from fastjam.emulator.general import GeneralEmulatorNetwork
-    from fastjam.emulator.general_evaluate import coefficients_of, error_card, relative_errors
-    from fastjam.emulator.novelty import distance
-    from fastjam.emulator.store import load_arrays, update_card
-    from fastjam.input_checks import NOVELTY_PERCENTILE
-
-    if not (args.model and args.test):
-        raise ValueError("truncated needs --model and --test")
-    sets, n_maps = load_sets(args.data, args.test, args.val, args.first, args.test_first, args.extra)
-    arrays, card = load_arrays(args.model)
-    net, test = GeneralEmulatorNetwork.from_arrays(arrays, card), sets["test"]
-    entries = error_card(net, test)
-    # how many of them a fit's novelty warning (input_checks.check_novelty) flags, and of their worst 5%
-    nov = card["novelty"]
-    flagged = distance(arrays, coefficients_of(net, test)) > np.interp(NOVELTY_PERCENTILE, nov["test_percentiles"],
-                                                                       nov["test_distance"])
-    worst = np.abs(relative_errors(net, test, 1, 0)).max(1)
-    worst = worst > np.percentile(worst, 95)
-    novelty = dict(flagged=float(flagged.mean()), worst_5pct_flagged=float(flagged[worst].mean()))
-    update_card(args.model, truncated_accuracy=dict(test=shown_path(args.test), test_accuracy=entries["test_accuracy"],
-                                                    metrics=entries["metrics"], novelty=novelty))
-    rows = [dict(design=shown_path(args.model), n_train="-", **entries["test_accuracy"], novelty=novelty)]
-    print(table(rows, ("design",) + ACCURACY))
-    print(write_rows("truncated", rows, args, n_maps))
-    print(f"the novelty warning flags {novelty['flagged']:.0%} of these maps and {novelty['worst_5pct_flagged']:.0%} "
-          "of their worst 5% (per-map maximum, one beta_z per map)")
-
-
 def bench_basis(args):
     """Floor of the linear output layer: held-out maps projected on the first K principal components
     of the training maps' ln f at the two anchors (what a network with K basis maps can at best do);
@@ -358,7 +326,7 @@ def _regenerate(card, cfg, epochs, design, first, test, args):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("mode", choices=("design", "curve", "card", "basis", "ensemble", "truncated"))
+    p.add_argument("mode", choices=("design", "curve", "card", "basis", "ensemble"))
     p.add_argument("--data", required=True, help="a copy of an MGE training set")
     p.add_argument("--test", help="a separate test set (default: 20%% of --data)")
     p.add_argument("--val", nargs="+", help="separate validation sets, joined (with --test; default: 10%% of --data)")
@@ -402,7 +370,7 @@ def main(argv=None):
 
     torch.set_num_threads(1)
     dict(design=bench_design, curve=bench_curve, card=bench_card, basis=bench_basis,
-         ensemble=bench_ensemble, truncated=bench_truncated)[args.mode](args)
+         ensemble=bench_ensemble)[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ import logging
 import os
 import sys
 
-from .cli_args import Parser, add_los_nodes, int_at_least, overrides, positive_float, seed
+from .cli_args import Parser, add_family_design, add_los_nodes, int_at_least, overrides, positive_float, seed
 
 log = logging.getLogger("fastjam")
 
@@ -203,15 +203,7 @@ def build_parser():
     add_los_nodes(p, 0, "0")
     p.add_argument("--family", choices=("sersic", "mge"), default="sersic",
                    help="single-Sérsic V_RMS maps (default) or the multi-component MGE family (A, B maps)")
-    p.add_argument("--inclination", type=positive_float, nargs=2, metavar=("LO", "HI"),
-                   help="MGE family: the design's inclination range in degrees, uniform in cos i (default 10 90); "
-                        "e.g. 60 90 samples flattened, nearly edge-on galaxies more densely")
-    p.add_argument("--family-range", nargs=3, action="append", metavar=("NAME", "LO", "HI"),
-                   help="MGE family: narrow one range of the design (fastjam.family.FamilySpace), e.g. disk_q 0.06 "
-                        "0.2; repeatable; must lie inside the family's")
-    p.add_argument("--outer-radius", type=positive_float, nargs=2, metavar=("LO", "HI"),
-                   help="MGE family: fit each galaxy's MGE only out to R_max, log-uniform in [LO, HI] R_e of the "
-                        "untruncated galaxy, as mgefit fits an image of finite extent (default: untruncated)")
+    add_family_design(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_simulate)
 

@@ -70,3 +70,16 @@ def add_los_nodes(parser, default, default_text):
                         help="line-of-sight quadrature: 0 jampy's adaptive one, N >= 32 a fixed tanh-sinh rule giving "
                              "both linear terms at once (fastjam.jampy_los; 128 is within ~1e-7 of the exact integral, "
                              f"jampy's within ~1e-4, and several times faster); default {default_text}")
+
+
+def add_family_design(parser):
+    """The options of ``fastjam simulate`` that shape the MGE family's design (:class:`fastjam.family.FamilySpace`)."""
+    parser.add_argument("--inclination", type=positive_float, nargs=2, metavar=("LO", "HI"),
+                        help="MGE family: the design's inclination range in degrees, uniform in cos i (default 10 90); "
+                             "e.g. 60 90 samples flattened, nearly edge-on galaxies more densely")
+    parser.add_argument("--family-range", nargs=3, action="append", metavar=("NAME", "LO", "HI"),
+                        help="MGE family: narrow one range of the design (fastjam.family.FamilySpace), e.g. disk_q "
+                             "0.06 0.2; repeatable; must lie inside the family's")
+    parser.add_argument("--outer-radius", type=positive_float, nargs=2, metavar=("LO", "HI"),
+                        help="MGE family: fit each galaxy's MGE only out to R_max, log-uniform in [LO, HI] R_e of the "
+                             "untruncated galaxy, as mgefit fits an image of finite extent (default: untruncated)")
