@@ -239,8 +239,8 @@ def optimiser(net, config):
     """AdamW with ReduceLROnPlateau, an empty history and no best epoch yet.
 
     AdamW is torch's fused implementation where it has one for the parameters' device (torch >= 2.4
-    on the CPU): the same update to rounding, in fewer kernels (``bench/train_speed.py`` measures the
-    epochs side by side).
+    on the CPU): the same update to rounding, in fewer kernels (``bench/general_speed.py`` times the
+    steps with either side by side).
     """
     import torch
 
