@@ -110,8 +110,9 @@ def _group(name, lo, hi, sel, e, centre):
                 centre_bias_p95=bias_p95[0], outside_bias_p95=bias_p95[1])
 
 
-def regimes(e, inp, params):
-    """Error statistics of maps ``e`` (N, NTHETA*NR) grouped as in the module docstring."""
+def regimes(e, inp, params, names=None):
+    """Error statistics of maps ``e`` (N, NTHETA*NR) grouped as in the module docstring; ``names``: of the
+    columns of ``params`` (the set's ``param_names``; default ``fastjam.family.FAMILY_PARAM_NAMES``)."""
     from fastjam.physics import grid
 
     x, y = grid.polar_grid()
@@ -136,7 +137,7 @@ def regimes(e, inp, params):
                                          surface_median_worst=float(np.median(at_max[worst])),
                                          surface_median_rest=float(np.median(at_max[~worst]))),
                  brighter_than=brighter_than(e, surface), area_weighted=area_weighted(e),
-                 worst_5pct=worst_maps(np.abs(e).max(1), inp, params))
+                 worst_5pct=worst_maps(np.abs(e).max(1), inp, params, names))
     return rows, place
 
 
@@ -145,16 +146,16 @@ def worst_share(mx, share=0.05):
     return mx > np.percentile(mx, 100 * (1 - share))
 
 
-def worst_maps(mx, inp, params, share=0.05):
-    """What the ``share`` of maps with the largest per-map maximum |e| ``mx`` (N,) have in common."""
+def worst_maps(mx, inp, params, names=None, share=0.05):
+    """What the ``share`` of maps with the largest per-map maximum |e| ``mx`` (N,) have in common; ``names`` as
+    in :func:`regimes`."""
     from scipy.stats import spearmanr
 
     from fastjam.emulator.general_features import q_intr
     from fastjam.family import FAMILY_PARAM_NAMES
 
     thinnest = np.min(np.where(inp["weight"] > 0, q_intr(inp["qobs"], inp["cos_i"][:, None]), np.inf), 1)
-    names = FAMILY_PARAM_NAMES + ("outer_radius",)  # the last only in sets of truncated MGEs
-    columns = dict(zip(names, params.T), thinnest_q_intr=thinnest)
+    columns = dict(zip(names or FAMILY_PARAM_NAMES, params.T), thinnest_q_intr=thinnest)
     worst = worst_share(mx, share)
     return [dict(parameter=k, spearman_rho_max=float(spearmanr(v, mx).statistic),
                  median_worst=float(np.median(v[worst])), median_rest=float(np.median(v[~worst])))
@@ -232,7 +233,7 @@ def main(argv=None):
         arrays, card = load_arrays(path)
         net = GeneralEmulatorNetwork.from_arrays(arrays, card)
         e = relative_errors(net, inp, 1, args.seed)
-        rows, place = regimes(e, inp, params)
+        rows, place = regimes(e, inp, params, ds.meta["param_names"])
         out.append(dict(model=shown_path(path), rows=rows, **place))
         print(_table(f"{shown_path(path)} on {int(keep.sum())} held-out maps", rows, place))
         mx = np.abs(e).max(1)

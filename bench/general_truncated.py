@@ -31,16 +31,15 @@ def truncated_accuracy(model, test):
     """The card entry of network directory ``model`` on the maps ``test`` (their network inputs)."""
     from fastjam.emulator.general import GeneralEmulatorNetwork
     from fastjam.emulator.general_evaluate import coefficients_of, error_card, relative_errors
-    from fastjam.emulator.novelty import distance
+    from fastjam.emulator.novelty import distance, percentile
     from fastjam.emulator.store import load_arrays
     from fastjam.input_checks import NOVELTY_PERCENTILE
 
     arrays, card = load_arrays(model)
     net = GeneralEmulatorNetwork.from_arrays(arrays, card)
     entries = error_card(net, test)
-    nov = card["novelty"]  # read as NoveltyCurve.at reads it
-    percentile = np.interp(distance(arrays, coefficients_of(net, test)), nov["test_distance"], nov["test_percentiles"])
-    flagged, worst = percentile > NOVELTY_PERCENTILE, worst_share(np.abs(relative_errors(net, test, 1, 0)).max(1))
+    flagged = percentile(card["novelty"], distance(arrays, coefficients_of(net, test))) > NOVELTY_PERCENTILE
+    worst = worst_share(np.abs(relative_errors(net, test, 1, 0)).max(1))
     return dict(test_accuracy=entries["test_accuracy"], metrics=entries["metrics"],
                 novelty=dict(flagged=float(flagged.mean()), worst_5pct_flagged=float(flagged[worst].mean())))
 

@@ -72,6 +72,12 @@ def calibration(d_test, rms_test):
                 rms_median=float(np.median(rms)))
 
 
+def percentile(entry, d):
+    """Share (per cent) of the held-out maps of the card's ``novelty`` ``entry`` with a smaller novelty than ``d``
+    (scalar or array)."""
+    return np.interp(d, entry["test_distance"], entry["test_percentiles"])
+
+
 @dataclass(frozen=True)
 class Novelty:
     """A galaxy's novelty at one inclination, read against the held-out maps.
@@ -111,6 +117,6 @@ class NoveltyCurve:
         """:class:`Novelty` at ``inclination`` [deg] (linear in between the computed ones)."""
         d = float(np.interp(inclination, self.inclinations, self.distances))
         e = self.entry
-        pct = float(np.interp(d, e["test_distance"], e["test_percentiles"]))
+        pct = float(percentile(e, d))
         band = next((b for b in e["bands"] if pct <= b["percentiles"][1]), e["bands"][-1])
         return Novelty(d, float(inclination), pct, band["rms_median"], band["rms_p90"], e["rms_median"])
