@@ -8,12 +8,12 @@ with a SAURON-like set-up (PSF FWHM 1.5", 0.8" spaxels) on a 12 x 12 grid of pos
 at three inclinations from just above the minimum to 90 deg and three anisotropies in
 [-0.2, beta_hi]. Prints a table of the relative error e = V_emu/V_JAM - 1 (rms and max |e|
 per case), the galaxy's novelty percentiles over inclination and the time of its novelty curve
-(computed once per fit: first call in the process, then warm), and writes
+(computed once per fit: first call in the process, then warm), the likelihood's error model over
+the positions (the card's overall one and that of the novelty band a fit takes), and writes
 ``bench/results/real_galaxies.json`` (or ``--json``). The MGE surf is taken as
 Lsun/pc^2 (no zero point): relative errors do not depend on it.
 """
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -22,6 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, RESULTS, machine_info, shown_path  # noqa: E402
+
+from fastjam.atomic import write_json  # noqa: E402
 
 GALAXIES = dict(m32=0.785, ngc4342=16.7, ngc5831=27.2)  #: distances in Mpc (scale only)
 SIGMA_PSF, PIXSIZE = 1.5 / 2.355, 0.8  #: arcsec
@@ -60,10 +62,25 @@ def _novelty(arrays, card, galaxy):
         curve = emulator.novelty(galaxy)
         seconds.append(time.perf_counter() - t0)
     if curve is None:
-        return {}
+        return {}, None
     pct = [curve.at(i).percentile for i in curve.inclinations]
     return dict(novelty_percentiles=[min(pct), max(pct)], novelty_seconds_first=seconds[0],
-                novelty_seconds_warm=seconds[1])
+                novelty_seconds_warm=seconds[1]), curve
+
+
+def _error_models(card, curve, radius_re):
+    """RMS over the positions (radii ``radius_re`` in R_e) of the likelihood's error model and its coherent
+    term's 95% bound 1.96 sigma_coh: the card's overall model and the one a fit takes (``fastjam.fit.error_band``)."""
+    from fastjam.fit import error_band
+    from fastjam.model import Z95, emulator_coherent_error, emulator_error_at
+
+    band = error_band(curve)
+    out = {}
+    for name, b in (("overall", None), ("fit", band)):
+        out[f"model_rms_{name}"] = float(np.sqrt(np.mean(emulator_error_at(card, radius_re, b) ** 2)))
+        out[f"bias_bound_{name}"] = float(Z95 * emulator_coherent_error(card, b))
+    out["error_band"] = band["percentiles"] if band else None
+    return out
 
 
 def bench_galaxy(name, arrays, card, settings):
@@ -85,7 +102,8 @@ def bench_galaxy(name, arrays, card, settings):
     g = np.linspace(-2.4, 2.4, 12) * unit.r_e
     x, y = (v.ravel() for v in np.meshgrid(g, g))
     galaxy = Galaxy(mge, distance, SIGMA_PSF, PIXSIZE)
-    row.update(_novelty(arrays, card, galaxy))
+    novelty, curve = _novelty(arrays, card, galaxy)
+    row.update(novelty, **_error_models(card, curve, np.hypot(x, y) / unit.r_e))
     vrms = jax.jit(make_vrms_function(arrays, card, galaxy, x, y))
     rows = []
     for inc, beta in cases(unit):
@@ -124,14 +142,19 @@ def main(argv=None):
               f"{g['q_obs_range'][1]:4.2f} {g['sigma_psf_re']:8.3f} {nov[0]:5.0f}-{nov[1]:<6.0f} "
               f"{g.get('novelty_seconds_first', np.nan):6.2f} {1e3 * g.get('novelty_seconds_warm', np.nan):8.1f}  "
               f"{'; '.join(g['violations']) or 'inside'}")
+    print("\nthe likelihood's error model over the positions: RMS and the coherent term's 95% bound, the card's "
+          "overall one and the one a fit takes (novelty band)")
+    for g in galaxies:
+        if "model_rms_fit" in g:
+            print(f"{g['galaxy']:>8}  overall {g['model_rms_overall']:.2%} (bias bound {g['bias_bound_overall']:.2%})"
+                  f"  fit: band {g['error_band']} {g['model_rms_fit']:.2%} (bias bound {g['bias_bound_fit']:.2%})")
     print(f"\n{'galaxy':>8} {'incl':>6} {'beta_z':>7} {'rms e':>8} {'max|e|':>8} {'mean e':>8} {'JAM s':>6} "
           f"{'emu s':>8}")
     for r in rows:
         print(f"{r['galaxy']:>8} {r['inclination']:6.1f} {r['beta_z']:7.3f} {r['rms']:8.2%} {r['max_abs']:8.2%} "
               f"{r['mean']:8.2%} {r['jam_seconds']:6.2f} {r['emu_seconds']:8.5f}")
-    out = dict(benchmark="real_galaxies", emulator=shown_path(args.emulator), galaxies=galaxies, rows=rows,
-               sigma_psf=SIGMA_PSF, pixsize=PIXSIZE, machine=machine_info())
-    Path(args.json).write_text(json.dumps(out, indent=2))
+    write_json(args.json, dict(benchmark="real_galaxies", emulator=shown_path(args.emulator), galaxies=galaxies,
+                               rows=rows, sigma_psf=SIGMA_PSF, pixsize=PIXSIZE, machine=machine_info()))
     print(f"written {shown_path(args.json)}")
 
 

@@ -172,10 +172,6 @@ def _survey(args):
     from .survey import survey
 
     logging.getLogger("fastjam.survey").setLevel(logging.INFO)  # the dashboard address and refusals
-    if not args.verbose:
-        import distributed  # noqa: F401  (its import sets its loggers' levels: quieten them after it)
-
-        logging.getLogger("distributed").setLevel(logging.ERROR)
     summary = survey(args.catalog, args.out, settings=args.config, workers=args.workers, scheduler=args.scheduler,
                      resume=args.resume, emulator_path=args.emulator, plots=args.plots,
                      progress=not args.no_progress)
@@ -308,8 +304,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
-    if not args.verbose:
-        logging.getLogger("distributed").setLevel(logging.ERROR)
+    if not args.verbose:  # distributed sets its loggers' levels from dask's config when imported (by a fit's
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # --refine, a survey): errors only
     if args.command is None:
         parser.print_help()
         return 0

@@ -97,6 +97,9 @@ class Problem:
     novelty : NoveltyCurve, optional
         How far the galaxy lies from a general emulator's training maps, by inclination
         (:mod:`fastjam.emulator.novelty`); None for the Sérsic emulator and JAM.
+    error_band : dict, optional
+        The novelty band whose error model the likelihood takes (:func:`error_band`); None for the
+        card's overall one.
     """
 
     galaxy: Galaxy
@@ -110,6 +113,7 @@ class Problem:
     n_input: int
     buckets: tuple = None
     novelty: object = None
+    error_band: dict = None
 
     @property
     def priors(self):
@@ -184,12 +188,16 @@ def build_problem(cfg, forward=None, emulator=None, keep=None, buckets=None, nov
     pr = cfg["priors"]
     priors = Priors(galaxy.q_obs, tuple(pr["ml"]), pr["ml_prior"] == "log-uniform", pr["beta_z_min"],
                     pr["q_intr_min"], pr["inclination"] == "isotropic")
+    if novelty is None and forward == "emulator" and hasattr(emulator, "novelty"):
+        novelty = emulator.novelty(galaxy)
+    band = None
     if forward == "emulator":
         priors = emulator.priors_within(priors, galaxy)
         model = emulator.bind(galaxy, x, y)
-        frac = (emulator_error_at(emulator.card, np.hypot(x, y) / r_e)
-                if cfg["likelihood"]["emulator_error"] else np.zeros(x.size))
-        coherent = emulator_coherent_error(emulator.card) if cfg["likelihood"]["coherent_error"] else 0.0
+        lk = cfg["likelihood"]
+        band = error_band(novelty) if lk["emulator_error"] or lk["coherent_error"] else None
+        frac = emulator_error_at(emulator.card, np.hypot(x, y) / r_e, band) if lk["emulator_error"] else np.zeros(x.size)
+        coherent = emulator_coherent_error(emulator.card, band) if lk["coherent_error"] else 0.0
     else:
         from .jam import JAMModel
 
@@ -205,9 +213,23 @@ def build_problem(cfg, forward=None, emulator=None, keep=None, buckets=None, nov
         from .emulator.jax_model import bucket_size
 
         posterior = posterior.padded(bucket_size(x.size, buckets))
-    if novelty is None and forward == "emulator" and hasattr(emulator, "novelty"):
-        novelty = emulator.novelty(galaxy)
-    return Problem(galaxy, x, y, vrms, err, posterior, forward, np.flatnonzero(sel), int(sel.size), buckets, novelty)
+    return Problem(galaxy, x, y, vrms, err, posterior, forward, np.flatnonzero(sel), int(sel.size), buckets, novelty,
+                   band)
+
+
+def error_band(novelty):
+    """The novelty band whose error model the likelihood takes for a galaxy with novelty curve ``novelty``
+    (a :class:`fastjam.emulator.novelty.NoveltyCurve`, or None): that of its median novelty over the
+    inclinations of its prior (:meth:`~fastjam.emulator.novelty.NoveltyCurve.median`). None (the card's
+    overall error model) without a curve or when the card's bands carry no error model."""
+    if novelty is None:
+        return None
+    mid = novelty.median()
+    if not (mid.band or {}).get("error_model"):
+        return None
+    log.info("emulator error model of the held-out maps at novelty percentiles %g-%g (the galaxy's median "
+             "over its prior: %.1f, at i = %.0f deg)", *mid.band["percentiles"], mid.percentile, mid.inclination)
+    return mid.band
 
 
 def _selected_bins(cfg, x, y, r_e):

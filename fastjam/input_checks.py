@@ -128,11 +128,14 @@ def check_novelty(novelty):
     the errors the held-out maps show there."""
     if novelty is None or novelty.percentile <= NOVELTY_PERCENTILE:
         return []
+    model = ("the likelihood takes the error model of the held-out maps as far as the galaxy's median over its "
+             "prior, but errors that far vary widely from map to map" if (novelty.band or {}).get("error_model")
+             else "the fit may be biased beyond the error model")
     return [Finding("emulator_novelty", "warning", f"the galaxy lies farther from the emulator's training maps "
                     f"than {novelty.percentile:.0f}% of its held-out maps (at i = {novelty.inclination:.0f} deg): "
                     f"held-out maps that far have RMS errors of {novelty.rms_median:.2%} (median) to "
-                    f"{novelty.rms_p90:.2%} (90th pct), against {novelty.card_rms_median:.2%} for all: the fit may be "
-                    "biased beyond the error model; refine with JAM (fastjam fit --refine)")]
+                    f"{novelty.rms_p90:.2%} (90th pct), against {novelty.card_rms_median:.2%} for all; {model}: "
+                    "refine with JAM (fastjam fit --refine)")]
 
 
 def check_model_error(frac_model_err, coherent_sigma, vrms, vrms_err):

@@ -262,7 +262,7 @@ class Likelihood:
 Z95 = 1.959963984540054
 
 
-def emulator_coherent_error(card):
+def emulator_coherent_error(card, band=None):
     """Fractional sigma of the emulator's coherent (per-map) error from its model card.
 
     The card holds the 95th percentile of the per-map mean signed error's absolute value
@@ -271,7 +271,17 @@ def emulator_coherent_error(card):
     1.96 sigma, so sigma = p95 / 1.96 (the median |s| would give a smaller sigma: the tail is
     heavier than a Gaussian's, and the 95th percentile keeps the tail honest). 0 with a warning
     when the card lacks the statistic.
+
+    Parameters
+    ----------
+    card : dict
+    band : dict, optional
+        A novelty band of a general emulator's card (``novelty.bands``,
+        :class:`fastjam.emulator.novelty.Novelty`): its own ``bias_p95``, of the held-out maps as far
+        from the training maps as the galaxy, replaces the card's overall one when present.
     """
+    if band and "bias_p95" in band:
+        return float(band["bias_p95"]) / Z95
     try:
         p95 = float(card["metrics"]["per_map_bias"]["p95"])
     except (KeyError, TypeError):
@@ -283,10 +293,15 @@ def emulator_coherent_error(card):
     return p95 / Z95
 
 
-def emulator_error_at(card, radius_re):
+def emulator_error_at(card, radius_re, band=None):
     """The emulator's fractional RMS error (model card error model) at radii in R_e (the emulator's own R_e,
-    ``effective_radius`` of either kind of emulator)."""
-    model = card.get("error_model")
+    ``effective_radius`` of either kind of emulator).
+
+    ``band``: a novelty band of a general emulator's card (as in :func:`emulator_coherent_error`); its own
+    ``error_model``, measured on the held-out maps of that band, replaces the card's overall one when present.
+    """
+    model = band.get("error_model") if band else None
+    model = model or card.get("error_model")
     if not model:
         raise ValueError(f"the emulator's model card has no error_model: run `{_card_command(card)}`")
     edges = np.asarray(model["radius_re"])

@@ -126,11 +126,22 @@ def general_card(card):
                 f"components) to the {nov['k_nearest']} nearest training maps (`fastjam.emulator.novelty`). On the "
                 f"{nov['n_maps']} held-out maps it ranks the per-map RMS error with Spearman's rho = "
                 f"{nov['spearman_rms']:.2f}; a fit warns (`emulator_novelty`) beyond the 90th percentile:", "",
-                "| held-out novelty percentiles | maps | RMS error, median | RMS error, 90th pct |",
-                "| --- | --- | --- | --- |"]
+                "| held-out novelty percentiles | maps | RMS error, median | RMS error, 90th pct | bias, 95th pct |",
+                "| --- | --- | --- | --- | --- |"]
         out += [f"| {b['percentiles'][0]:g}-{b['percentiles'][1]:g} | {b['n_maps']} | {pct(b['rms_median'])} | "
-                f"{pct(b['rms_p90'])} |" for b in nov["bands"]]
+                f"{pct(b['rms_p90'])} | {pct(b['bias_p95']) if 'bias_p95' in b else '-'} |" for b in nov["bands"]]
         out.append("")
+        banded = [b for b in nov["bands"] if b.get("error_model")]
+        if banded:
+            edges = banded[0]["error_model"]["radius_re"]
+            out += ["A fit takes the error model of the band of the galaxy's median novelty over the inclinations "
+                    "of its prior (`fastjam.fit.error_band`): the RMS fractional error by radius, and "
+                    "sigma_coh = bias p95 / 1.96, of the held-out maps of that band:", "",
+                    "| novelty percentiles, radius [R_e] | " + " | ".join(f"{a:g}-{b:g}" for a, b in zip(edges[:-1], edges[1:]))
+                    + " |", "| --- |" + " --- |" * (len(edges) - 1)]
+            out += [f"| {b['percentiles'][0]:g}-{b['percentiles'][1]:g} | "
+                    + " | ".join(pct(v) for v in b["error_model"]["frac_rms"]) + " |" for b in banded]
+            out.append("")
     out += ["## Regenerate", "", "```bash"] + card.get("regenerate", []) + ["```", ""]
     return out
 

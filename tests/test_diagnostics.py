@@ -147,6 +147,10 @@ def test_novelty_warning_names_the_errors_of_held_out_maps_that_far():
     assert finding.code == "emulator_novelty" and finding.severity == "warning"
     assert "than 93% of its held-out maps (at i = 65 deg)" in finding.message
     assert "1.97% (median) to 5.59% (90th pct), against 0.54%" in finding.message and "--refine" in finding.message
+    assert "biased beyond the error model" in finding.message
+    band = {"percentiles": [90.0, 97.0], "error_model": {"radius_re": [0.0, 3.0], "frac_rms": [0.02]}}
+    (finding,) = dg.check_novelty(Novelty(12.0, 65.0, 93.2, 0.0197, 0.0559, 0.0054, band))
+    assert "the likelihood takes the error model of the held-out maps as far as the galaxy" in finding.message
 
 
 def test_novelty_of_real_mges_under_a_sauron_set_up():
@@ -175,3 +179,16 @@ def test_novelty_of_real_mges_under_a_sauron_set_up():
     curve = curves["m32"]
     m32 = curve.at(curve.inclinations[int(np.argmax(curve.distances))])
     assert [f.code for f in dg.check_novelty(m32)] == ["emulator_novelty"]
+    # a fit of each takes the error model of held-out maps beyond the 90th percentile (its median over the
+    # prior's inclinations; the de Vaucouleurs galaxy, at the 48th-66th above the lowest, of the 50-75th): larger than the card's
+    # overall one at every radius (their V_RMS is 0.4-1.5% RMS off jampy; the overall model says 0.2-0.45%)
+    from fastjam.fit import error_band
+    from fastjam.model import emulator_coherent_error, emulator_error_at
+
+    radius = np.linspace(0.0, 3.0, 31)
+    for name, c in curves.items():
+        band = error_band(c)
+        assert band["percentiles"][0] >= 90, (name, band["percentiles"])
+        assert np.all(emulator_error_at(emulator.card, radius, band) > emulator_error_at(emulator.card, radius)), name
+        assert emulator_coherent_error(emulator.card, band) > emulator_coherent_error(emulator.card)
+    assert error_band(None) is None and error_band(emulator.novelty(sersic))["percentiles"] == [50.0, 75.0]

@@ -276,3 +276,16 @@ def test_padded_galaxies_of_one_bucket_compile_once(random_emulator, tmp_path, b
     assert (first.problem.x.size, second.problem.x.size) == (150, 140)
     assert second.best_model().shape == (140,) and second.problem.posterior.n_bins == 140
     assert np.isfinite(second.checks.goodness.chi2_per_dof)
+
+
+def test_the_command_line_quietens_dask_unless_verbose(monkeypatch, capsys):
+    """distributed sets its loggers from dask's configuration when first imported (a fit's --refine, a survey):
+    without --verbose the command line asks it for errors only, with it leaves it be."""
+    import os
+
+    from fastjam.cli import main
+
+    monkeypatch.delenv("DASK_LOGGING__DISTRIBUTED", raising=False)
+    assert main(["--verbose"]) == 0 and "DASK_LOGGING__DISTRIBUTED" not in os.environ
+    assert main([]) == 0 and os.environ["DASK_LOGGING__DISTRIBUTED"] == "error"
+    capsys.readouterr()

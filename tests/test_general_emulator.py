@@ -242,22 +242,36 @@ def test_novelty_ranks_maps_by_their_distance_from_the_training_maps(rng):
     a map far outside it is beyond every held-out map and read in the last band; distances are linear in
     between the inclinations of a curve."""
     from fastjam.emulator.novelty import BANDS, K_NEAREST, NoveltyCurve, calibration, distance, reference
+    from fastjam.physics import grid
 
     train, test = rng.normal(size=(400, 40)), rng.normal(size=(200, 40))
     arrays = reference(train)
     assert arrays["novelty.points"].shape == (400, 32)
     assert np.mean(distance(arrays, train[:50])) < np.mean(distance(arrays, test))  # each is its own neighbour
     d_test = distance(arrays, test)
-    rms = 0.001 * d_test  # errors growing with novelty
-    entry = calibration(d_test, rms)
+    size = 0.001 * d_test[:, None]  # errors growing with novelty, |e| the same over each map
+    sign = np.where(np.arange(grid.NTHETA * grid.NR) % 2, 1.0, -1.0)
+    err = np.concatenate([size * np.ones_like(sign), size * sign])  # two anisotropies: a bias, then none
+    entry = calibration(d_test, err)
     assert entry["k_nearest"] == K_NEAREST and [b["percentiles"] for b in entry["bands"]] == \
         [list(p) for p in zip(BANDS[:-1], BANDS[1:])]
-    assert entry["bands"][0]["rms_median"] < entry["bands"][1]["rms_median"] < entry["bands"][2]["rms_median"]
+    assert entry["n_maps"] == 200 and entry["n_betas"] == 2 and sum(b["n_maps"] for b in entry["bands"]) >= 200
+    assert np.all(np.diff([b["rms_median"] for b in entry["bands"]]) > 0)
+    for band in entry["bands"]:  # each band's error model: the RMS of its maps' e by radius
+        a, b = np.percentile(d_test, band["percentiles"])
+        sel = (d_test >= a) & (d_test <= b)
+        np.testing.assert_allclose(band["error_model"]["frac_rms"], np.sqrt(np.mean(size[sel] ** 2)), rtol=1e-9)
+        biases = np.concatenate([size[sel, 0], np.zeros(sel.sum())])
+        assert band["bias_p95"] == pytest.approx(np.percentile(biases, 95), rel=1e-9)
+    with pytest.raises(ValueError, match=r"err_test has shape \(3, 4096\)"):
+        calibration(d_test, err[:3])
     far = distance(arrays, 10 + test[:1])
     curve = NoveltyCurve(np.array([40.0, 90.0]), np.array([np.median(d_test), far[0]]), entry)
     assert curve.at(40.0).percentile == pytest.approx(50, abs=1)
     assert curve.at(90.0).percentile == 100 and curve.at(90.0).rms_median == entry["bands"][-1]["rms_median"]
     assert curve.at(65.0).distance == pytest.approx(0.5 * (np.median(d_test) + far[0]))
+    three = NoveltyCurve(np.array([40.0, 65.0, 90.0]), np.array([far[0], np.percentile(d_test, 60), 0.0]), entry)
+    assert three.median().inclination == 65.0 and three.median().band is entry["bands"][1]  # 50-75: not the farthest
 
 
 def test_coherent_share_is_the_part_of_the_error_that_is_each_maps_mean():

@@ -132,15 +132,23 @@ def coefficients_of(net, inp, batch=256):
     return np.concatenate(out)
 
 
-def novelty_card(net, train_inp, test_inp, seed=0):
-    """The novelty reference arrays (of the training maps) and the card's ``novelty`` entry (calibrated on
-    held-out maps: their novelty against the RMS error e over the grid at one random anisotropy each);
-    :mod:`fastjam.emulator.novelty`."""
-    from .novelty import calibration, distance, reference
+def novelty_card(net, train_inp, test_inp, n_betas=3, seed=0):
+    """The novelty reference arrays (of the training maps) and the card's ``novelty`` entry
+    (:func:`novelty_calibration`); :mod:`fastjam.emulator.novelty`."""
+    from .novelty import reference
 
     arrays = reference(coefficients_of(net, train_inp))
-    e = relative_errors(net, test_inp, 1, seed)
-    return arrays, calibration(distance(arrays, coefficients_of(net, test_inp)), np.sqrt(np.mean(e**2, 1)))
+    return arrays, novelty_calibration(net, arrays, test_inp, n_betas, seed)
+
+
+def novelty_calibration(net, arrays, test_inp, n_betas=3, seed=0):
+    """The card's ``novelty`` entry of network ``net`` with reference ``arrays``: the held-out maps
+    ``test_inp`` by novelty against their errors e at ``n_betas`` random anisotropies each (the same as
+    :func:`error_card`'s), per band with its error model (:func:`fastjam.emulator.novelty.calibration`)."""
+    from .novelty import calibration, distance
+
+    e = relative_errors(net, test_inp, n_betas, seed)
+    return calibration(distance(arrays, coefficients_of(net, test_inp)), e)
 
 
 def error_stats(e):

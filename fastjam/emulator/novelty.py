@@ -9,7 +9,11 @@ ranks the per-map RMS error (Spearman's rho in the card, ``novelty.spearman_rms`
 shipped network, ``docs/general_emulator.md``), so the model card stores the held-out maps' novelties with
 their errors (:func:`calibration`) and a galaxy's novelty is read against them
 (:meth:`NoveltyCurve.at`): its percentile among the held-out maps and the errors of the held-out maps
-in its band.
+in its band. Each band also stores its own likelihood error model (the RMS of e by radius and the
+95th percentile of the per-map bias), which a fit uses in place of the card's overall one
+(:meth:`NoveltyCurve.median`, :func:`fastjam.model.emulator_error_at`): the bands rank the errors
+of truncated MGEs, a kind the shipped network was not trained on, within a factor of about 1.3 of
+the untruncated maps that calibrate them (``bench/general_novelty.py``).
 
 Pure NumPy: the stored arrays are ``novelty.mean``, ``novelty.scale`` (K,),
 ``novelty.components`` (N_COMPONENTS, K) and ``novelty.points`` (n_train, N_COMPONENTS).
@@ -20,8 +24,8 @@ import numpy as np
 
 K_NEAREST = 5
 N_COMPONENTS = 32
-#: Percentile bands of the held-out novelty whose errors the card stores.
-BANDS = (0.0, 50.0, 90.0, 100.0)
+#: Percentile bands of the held-out novelty whose errors (and error models) the card stores.
+BANDS = (0.0, 50.0, 75.0, 90.0, 97.0, 99.0, 100.0)
 
 
 def reference(coeff_train):
@@ -47,27 +51,47 @@ def distance(arrays, coeff, batch=256):
     return np.concatenate(out)
 
 
-def calibration(d_test, rms_test):
-    """The card entry: the held-out maps' novelty percentiles and, per band, their RMS errors.
+def calibration(d_test, err_test):
+    """The card entry: the held-out maps' novelty percentiles and, per band, their errors and error model.
 
     Parameters
     ----------
     d_test : array, shape (n,)
         Novelty of held-out maps.
-    rms_test : array, shape (n,)
-        Their RMS relative error of V_RMS over the map grid.
+    err_test : array, shape (n_betas * n, NTHETA * NR)
+        Their relative errors e of V_RMS over the map grid at ``n_betas`` anisotropies each, one block
+        of n maps per anisotropy (:func:`fastjam.emulator.general_evaluate.relative_errors`).
+
+    Returns
+    -------
+    dict
+        ``test_distance`` at ``test_percentiles`` 0-100; ``spearman_rms`` of d with each map's RMS
+        error; ``rms_median`` over all maps; ``bands``, one per :data:`BANDS` interval, with
+        ``rms_median`` and ``rms_p90`` of the per-map RMS error, ``error_model`` (the RMS of e by
+        radius, :func:`fastjam.emulator.evaluate.radial_error_model`), ``bias_p95`` (95th percentile of
+        |mean e| per map) and ``n_maps``.
     """
-    d, rms = np.asarray(d_test, float), np.asarray(rms_test, float)
+    from scipy.stats import spearmanr
+
+    from .evaluate import radial_error_model
+
+    d = np.asarray(d_test, float)
+    e = np.asarray(err_test, float)
+    if e.ndim != 2 or e.shape[0] % d.size:
+        raise ValueError(f"err_test has shape {e.shape}: expected (n_betas * {d.size}, pixels)")
+    d_rows = np.tile(d, e.shape[0] // d.size)
+    rms, bias = np.sqrt(np.mean(e**2, 1)), np.abs(e.mean(1))
     bands = []
     for lo, hi in zip(BANDS[:-1], BANDS[1:]):
         a, b = np.percentile(d, [lo, hi])
-        sel = (d >= a) & (d <= b)
+        sel = (d_rows >= a) & (d_rows <= b)
+        if not sel.any():  # a narrow band of few held-out maps: the nearest map above it
+            sel = d_rows == d_rows[d_rows >= a].min()
         bands.append(dict(percentiles=[lo, hi], rms_median=float(np.median(rms[sel])),
-                          rms_p90=float(np.percentile(rms[sel], 90)), n_maps=int(sel.sum())))
-    from scipy.stats import spearmanr
-
-    return dict(k_nearest=K_NEAREST, components=N_COMPONENTS, n_maps=int(d.size),
-                spearman_rms=float(spearmanr(d, rms)[0]), test_percentiles=list(range(0, 101)),
+                          rms_p90=float(np.percentile(rms[sel], 90)), bias_p95=float(np.percentile(bias[sel], 95)),
+                          error_model=radial_error_model(e[sel]), n_maps=int(sel.sum() * d.size // d_rows.size)))
+    return dict(k_nearest=K_NEAREST, components=N_COMPONENTS, n_maps=int(d.size), n_betas=int(e.shape[0] // d.size),
+                spearman_rms=float(spearmanr(d_rows, rms)[0]), test_percentiles=list(range(0, 101)),
                 test_distance=[float(v) for v in np.percentile(d, np.arange(0, 101))], bands=bands,
                 rms_median=float(np.median(rms)))
 
@@ -76,6 +100,11 @@ def percentile(entry, d):
     """Share (per cent) of the held-out maps of the card's ``novelty`` ``entry`` with a smaller novelty than ``d``
     (scalar or array)."""
     return np.interp(d, entry["test_distance"], entry["test_percentiles"])
+
+
+def band_of(entry, pct):
+    """The band (a dict of ``entry["bands"]``) holding novelty percentile ``pct`` (the last beyond 100)."""
+    return next((b for b in entry["bands"] if pct <= b["percentiles"][1]), entry["bands"][-1])
 
 
 @dataclass(frozen=True)
@@ -94,6 +123,9 @@ class Novelty:
         RMS relative error of the held-out maps of its band (median, 90th percentile).
     card_rms_median : float
         Median over all held-out maps.
+    band : dict
+        The card's band (``novelty.bands``) it falls in, with that band's ``error_model`` and
+        ``bias_p95`` when the card has them.
     """
 
     distance: float
@@ -102,6 +134,7 @@ class Novelty:
     rms_median: float
     rms_p90: float
     card_rms_median: float
+    band: dict = None
 
 
 @dataclass(frozen=True)
@@ -118,5 +151,13 @@ class NoveltyCurve:
         d = float(np.interp(inclination, self.inclinations, self.distances))
         e = self.entry
         pct = float(percentile(e, d))
-        band = next((b for b in e["bands"] if pct <= b["percentiles"][1]), e["bands"][-1])
-        return Novelty(d, float(inclination), pct, band["rms_median"], band["rms_p90"], e["rms_median"])
+        band = band_of(e, pct)
+        return Novelty(d, float(inclination), pct, band["rms_median"], band["rms_p90"], e["rms_median"], band)
+
+    def median(self):
+        """:class:`Novelty` at the computed inclination of the curve's median novelty: the error model a fit
+        takes before it knows the inclination. Not the farthest: at the lowest inclination of the prior the
+        galaxy would be as thin as q_intr = 0.05, where training maps are few, and a typical galaxy there
+        lies beyond 98% of the held-out maps (a de Vaucouleurs one at q_obs 0.7: 48-66% elsewhere)."""
+        k = int(np.argsort(self.distances)[len(self.distances) // 2])
+        return self.at(float(np.asarray(self.inclinations)[k]))

@@ -42,7 +42,7 @@ def polar_grid(nr=NR, ntheta=NTHETA):
 
 
 def node_areas(nr=NR, ntheta=NTHETA):
-    """Area of the field each node of the map grid stands for, in R_e^2 (trapezoid rule).
+    r"""Area of the field each node of the map grid stands for, in R_e^2 (trapezoid rule).
 
     With :math:`r = r_{\min} (r_{\rm edge}/r_{\min})^u`, :math:`dA = r\,dr\,d\theta =
     r^2 \ln(r_{\rm edge}(\theta)/r_{\min})\,du\,d\theta`: the nodes inside 0.1 R_e, 41% of the grid,
