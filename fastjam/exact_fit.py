@@ -65,7 +65,7 @@ def exact_fit_result(problem, settings=ExactSettings(), jam_settings=DEFAULT_SET
     res = exact_posterior(terms, problem.priors, lik, inclination_range, settings, node_cache(terms, cache_dir),
                           workers, scheduler, progress, np.random.default_rng(seed))
     posterior = Posterior(problem.priors, lik, InterpolatedJAM(res.nodes), problem.galaxy.total_luminosity)
-    problem = dataclasses.replace(problem, posterior=posterior, forward="jam")
+    problem = dataclasses.replace(problem, posterior=posterior, forward="jam", error_band=None)
     d = res.draws
     chains = [np.reshape(d[k], (4, -1)) for k in ("inclination", "beta_z", "ml")]  # iid draws as 4 chains
     idata = physical_idata(problem.galaxy, *chains, method="exact", forward="jam")

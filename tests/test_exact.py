@@ -241,7 +241,7 @@ def test_fit_forward_jam_from_the_command_line_with_an_mge(tmp_path):
             "--cache", str(tmp_path / "nodes"), "--out", str(out), "--no-progress"]
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["backend"] == "exact" and summary["forward"] == "jam"
+    assert summary["backend"] == "exact" and summary["forward"] == "jam" and summary["emulator_error_band"] is None
     assert set(summary["summary"]) == {"inclination", "beta_z", "ml", "q_intr", "log10_mass"}
     assert summary["diagnostics"]["converged"] and summary["n_evaluations"] == summary["diagnostics"]["n_jam_calls"] > 0
     for name in ("posterior.nc", "corner.png", "maps.png", "best_model.txt"):
