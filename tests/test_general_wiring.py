@@ -253,7 +253,7 @@ def test_the_likelihood_reads_the_general_card_error_model(general_default, tmp_
     lik = problem.likelihood
     band = error_band(problem.novelty)
     mid = problem.novelty.median()
-    assert band is mid.band and mid.distance == np.median(problem.novelty.distances)  # 9 inclinations: one of them
+    assert band is mid.band and problem.error_band is band and mid.distance == np.median(problem.novelty.distances)  # 9 inclinations: one of them
     assert lik.coherent_sigma == pytest.approx(band["bias_p95"] / Z95) and lik.coherent_sigma > 0
     r_e = unit_photometry(problem.galaxy.mge, DISTANCE).r_e
     expect = emulator_error_at(card, np.hypot(problem.x, problem.y) / r_e, band)
