@@ -70,10 +70,13 @@ def _novelty(arrays, card, galaxy):
 
 def _error_models(card, curve, radius_re):
     """RMS over the positions (radii ``radius_re`` in R_e) of the likelihood's error model and its coherent
-    term's 95% bound 1.96 sigma_coh: the card's overall model and the one a fit takes (``fastjam.fit.error_band``)."""
+    term's 95% bound 1.96 sigma_coh: the card's overall model and the one a fit takes (``fastjam.fit.error_band``);
+    nothing for a card without an error model."""
     from fastjam.fit import error_band
     from fastjam.model import Z95, emulator_coherent_error, emulator_error_at
 
+    if not card.get("error_model"):  # a network not carded yet
+        return {}
     band = error_band(curve)
     out = {}
     for name, b in (("overall", None), ("fit", band)):
