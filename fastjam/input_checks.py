@@ -128,8 +128,8 @@ def check_novelty(novelty):
     the errors the held-out maps show there."""
     if novelty is None or novelty.percentile <= NOVELTY_PERCENTILE:
         return []
-    model = ("the likelihood takes the error model of the held-out maps as far as the galaxy's median over its "
-             "prior, but errors that far vary widely from map to map" if (novelty.band or {}).get("error_model")
+    model = ("the likelihood's error model is raised to that of held-out maps as far as the galaxy's median over "
+             "its prior, but errors that far vary widely from map to map" if (novelty.band or {}).get("error_model")
              else "the fit may be biased beyond the error model")
     return [Finding("emulator_novelty", "warning", f"the galaxy lies farther from the emulator's training maps "
                     f"than {novelty.percentile:.0f}% of its held-out maps (at i = {novelty.inclination:.0f} deg): "

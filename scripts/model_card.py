@@ -134,9 +134,9 @@ def general_card(card):
         banded = [b for b in nov["bands"] if b.get("error_model")]
         if banded:
             edges = banded[0]["error_model"]["radius_re"]
-            out += ["A fit takes the error model of the band of the galaxy's median novelty over the inclinations "
-                    "of its prior (`fastjam.fit.error_band`): the RMS fractional error by radius, and "
-                    "sigma_coh = bias p95 / 1.96, of the held-out maps of that band:", "",
+            out += ["A fit raises the error model above to that of the band of the galaxy's median novelty over "
+                    "the inclinations of its prior where it is larger (`fastjam.fit.error_band`): the RMS "
+                    "fractional error by radius, and sigma_coh = bias p95 / 1.96, of the held-out maps of that band:", "",
                     "| novelty percentiles, radius [R_e] | " + " | ".join(f"{a:g}-{b:g}" for a, b in zip(edges[:-1], edges[1:]))
                     + " |", "| --- |" + " --- |" * (len(edges) - 1)]
             out += [f"| {b['percentiles'][0]:g}-{b['percentiles'][1]:g} | "

@@ -93,18 +93,19 @@ def test_coherent_error_from_the_model_card():
         assert emulator_coherent_error({"metrics": {}}) == 0.0
 
 
-def test_a_novelty_band_replaces_the_cards_overall_error_model():
-    """A band of a general card with its own error model and bias is read in place of the card's; a band
-    without them (a card written before bands had them) falls back to the card's."""
+def test_a_novelty_band_raises_the_cards_overall_error_model():
+    """A band of a general card with its own error model and bias is read where larger than the card's, never
+    below it; a band without them (a card written before bands had them) leaves the card's."""
     from fastjam.model import Z95, emulator_coherent_error, emulator_error_at
 
     card = {"metrics": {"per_map_bias": {"p95": 0.001}},
             "error_model": {"radius_re": [0.0, 1.0, 3.0], "frac_rms": [0.002, 0.003]}}
-    band = {"bias_p95": 0.004, "error_model": {"radius_re": [0.0, 1.0, 3.0], "frac_rms": [0.006, 0.009]}}
+    band = {"bias_p95": 0.004, "error_model": {"radius_re": [0.0, 1.0, 3.0], "frac_rms": [0.006, 0.0025]}}
     r = np.array([0.5, 2.0, 5.0])
     np.testing.assert_array_equal(emulator_error_at(card, r), [0.002, 0.003, 0.003])
-    np.testing.assert_array_equal(emulator_error_at(card, r, band), [0.006, 0.009, 0.009])
+    np.testing.assert_array_equal(emulator_error_at(card, r, band), [0.006, 0.003, 0.003])
     assert emulator_coherent_error(card, band) == pytest.approx(0.004 / Z95)
+    assert emulator_coherent_error(card, dict(band, bias_p95=0.0005)) == pytest.approx(0.001 / Z95)
     old_band = {"percentiles": [90.0, 100.0], "rms_median": 0.004}
     np.testing.assert_array_equal(emulator_error_at(card, r, old_band), emulator_error_at(card, r))
     assert emulator_coherent_error(card, old_band) == emulator_coherent_error(card)

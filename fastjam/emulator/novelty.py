@@ -10,7 +10,7 @@ shipped network, ``docs/general_emulator.md``), so the model card stores the hel
 their errors (:func:`calibration`) and a galaxy's novelty is read against them
 (:meth:`NoveltyCurve.at`): its percentile among the held-out maps and the errors of the held-out maps
 in its band. Each band also stores its own likelihood error model (the RMS of e by radius and the
-95th percentile of the per-map bias), which a fit uses in place of the card's overall one
+95th percentile of the per-map bias), to which a fit raises the card's overall one
 (:meth:`NoveltyCurve.median`, :func:`fastjam.model.emulator_error_at`): the bands rank the errors
 of truncated MGEs, a kind the shipped network was not trained on, within a factor of about 1.3 of
 the untruncated maps that calibrate them (``bench/general_novelty.py``).
