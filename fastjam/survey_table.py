@@ -12,7 +12,9 @@ Columns (:data:`COLUMNS`): ``id``; ``status`` with ``reason`` in words: ``ok`` (
 q_intr and log10 mass [Msun]; the largest R-hat and smallest bulk ESS of (inclination, beta_z,
 M/L); ``refined`` with the exact-JAM medians ``*_exact`` and the emulator's shifts ``*_shift``
 in units of the exact posterior's sigma (NaN unless refinement ran); the diagnostics' chi^2 per
-degree of freedom and predictive p-value, bins used and read; true values when the catalog
+degree of freedom and predictive p-value, bins used and read; ``error_band_lo``, ``error_band_hi``,
+the novelty percentiles of the band whose error model raised the likelihood's (``fastjam.fit.error_band``;
+NaN for the card's overall one); true values when the catalog
 gives them; wall and CPU seconds of the task, fit, sampling, JAX compilation, save and
 start-up seconds and the worker.
 """
@@ -37,6 +39,7 @@ COLUMNS = (
     + [("r_hat", float), ("ess_bulk", float), ("refined", bool)]
     + [(f"{p}_{q}", float) for p in SAMPLED for q in ("exact", "shift")]
     + [("chi2_per_dof", float), ("ppc_p_value", float), ("n_bins", int), ("n_input", int), ("backend", str)]
+    + [("error_band_lo", float), ("error_band_hi", float)]
     + [(f"{p}_truth", float) for p in SAMPLED]
     + [("wall_seconds", float), ("cpu_seconds", float), ("fit_seconds", float), ("sampling_seconds", float),
        ("compile_seconds", float), ("save_seconds", float), ("startup_seconds", float), ("worker", str)]
@@ -77,6 +80,8 @@ def result_row(result, refined=None):
                chi2_per_dof=gof.chi2_per_dof, ppc_p_value=gof.ppc_p_value, n_bins=int(p.x.size),
                n_input=int(p.n_input), backend=result.backend, sampling_seconds=float(result.seconds),
                compile_seconds=float(result.timings.get("compilation", math.nan)))
+    band = (getattr(p, "error_band", None) or {}).get("percentiles", (math.nan, math.nan))
+    row.update(error_band_lo=float(band[0]), error_band_hi=float(band[1]))
     failed = [(f.code, f.message) for f in result.checks.warnings]
     if refined is not None:
         row.update({f"{n}_exact": refined.exact.summary[n]["median"] for n in SAMPLED}, refined=True,

@@ -319,9 +319,12 @@ def test_a_survey_fits_sersic_and_mge_rows_each_with_its_emulator(general_defaul
         survey_module.survey(tmp_path / "catalog.csv", tmp_path / out, settings=tmp_path / "tiny.toml", workers=0,
                              progress=False)
         table = Table.read(tmp_path / out / "results.fits")
+        bands.update({gid: (lo, hi) for gid, lo, hi in zip(table["id"], table["error_band_lo"], table["error_band_hi"])})
         return {gid: (status, reason) for gid, status, reason in zip(table["id"], table["status"], table["reason"])}
 
+    bands = {}
     rows = run("both")
+    assert np.all(np.isnan(bands["sersic"])) and 0 <= bands["bulge_disk"][0] < bands["bulge_disk"][1] <= 100, bands
     assert {gid: status for gid, (status, _) in rows.items()} == dict(sersic="warning", bulge_disk="warning"), rows
     monkeypatch.setenv("FASTJAM_EMULATOR_MGE", str(tmp_path / "nowhere"))
     rows = run("no_general")
