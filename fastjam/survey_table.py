@@ -13,7 +13,7 @@ q_intr and log10 mass [Msun]; the largest R-hat and smallest bulk ESS of (inclin
 M/L); ``refined`` with the exact-JAM medians ``*_exact`` and the emulator's shifts ``*_shift``
 in units of the exact posterior's sigma (NaN unless refinement ran); the diagnostics' chi^2 per
 degree of freedom and predictive p-value, bins used and read; ``error_band_lo``, ``error_band_hi``,
-the novelty percentiles of the band whose error model raised the likelihood's (``fastjam.fit.error_band``;
+the novelty percentiles of the band to whose error model the likelihood's is raised where larger (``fastjam.fit.error_band``;
 NaN for the card's overall one); true values when the catalog
 gives them; wall and CPU seconds of the task, fit, sampling, JAX compilation, save and
 start-up seconds and the worker.
