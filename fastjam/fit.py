@@ -98,8 +98,8 @@ class Problem:
         How far the galaxy lies from a general emulator's training maps, by inclination
         (:mod:`fastjam.emulator.novelty`); None for the Sérsic emulator and JAM.
     error_band : dict, optional
-        The novelty band whose error model the likelihood takes (:func:`error_band`); None for the
-        card's overall one.
+        The novelty band to whose error model the likelihood's is raised where larger (:func:`error_band`);
+        None for the card's overall one alone.
     """
 
     galaxy: Galaxy
@@ -218,16 +218,17 @@ def build_problem(cfg, forward=None, emulator=None, keep=None, buckets=None, nov
 
 
 def error_band(novelty):
-    """The novelty band whose error model the likelihood takes for a galaxy with novelty curve ``novelty``
-    (a :class:`fastjam.emulator.novelty.NoveltyCurve`, or None): that of its median novelty over the
+    """The novelty band to whose error model the likelihood's is raised (where larger,
+    :func:`fastjam.model.emulator_error_at`) for a galaxy with novelty curve ``novelty`` (a
+    :class:`fastjam.emulator.novelty.NoveltyCurve`, or None): that of its median novelty over the
     inclinations of its prior (:meth:`~fastjam.emulator.novelty.NoveltyCurve.median`). None (the card's
-    overall error model) without a curve or when the card's bands carry no error model."""
+    overall error model alone) without a curve or when the card's bands carry no error model."""
     if novelty is None:
         return None
     mid = novelty.median()
     if not (mid.band or {}).get("error_model"):
         return None
-    log.info("emulator error model of the held-out maps at novelty percentiles %g-%g (the galaxy's median "
+    log.info("emulator error model raised to the held-out maps' at novelty percentiles %g-%g (the galaxy's median "
              "over its prior: %.1f, at i = %.0f deg)", *mid.band["percentiles"], mid.percentile, mid.inclination)
     return mid.band
 

@@ -155,8 +155,8 @@ class NoveltyCurve:
         return Novelty(d, float(inclination), pct, band["rms_median"], band["rms_p90"], e["rms_median"], band)
 
     def median(self):
-        """:class:`Novelty` at the computed inclination of the curve's median novelty: the error model a fit
-        takes before it knows the inclination. Not the farthest: at the lowest inclination of the prior the
+        """:class:`Novelty` at the computed inclination of the curve's median novelty: the band whose error
+        model a fit raises its own to before it knows the inclination. Not the farthest: at the lowest inclination of the prior the
         galaxy would be as thin as q_intr = 0.05, where training maps are few, and a typical galaxy there
         lies beyond 98% of the held-out maps (a de Vaucouleurs one at q_obs 0.7: 48-66% elsewhere)."""
         k = int(np.argsort(self.distances)[len(self.distances) // 2])
