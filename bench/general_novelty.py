@@ -31,14 +31,21 @@ from fastjam.atomic import write_json  # noqa: E402
 N_BETAS = 3
 
 
+def band_index(entry, pct, n_rows):
+    """Index in the card's novelty ``entry["bands"]`` of each of ``n_rows`` error rows (N_BETAS blocks of the
+    maps with novelty percentiles ``pct``, the last band beyond 100)."""
+    from fastjam.emulator.novelty import band_of
+
+    return np.array([entry["bands"].index(band_of(entry, p)) for p in np.tile(pct, n_rows // len(pct))])
+
+
 def band_rows(entry, pct, e):
     """Per band of the card's novelty ``entry``: the card's figures beside those of maps with novelty
     percentiles ``pct`` (n,) and errors ``e`` (N_BETAS * n, pixels), each map in the band of its
     percentile (the last beyond 100)."""
     from fastjam.emulator.evaluate import radial_error_model
-    from fastjam.emulator.novelty import band_of
 
-    which = np.array([entry["bands"].index(band_of(entry, p)) for p in np.tile(pct, len(e) // len(pct))])
+    which = band_index(entry, pct, len(e))
     rms, bias = np.sqrt(np.mean(e**2, 1)), np.abs(e.mean(1))
     rows = []
     for k, band in enumerate(entry["bands"]):
@@ -61,29 +68,21 @@ def model_check(card, entry, pct, e):
     percentiles ``pct`` (n,)), for the card's overall model and for the band of each map's novelty: the
     median and 90th percentile over maps of (RMS of e) / (the model's RMS over the grid), and the share
     of maps whose |mean e| exceeds the 95% bound of the coherent term, 1.96 sigma_coh (5% if exact)."""
-    from fastjam.emulator.novelty import band_of
     from fastjam.model import Z95, emulator_coherent_error, emulator_error_at
     from fastjam.physics import grid
 
     radius = np.hypot(*grid.polar_grid()).ravel()
     rms, bias = np.sqrt(np.mean(e**2, 1)), np.abs(e.mean(1))
-    bands = [band_of(entry, p) for p in np.tile(pct, len(e) // len(pct))]
+    which = band_index(entry, pct, len(e))
     out = {}
     for name, band_for in (("overall", lambda b: None), ("by novelty", lambda b: b)):
-        predicted = np.array([np.sqrt(np.mean(emulator_error_at(card, radius, band_for(b)) ** 2)) for b in bands])
-        bound = Z95 * np.array([emulator_coherent_error(card, band_for(b)) for b in bands])
+        per_band = [(np.sqrt(np.mean(emulator_error_at(card, radius, band_for(b)) ** 2)),
+                     Z95 * emulator_coherent_error(card, band_for(b))) for b in entry["bands"]]
+        predicted, bound = np.array(per_band)[which].T
         ratio = rms / predicted
         out[name] = dict(rms_ratio_median=float(np.median(ratio)), rms_ratio_p90=float(np.percentile(ratio, 90)),
                          rms_over_twice=float(np.mean(ratio > 2)), bias_beyond_95=float(np.mean(bias > bound)))
     return out
-
-
-def evaluate(net, arrays, inp):
-    """Novelty d (n,) and errors e (N_BETAS * n, pixels) of maps ``inp`` (at the card's anisotropies)."""
-    from fastjam.emulator.general_evaluate import coefficients_of, relative_errors
-    from fastjam.emulator.novelty import distance
-
-    return distance(arrays, coefficients_of(net, inp)), relative_errors(net, inp, N_BETAS, 0)
 
 
 def print_table(name, rows):
@@ -110,13 +109,14 @@ def main(argv=None):
     import torch
 
     from fastjam.emulator.general import GeneralEmulatorNetwork
+    from fastjam.emulator.general_evaluate import novelty_and_errors
     from fastjam.emulator.novelty import calibration, percentile
     from fastjam.emulator.store import load_arrays, update_card
 
     torch.set_num_threads(1)
     arrays, card = load_arrays(args.model)
     net = GeneralEmulatorNetwork.from_arrays(arrays, card)
-    measured = {path: evaluate(net, arrays, _inputs(path)) for path in [args.test] + list(args.check)}
+    measured = {path: novelty_and_errors(net, arrays, _inputs(path), N_BETAS) for path in [args.test] + list(args.check)}
     entry = card["novelty"]
     if not args.no_write:
         entry = calibration(*measured[args.test])

@@ -145,10 +145,17 @@ def novelty_calibration(net, arrays, test_inp, n_betas=3, seed=0):
     """The card's ``novelty`` entry of network ``net`` with reference ``arrays``: the held-out maps
     ``test_inp`` by novelty against their errors e at ``n_betas`` random anisotropies each (the same as
     :func:`error_card`'s), per band with its error model (:func:`fastjam.emulator.novelty.calibration`)."""
-    from .novelty import calibration, distance
+    from .novelty import calibration
 
-    e = relative_errors(net, test_inp, n_betas, seed)
-    return calibration(distance(arrays, coefficients_of(net, test_inp)), e)
+    return calibration(*novelty_and_errors(net, arrays, test_inp, n_betas, seed))
+
+
+def novelty_and_errors(net, arrays, inp, n_betas=3, seed=0):
+    """Novelty d (N,) of maps ``inp`` against the reference ``arrays`` and their errors e (n_betas * N,
+    NTHETA*NR) at the random anisotropies of :func:`relative_errors`."""
+    from .novelty import distance
+
+    return distance(arrays, coefficients_of(net, inp)), relative_errors(net, inp, n_betas, seed)
 
 
 def error_stats(e):
