@@ -116,6 +116,11 @@ class Problem:
     error_band: dict = None
 
     @property
+    def error_percentiles(self):
+        """The novelty percentiles [lo, hi] of :attr:`error_band`, or None."""
+        return self.error_band["percentiles"] if self.error_band else None
+
+    @property
     def priors(self):
         return self.posterior.priors
 

@@ -126,7 +126,7 @@ class FitResult:
             backend=self.backend, seconds=self.seconds, n_evaluations=self.n_evaluations,
             diagnostics=self.diagnostics, summary=self.summary, best=self.best_params, truth=self.truth,
             forward=self.problem.forward, n_bins=int(self.problem.x.size), timings=self.timings,
-            emulator_error_band=(getattr(self.problem, "error_band", None) or {}).get("percentiles"),
+            emulator_error_band=self.problem.error_percentiles,
             **(self.checks.to_dict() if self.checks is not None else {})))
 
 

@@ -80,8 +80,7 @@ def result_row(result, refined=None):
                chi2_per_dof=gof.chi2_per_dof, ppc_p_value=gof.ppc_p_value, n_bins=int(p.x.size),
                n_input=int(p.n_input), backend=result.backend, sampling_seconds=float(result.seconds),
                compile_seconds=float(result.timings.get("compilation", math.nan)))
-    band = (getattr(p, "error_band", None) or {}).get("percentiles", (math.nan, math.nan))
-    row.update(error_band_lo=float(band[0]), error_band_hi=float(band[1]))
+    row.update(zip(("error_band_lo", "error_band_hi"), map(float, p.error_percentiles or (math.nan, math.nan))))
     failed = [(f.code, f.message) for f in result.checks.warnings]
     if refined is not None:
         row.update({f"{n}_exact": refined.exact.summary[n]["median"] for n in SAMPLED}, refined=True,

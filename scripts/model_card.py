@@ -105,8 +105,9 @@ def general_card(card):
                 "| statistic | median | 95th pct | 99th pct | max |", "| --- | --- | --- | --- | --- |",
                 _summary_row("pixel \\|e\\|", t["pixel"]), _summary_row("per-map maximum \\|e\\|", t["per_map_max"]),
                 _summary_row("per-map coherent bias \\|mean e\\|", t["per_map_bias"]), "",
-                "The error model below is the untruncated maps': for a truncated MGE it is too small by about the "
-                "ratio of the two tables; refine such fits with JAM (`fastjam fit --refine`)."
+                "The overall error model below is the untruncated maps'; a fit raises it to that of its galaxy's "
+                "novelty band (below), which on these maps understates the errors less often "
+                "(`bench/general_novelty.py`); refine such fits with JAM (`fastjam fit --refine`)."
                 + (f" A fit's novelty warning (`emulator_novelty`) flags {pct(trunc['novelty']['flagged'])} of these "
                    f"maps and {pct(trunc['novelty']['worst_5pct_flagged'])} of their worst 5%."
                    if trunc.get("novelty") else ""), ""]

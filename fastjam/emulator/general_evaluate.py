@@ -107,10 +107,15 @@ def error_card(net, inp, n_betas=3, seed=0):
         and ``n_maps``; ``error_model``, the RMS of e in bins of radius
         (:func:`fastjam.emulator.evaluate.radial_error_model`).
     """
+    return error_entries(relative_errors(net, inp, n_betas, seed), n_betas)
+
+
+def error_entries(e, n_betas):
+    """:func:`error_card`'s entries from errors ``e`` (n_betas * N, NTHETA*NR) already computed
+    (:func:`relative_errors`)."""
     from .evaluate import radial_error_model, summary_stats
 
-    e = relative_errors(net, inp, n_betas, seed)
-    n_maps = int(len(inp["cos_i"]))
+    n_maps = int(len(e) // n_betas)
     metrics = dict(n_maps=n_maps, n_betas=n_betas, pixel=summary_stats(np.abs(e)),
                    per_map_max=summary_stats(np.abs(e).max(1)), per_map_bias=summary_stats(np.abs(e.mean(1))))
     return dict(test_accuracy=dict(error_stats(e), n_maps=n_maps, n_betas=n_betas), metrics=metrics,
