@@ -6,7 +6,9 @@ writes the card's ``novelty`` calibration of ``--model`` from the maps ``--test`
 reference of the training maps is kept, so no training maps are needed) and, for each ``--check``
 set of held-out maps, compares band by band what the card says with what those maps show: the
 median of the per-map RMS error, the RMS of e by radius, the 95th percentile of the per-map bias
-|mean e|, and the share of the maps in the band. Truncated MGEs (``mge_test_truncated``), a kind the
+|mean e|, and the share of the maps in the band. It then checks the error model a fit takes: the card's
+overall one, the band of each map's novelty at its own inclination, and the band of the median of its
+novelty over its prior's inclinations (the fit's rule, which does not know the inclination). Truncated MGEs (``mge_test_truncated``), a kind the
 shipped network was not trained on, test whether the bands carry over to maps unlike the ones
 that calibrated them::
 
@@ -29,6 +31,25 @@ from general_emulator import _inputs  # noqa: E402
 from fastjam.atomic import write_json  # noqa: E402
 
 N_BETAS = 3
+
+
+def fit_rule_percentiles(net, arrays, entry, inp, i_lowest, n_inclinations=9):
+    """Novelty percentile (n,) of the band each of the maps ``inp`` would be fitted with: the median of its
+    novelty curve over the inclinations of its prior (:meth:`fastjam.emulator.novelty.NoveltyCurve.median`,
+    as :func:`fastjam.fit.error_band`), not the novelty at the map's own inclination."""
+    from fastjam.emulator.general_evaluate import coefficients_of
+    from fastjam.emulator.general_features import beta_hi
+    from fastjam.emulator.novelty import NoveltyCurve, distance, prior_inclinations
+
+    incs = np.array([prior_inclinations(q, i_lowest, n_inclinations) for q in inp["qobs"].min(1)])
+    curves = []
+    for k in range(n_inclinations):
+        cos_i = np.cos(np.radians(incs[:, k]))
+        at_k = {key: v for key, v in inp.items() if key != "prof_in"}
+        at_k.update(cos_i=cos_i, beta_hi=beta_hi(inp["qobs"], inp["weight"], cos_i))
+        curves.append(distance(arrays, coefficients_of(net, at_k)))
+    curves = np.array(curves).T
+    return np.array([NoveltyCurve(i, d, entry).median().percentile for i, d in zip(incs, curves)])
 
 
 def band_index(entry, pct, n_rows):
@@ -63,9 +84,10 @@ def band_rows(entry, pct, e):
     return rows
 
 
-def model_check(card, entry, pct, e):
+def model_check(card, entry, pct, e, fit_pct=None):
     """How well the likelihood's error model predicts each map's errors ``e`` (N_BETAS * n, pixels; novelty
-    percentiles ``pct`` (n,)), for the card's overall model and for the band of each map's novelty: the
+    percentiles ``pct`` (n,)), for the card's overall model, for the band of each map's novelty at its own
+    inclination and, given ``fit_pct`` (n,), for the band a fit takes (:func:`fit_rule_percentiles`): the
     median and 90th percentile over maps of (RMS of e) / (the model's RMS over the grid), and the share
     of maps whose |mean e| exceeds the 95% bound of the coherent term, 1.96 sigma_coh (5% if exact)."""
     from fastjam.model import Z95, emulator_coherent_error, emulator_error_at
@@ -73,15 +95,19 @@ def model_check(card, entry, pct, e):
 
     radius = np.hypot(*grid.polar_grid()).ravel()
     rms, bias = np.sqrt(np.mean(e**2, 1)), np.abs(e.mean(1))
-    which = band_index(entry, pct, len(e))
+    rules = [("overall", pct), ("by novelty", pct)] + ([("fit rule", fit_pct)] if fit_pct is not None else [])
     out = {}
-    for name, band_for in (("overall", lambda b: None), ("by novelty", lambda b: b)):
+    for name, p in rules:
+        which = band_index(entry, p, len(e))
+        band_for = (lambda b: None) if name == "overall" else (lambda b: b)
         per_band = [(np.sqrt(np.mean(emulator_error_at(card, radius, band_for(b)) ** 2)),
                      Z95 * emulator_coherent_error(card, band_for(b))) for b in entry["bands"]]
         predicted, bound = np.array(per_band)[which].T
         ratio = rms / predicted
         out[name] = dict(rms_ratio_median=float(np.median(ratio)), rms_ratio_p90=float(np.percentile(ratio, 90)),
                          rms_over_twice=float(np.mean(ratio > 2)), bias_beyond_95=float(np.mean(bias > bound)))
+        if name == "fit rule":
+            out[name]["same_band"] = float(np.mean(band_index(entry, p, len(pct)) == band_index(entry, pct, len(pct))))
     return out
 
 
@@ -103,6 +129,8 @@ def main(argv=None):
     p.add_argument("--test", required=True, help="held-out maps that calibrate the card (the card's test set)")
     p.add_argument("--check", nargs="*", default=[], help="further held-out sets to check the bands on")
     p.add_argument("--no-write", action="store_true", help="check the card's calibration without rewriting it")
+    p.add_argument("--no-fit-rule", action="store_true",
+                   help="skip the error model of the band a fit takes (each map's novelty over its prior's inclinations)")
     p.add_argument("--json", default=str(RESULTS / "general_novelty.json"))
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -116,7 +144,10 @@ def main(argv=None):
     torch.set_num_threads(1)
     arrays, card = load_arrays(args.model)
     net = GeneralEmulatorNetwork.from_arrays(arrays, card)
-    measured = {path: novelty_and_errors(net, arrays, _inputs(path), N_BETAS) for path in [args.test] + list(args.check)}
+    from fastjam.photometry import GeneralDomain
+
+    inputs = {path: _inputs(path) for path in [args.test] + list(args.check)}
+    measured = {path: novelty_and_errors(net, arrays, inp, N_BETAS) for path, inp in inputs.items()}
     entry = card["novelty"]
     if not args.no_write:
         entry = calibration(*measured[args.test])
@@ -124,13 +155,16 @@ def main(argv=None):
     sets = {}
     for path, (d, e) in measured.items():
         pct = percentile(entry, d)
-        rows, check = band_rows(entry, pct, e), model_check(card, entry, pct, e)
+        fit_pct = None if args.no_fit_rule else fit_rule_percentiles(net, arrays, entry, inputs[path],
+                                                                        GeneralDomain().inclination[0])
+        rows, check = band_rows(entry, pct, e), model_check(card, entry, pct, e, fit_pct)
         sets[shown_path(path)] = dict(bands=rows, error_model=check)
         print_table(shown_path(path), rows)
         for name, c in check.items():
             print(f"  error model {name:>10}: map RMS / model RMS median {c['rms_ratio_median']:.2f}, 90th pct "
                   f"{c['rms_ratio_p90']:.2f}, above 2 for {c['rms_over_twice']:.1%} of maps; |bias| beyond the "
-                  f"coherent term's 95% bound for {c['bias_beyond_95']:.1%}")
+                  f"coherent term's 95% bound for {c['bias_beyond_95']:.1%}"
+                  + (f"; same band as at the map's own inclination for {c['same_band']:.1%}" if "same_band" in c else ""))
     write_json(args.json, dict(benchmark="general_novelty", model=shown_path(args.model), n_betas=N_BETAS,
                                spearman_rms=entry["spearman_rms"], sets=sets,
                                args=dict(vars(args), model=shown_path(args.model), test=shown_path(args.test),

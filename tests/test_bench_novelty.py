@@ -51,3 +51,25 @@ def test_bands_of_the_calibrating_maps_are_the_cards_and_errors_twice_as_large_a
     for name, check in novelty_bench.model_check(card, entry, pct, 2.5 * e).items():
         assert check["rms_ratio_median"] == pytest.approx(2.5, rel=1e-12), name
         assert check["rms_over_twice"] == 1.0 and check["bias_beyond_95"] == 1.0, name
+
+
+def test_the_fit_rule_is_checked_with_the_band_a_fit_takes():
+    """The error model of the band a fit takes (``fit_pct``) is the by-novelty one when the fit's band is the
+    map's own; put every map in the lowest band, it is the card's overall one (the band never lowers it), the
+    maps of the higher bands, whose errors are larger, are underpredicted, and only the lowest band's maps
+    (half) keep their band."""
+    from conftest import load_bench
+    from fastjam.emulator.novelty import percentile
+
+    bench = load_bench("general_novelty")
+    d = np.random.default_rng(6).uniform(0.0, 10.0, 400)
+    e = _errors(d, bench.N_BETAS, 0.002) * (1.0 + np.tile(d, bench.N_BETAS))[:, None]  # errors grow with novelty
+    card = _card(d, e)
+    entry = card["novelty"]
+    pct = percentile(entry, d)
+    same = bench.model_check(card, entry, pct, e, pct)
+    assert same["fit rule"] == {**same["by novelty"], "same_band": 1.0}
+    lowest = bench.model_check(card, entry, pct, e, np.zeros_like(pct))
+    assert lowest["fit rule"]["same_band"] == pytest.approx(0.5, abs=0.01)
+    assert lowest["fit rule"] == {**lowest["overall"], "same_band": lowest["fit rule"]["same_band"]}
+    assert lowest["fit rule"]["rms_ratio_p90"] > 1.3 * lowest["by novelty"]["rms_ratio_p90"]

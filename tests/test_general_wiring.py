@@ -266,6 +266,32 @@ def test_the_likelihood_reads_the_general_card_error_model(general_default, tmp_
     assert not np.any(np.asarray(off.likelihood.frac_model_err)) and off.likelihood.coherent_sigma == 0
 
 
+def test_the_novelty_bench_takes_the_band_a_fit_of_the_same_galaxy_takes(general):
+    """``bench/general_novelty.py``'s fit rule, from a set's map inputs (torch), gives each galaxy the novelty
+    percentile a fit of it computes (:meth:`GeneralEmulator.novelty` from its MGE in arcsec, in JAX): the median
+    of the curve over the inclinations its flattest Gaussian allows, not the one at its own inclination."""
+    from conftest import load_bench
+
+    from fastjam.emulator import Emulator
+    from fastjam.emulator.novelty import prior_inclinations
+    from fastjam.emulator.store import load_arrays
+    from fastjam.family import FamilySpace, family_design, family_mge
+    from fastjam.photometry import GeneralDomain
+
+    bench = load_bench("general_novelty")
+    arrays, card = load_arrays(general.path)
+    inp = _family_inputs(6, seed=21)
+    i_lowest = GeneralDomain().inclination[0]
+    fit_pct = bench.fit_rule_percentiles(general.net, arrays, card["novelty"], inp, i_lowest)
+    emulator = Emulator.load(general.path)
+    design = family_design(6, seed=21, space=FamilySpace(sigma_psf_re=(0.05, 0.3)))
+    for p, got in zip(design, fit_pct):
+        mge = MGE(*family_mge(p))
+        curve = emulator.novelty(Galaxy(mge, DISTANCE, p[2], p[3]))  # R_e = 1 arcsec
+        np.testing.assert_allclose(curve.inclinations, prior_inclinations(mge.qobs.min(), i_lowest))
+        assert got == pytest.approx(curve.median().percentile, abs=0.01)
+
+
 def test_a_fit_of_a_mock_made_with_the_emulator_recovers_its_parameters(general_default, tmp_path):
     """Self-consistency of the wiring: noiseless V_RMS of the emulator at the truth with 1% errors, read back
     through the configuration. The MAP is within 0.005 of beta_z and 0.2% of M/L; every posterior median

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..forward import ForwardModel, check_positions
 from ..photometry import GeneralDomain, check_domain, unit_photometry
-from ..physics.geometry import QINTR_MIN, min_inclination, q_intr
+from ..physics.geometry import QINTR_MIN, q_intr
 from .features import check_feature_definition
 from .general_features import BETA_LO
 
@@ -86,11 +86,10 @@ class GeneralEmulator(ForwardModel):
         if not entry or "novelty.points" not in self.arrays:
             return None
         from .general_jax import unit_coefficients
-        from .novelty import NoveltyCurve, distance
+        from .novelty import NoveltyCurve, distance, prior_inclinations
 
         unit = unit_photometry(galaxy.mge, galaxy.distance)
-        i_low = max(self.domain.inclination[0], float(min_inclination(float(np.min(unit.qobs)), QINTR_MIN)))
-        inclinations = np.linspace(i_low, 90.0, n_inclinations)
+        inclinations = prior_inclinations(np.min(unit.qobs), self.domain.inclination[0], n_inclinations)
         coeff = unit_coefficients(self.arrays, self.card["network"], unit, galaxy.sigma_psf / unit.r_e,
                                   galaxy.pixsize / unit.r_e, np.cos(np.radians(inclinations)))
         return NoveltyCurve(inclinations, distance(self.arrays, coeff), entry)

@@ -22,10 +22,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..physics.geometry import QINTR_MIN, min_inclination
+
 K_NEAREST = 5
 N_COMPONENTS = 32
 #: Percentile bands of the held-out novelty whose errors (and error models) the card stores.
 BANDS = (0.0, 50.0, 75.0, 90.0, 97.0, 99.0, 100.0)
+
+
+def prior_inclinations(q_obs_min, i_lowest, n=9):
+    """The ``n`` inclinations [deg] a galaxy's novelty curve is computed at: evenly from the lowest its
+    flattest Gaussian allows (q_obs ``q_obs_min`` seen as q_intr = QINTR_MIN, or ``i_lowest`` [deg] if higher:
+    the domain's) to 90."""
+    return np.linspace(max(float(i_lowest), float(min_inclination(float(q_obs_min), QINTR_MIN))), 90.0, n)
 
 
 def reference(coeff_train):
