@@ -10,12 +10,12 @@
 # what real MGEs look like),
 # 8,192 training maps of truncated MGEs (the next network is the shipped one continued on them),
 # the maps of the committee's design points in data/designs (where two networks disagree most:
-# scripts/select_by_committee.py; two rounds) around the 32,768 random training maps the shipped
+# scripts/select_by_committee.py; the first round) and the 32,768 random training maps the shipped
 # network saw, 4,096 extra training maps of nearly edge-on galaxies (inclination 60-90 deg:
 # flattened, disk-dominated maps are the hardest and are rare at random orientations), 4,096 extra
 # training maps of thin, disk-dominated galaxies near edge-on (where the worst 5% of the test maps
-# are: bench/general_regimes.py), then the training design extended to N_TRAIN (default 32,768)
-# for the learning curve.
+# are: bench/general_regimes.py), the second committee round (which moved no statistic: last),
+# then the training design extended to N_TRAIN (default 32,768) for the learning curve.
 set -euo pipefail
 designs=$(cd "$(dirname "$0")/../data/designs" && pwd)
 dir=${1:-${FASTJAM_CACHE:-$HOME/.cache/fastjam}}
@@ -35,8 +35,8 @@ sim --n "${N_VAL:-512}" --seed 24 "${truncated[@]}" --out "$dir/mge_val_truncate
 sim --n "${N_TRUNCATED:-8192}" --seed 23 "${truncated[@]}" --out "$dir/mge_train_truncated"
 sim --design "$designs/committee_17.npy" --out "$dir/mge_train_committee_17"
 sim --n 32768 --seed 11 --out "$dir/mge_train"
-sim --design "$designs/committee_17b.npy" --out "$dir/mge_train_committee_17b"
 sim --n "${N_EDGE:-4096}" --seed 14 --inclination 60 90 --out "$dir/mge_train_edge"
 sim --n "${N_THIN:-4096}" --seed 15 --inclination 60 90 --family-range single_q 0.06 0.2 \
     --family-range disk_q 0.06 0.2 --family-range bulge_fraction 0.05 0.5 --out "$dir/mge_train_thin"
+sim --design "$designs/committee_17b.npy" --out "$dir/mge_train_committee_17b"
 sim --n "${N_TRAIN:-32768}" --seed 11 --out "$dir/mge_train"
