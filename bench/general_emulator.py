@@ -308,8 +308,8 @@ def bench_card(args):
 
 def _regenerate(card, cfg, epochs, design, first, test, args):
     """The card's commands that remake the sets, the network and the card."""
-    sets = ("bash scripts/make_training_sets_mge.sh   # resumable: mge_train, mge_test, mge_train_edge, mge_val, "
-            "mge_train_thin")
+    sets = ("bash scripts/make_training_sets_mge.sh   # resumable: mge_train, mge_test, mge_val, the truncated sets, "
+            "the committee's, edge-on and thin sets")
     model_card = f"python scripts/model_card.py --model {shown_path(args.out)}"
     if card["training"].get("warm_start"):  # a chain of networks and a committee's set: one script
         return [sets, "bash scripts/train_emulator_mge.sh   # resumable: the networks it starts from, the "

@@ -33,6 +33,14 @@ from fastjam.atomic import write_json  # noqa: E402
 N_BETAS = 3
 
 
+def joined(measured):
+    """One (d, e) of several sets' novelties d (n_k,) and errors e (N_BETAS * n_k, pixels), keeping e's blocks
+    of one anisotropy draw per map."""
+    d = np.concatenate([m[0] for m in measured])
+    e = np.concatenate([m[1].reshape(N_BETAS, len(m[0]), -1) for m in measured], axis=1)
+    return d, e.reshape(N_BETAS * len(d), -1)
+
+
 def fit_rule_percentiles(net, arrays, entry, inp, i_lowest, n_inclinations=9):
     """Novelty percentile (n,) of the band each of the maps ``inp`` would be fitted with: the median of its
     novelty curve over the inclinations of its prior (:meth:`fastjam.emulator.novelty.NoveltyCurve.median`,
@@ -126,7 +134,8 @@ def print_table(name, rows):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="data/emulator_mge", help="general emulator directory; its card is updated")
-    p.add_argument("--test", required=True, help="held-out maps that calibrate the card (the card's test set)")
+    p.add_argument("--test", required=True, nargs="+",
+                   help="held-out maps that calibrate the card (the card's test set; several are joined)")
     p.add_argument("--check", nargs="*", default=[], help="further held-out sets to check the bands on")
     p.add_argument("--no-write", action="store_true", help="check the card's calibration without rewriting it")
     p.add_argument("--no-fit-rule", action="store_true",
@@ -146,11 +155,11 @@ def main(argv=None):
     net = GeneralEmulatorNetwork.from_arrays(arrays, card)
     from fastjam.photometry import GeneralDomain
 
-    inputs = {path: _inputs(path) for path in [args.test] + list(args.check)}
+    inputs = {path: _inputs(path) for path in list(args.test) + list(args.check)}
     measured = {path: novelty_and_errors(net, arrays, inp, N_BETAS) for path, inp in inputs.items()}
     entry = card["novelty"]
     if not args.no_write:
-        entry = calibration(*measured[args.test])
+        entry = dict(calibration(*joined([measured[t] for t in args.test])), sets=[shown_path(t) for t in args.test])
         update_card(args.model, novelty=entry)
     sets = {}
     for path, (d, e) in measured.items():
@@ -167,7 +176,7 @@ def main(argv=None):
                   + (f"; same band as at the map's own inclination for {c['same_band']:.1%}" if "same_band" in c else ""))
     write_json(args.json, dict(benchmark="general_novelty", model=shown_path(args.model), n_betas=N_BETAS,
                                spearman_rms=entry["spearman_rms"], sets=sets,
-                               args=dict(vars(args), model=shown_path(args.model), test=shown_path(args.test),
+                               args=dict(vars(args), model=shown_path(args.model), test=[shown_path(t) for t in args.test],
                                          check=[shown_path(c) for c in args.check], json=shown_path(args.json)),
                                machine=machine_info()))
     print(f"written {shown_path(args.json)}")

@@ -125,7 +125,9 @@ def general_card(card):
         out += ["## Novelty: how far a galaxy is from the training maps", "",
                 f"Distance in the network's basis coefficients (standardised, {nov['components']} principal "
                 f"components) to the {nov['k_nearest']} nearest training maps (`fastjam.emulator.novelty`). On the "
-                f"{nov['n_maps']} held-out maps it ranks the per-map RMS error with Spearman's rho = "
+                f"{nov['n_maps']} held-out maps"
+                + (f" ({' and '.join(f'`{t}`' for t in nov['sets'])}, `bench/general_novelty.py`)" if nov.get("sets") else "")
+                + " it ranks the per-map RMS error with Spearman's rho = "
                 f"{nov['spearman_rms']:.2f}; a fit warns (`emulator_novelty`) beyond the 90th percentile:", "",
                 "| held-out novelty percentiles | maps | RMS error, median | RMS error, 90th pct | bias, 95th pct |",
                 "| --- | --- | --- | --- | --- |"]

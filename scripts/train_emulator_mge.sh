@@ -20,8 +20,9 @@
 #      the current one);
 #  11. network 10 annealed on the same maps: lr 1e-5 halved every 5 epochs without progress down to
 #      1e-7 (the steps before stop where the learning rate reaches 1e-5);
-#  12. its card, written to OUT (with the novelty bands' error models), and its accuracy on truncated
-#      MGEs (bench/general_truncated.py).
+#  12. its card, written to OUT, its novelty bands' error models calibrated on the untruncated and
+#      truncated test maps together (bench/general_novelty.py), and its accuracy on truncated MGEs
+#      (bench/general_truncated.py).
 # Steps 1-9 read the edge-on and thin sets as their first 2,048 design points (a larger N_EDGE or
 # N_THIN of scripts/make_training_sets_mge.sh extends them for later networks).
 # Resumable: rerun the same command after an interruption; finished steps are kept.
@@ -74,5 +75,7 @@ python "$bench" curve "${thin[@]}" "${continued[@]}" --init "$runs/cont_32k/curv
 python "$bench" curve "${thin[@]}" "${continued[@]}" --init "$runs/thin4k/curve_${outer}_100000" --lr 1e-5 \
     --min-lr 1e-7 --patience 30 --lr-patience 5 --epochs 44 --work "$runs/anneal" --json "$runs/anneal.json"
 python "$bench" card "${thin[@]}" --model "$runs/anneal/curve_${outer}_100000" --out "$out"
+python bench/general_novelty.py --model "$out" --test "$sets/mge_test" "$sets/mge_test_truncated" \
+    --check "$sets/mge_val" "$sets/mge_val_truncated"
 python bench/general_truncated.py --test "$sets/mge_test_truncated" --model "$out"
 python scripts/model_card.py --model "$out"

@@ -73,3 +73,18 @@ def test_the_fit_rule_is_checked_with_the_band_a_fit_takes():
     assert lowest["fit rule"]["same_band"] == pytest.approx(0.5, abs=0.01)
     assert lowest["fit rule"] == {**lowest["overall"], "same_band": lowest["fit rule"]["same_band"]}
     assert lowest["fit rule"]["rms_ratio_p90"] > 1.3 * lowest["by novelty"]["rms_ratio_p90"]
+
+
+def test_sets_joined_keep_each_maps_errors_with_its_novelty():
+    """Two calibrating sets joined: each error row stays with its map's novelty in every anisotropy block."""
+    from conftest import load_bench
+
+    bench = load_bench("general_novelty")
+    nb, rng = bench.N_BETAS, np.random.default_rng(7)
+    sets = []
+    for n, size in ((40, 0.001), (25, 0.004)):
+        d = rng.uniform(0.0, 10.0, n)
+        sets.append((d, np.tile(d, nb)[:, None] * np.ones((1, 6)) + size))  # each row = its map's d + set's size
+    d, e = bench.joined(sets)
+    assert d.shape == (65,) and e.shape == (nb * 65, 6)
+    np.testing.assert_array_equal(e[:, 0] - np.where(np.tile(np.arange(65), nb) < 40, 0.001, 0.004), np.tile(d, nb))

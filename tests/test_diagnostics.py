@@ -179,17 +179,18 @@ def test_novelty_of_real_mges_under_a_sauron_set_up():
     curve = curves["m32"]
     m32 = curve.at(curve.inclinations[int(np.argmax(curve.distances))])
     assert [f.code for f in dg.check_novelty(m32)] == ["emulator_novelty"]
-    # a fit of each takes the error model of held-out maps beyond the 90th percentile (its median over the
-    # prior's inclinations; the de Vaucouleurs galaxy, at the 48th-66th above the lowest, of the 50-75th): larger than the card's
-    # overall one at every radius (their V_RMS is 0.4-1.5% RMS off jampy; the overall model says 0.2-0.45%)
+    # a fit of each takes the error model of held-out maps (untruncated and truncated) of its median novelty over
+    # the prior's inclinations: beyond the 75th percentile for M32, the 90th for the other two (the de Vaucouleurs
+    # galaxy, at the 31st-50th above the lowest, of the 0-50th): larger than the card's overall one at every
+    # radius (their V_RMS is 0.4-1.5% RMS off jampy; the overall model says 0.2-0.45%)
     from fastjam.fit import error_band
     from fastjam.model import emulator_coherent_error, emulator_error_at
 
     radius = np.linspace(0.0, 3.0, 31)
     for name, c in curves.items():
         band = error_band(c)
-        assert band["percentiles"][0] >= 90, (name, band["percentiles"])
+        assert band["percentiles"][0] >= (75 if name == "m32" else 90), (name, band["percentiles"])
         raised, overall = emulator_error_at(emulator.card, radius, band), emulator_error_at(emulator.card, radius)
         assert np.all(raised >= overall) and np.mean(raised > overall) > 0.9, name
         assert emulator_coherent_error(emulator.card, band) > emulator_coherent_error(emulator.card)
-    assert error_band(None) is None and error_band(emulator.novelty(sersic))["percentiles"] == [50.0, 75.0]
+    assert error_band(None) is None and error_band(emulator.novelty(sersic))["percentiles"] == [0.0, 50.0]
