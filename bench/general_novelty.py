@@ -103,14 +103,14 @@ def model_check(card, entry, pct, e, fit_pct=None):
 
     radius = np.hypot(*grid.polar_grid()).ravel()
     rms, bias = np.sqrt(np.mean(e**2, 1)), np.abs(e.mean(1))
+    # per band: the model's RMS over the grid and the coherent term's 95% bound, overall or raised to the band's
+    models = {raised: np.array([(np.sqrt(np.mean(emulator_error_at(card, radius, b if raised else None) ** 2)),
+                                 Z95 * emulator_coherent_error(card, b if raised else None)) for b in entry["bands"]])
+              for raised in (False, True)}
     rules = [("overall", pct), ("by novelty", pct)] + ([("fit rule", fit_pct)] if fit_pct is not None else [])
     out = {}
     for name, p in rules:
-        which = band_index(entry, p, len(e))
-        band_for = (lambda b: None) if name == "overall" else (lambda b: b)
-        per_band = [(np.sqrt(np.mean(emulator_error_at(card, radius, band_for(b)) ** 2)),
-                     Z95 * emulator_coherent_error(card, band_for(b))) for b in entry["bands"]]
-        predicted, bound = np.array(per_band)[which].T
+        predicted, bound = models[name != "overall"][band_index(entry, p, len(e))].T
         ratio = rms / predicted
         out[name] = dict(rms_ratio_median=float(np.median(ratio)), rms_ratio_p90=float(np.percentile(ratio, 90)),
                          rms_over_twice=float(np.mean(ratio > 2)), bias_beyond_95=float(np.mean(bias > bound)))
@@ -149,12 +149,11 @@ def main(argv=None):
     from fastjam.emulator.general_evaluate import novelty_and_errors
     from fastjam.emulator.novelty import calibration, percentile
     from fastjam.emulator.store import load_arrays, update_card
+    from fastjam.photometry import GeneralDomain
 
     torch.set_num_threads(1)
     arrays, card = load_arrays(args.model)
     net = GeneralEmulatorNetwork.from_arrays(arrays, card)
-    from fastjam.photometry import GeneralDomain
-
     inputs = {path: _inputs(path) for path in list(args.test) + list(args.check)}
     measured = {path: novelty_and_errors(net, arrays, inp, N_BETAS) for path, inp in inputs.items()}
     entry = card["novelty"]
