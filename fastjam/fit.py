@@ -157,7 +157,8 @@ def build_problem(cfg, forward=None, emulator=None, keep=None, buckets=None, nov
         Default: ``[forward] emulator`` of the configuration, else the default of the galaxy's
         photometry (:meth:`fastjam.emulator.Emulator.load`): the shipped Sérsic emulator for a
         Sérsic galaxy, the general one (``$FASTJAM_EMULATOR_MGE`` or ``data/emulator_mge``) for
-        an MGE.
+        an MGE and for a Sérsic galaxy whose set-up the Sérsic one was not trained on
+        (:func:`fastjam.emulator.model.for_galaxy`, also when a default Sérsic emulator is given).
     keep : ndarray of bool, optional
         Bins to use (after outlier clipping).
     buckets : tuple of int, optional
@@ -182,9 +183,9 @@ def build_problem(cfg, forward=None, emulator=None, keep=None, buckets=None, nov
     forward = forward or cfg["forward"]["model"]
     r_e = None
     if forward == "emulator":
-        from .emulator.model import Emulator
+        from .emulator.model import for_galaxy
 
-        emulator = emulator or Emulator.load(cfg["forward"].get("emulator"), galaxy=galaxy)
+        emulator = for_galaxy(emulator, galaxy, cfg["forward"].get("emulator"))
         r_e = emulator.effective_radius(galaxy)
     sel = _selected_bins(cfg, x, y, r_e)
     if keep is not None:

@@ -171,6 +171,44 @@ def test_the_loader_picks_the_network_of_the_photometry(general_default, tmp_pat
         assert type(model) is BoundEmulator
 
 
+def test_a_sersic_galaxy_outside_the_sersic_domain_is_fitted_with_the_general_emulator(general_default, tmp_path,
+                                                                                      monkeypatch, caplog):
+    """A Sérsic set-up the Sérsic emulator was not trained on (a pixel much smaller than the PSF, a round
+    n < 1 galaxy) goes to the general emulator by default, saying which feature; an explicitly given
+    emulator is kept; without general weights the Sérsic emulator refuses as before."""
+    import logging
+
+    from fastjam.emulator import Emulator
+    from fastjam.emulator.general_jax import BoundGeneralEmulator
+    from fastjam.emulator.general_model import GeneralEmulator
+    from fastjam.emulator.model import for_galaxy
+    from fastjam.emulator.store import default_path
+    from fastjam.fit import build_problem
+
+    if not (default_path() / "emulator.npz").exists():
+        pytest.skip("no shipped Sérsic emulator")
+    inside = Galaxy(Sersic(3.0, 8.0, 0.7, 2e10), DISTANCE, 0.8, 0.6)
+    fine_pixel = Galaxy(Sersic(3.0, 8.0, 0.7, 2e10), DISTANCE, 2.0, 0.5)
+    round_disk = Galaxy(Sersic(0.7, 8.0, 1.0, 2e10), DISTANCE, 0.8, 0.6)
+    with caplog.at_level(logging.INFO, logger="fastjam.emulator.model"):
+        assert type(Emulator.load(galaxy=inside)) is Emulator and not caplog.records
+        assert isinstance(Emulator.load(galaxy=fine_pixel), GeneralEmulator)
+        assert "pixsize/sigma_psf = 0.25 is outside [0.3, 1.5]" in caplog.text
+        assert isinstance(Emulator.load(galaxy=round_disk), GeneralEmulator)
+        assert "sersic n = 0.7 is outside [1, 8]; q_obs = 1 is outside [0.3, 0.99]" in caplog.text
+    cached_default, explicit = Emulator.load(kind="sersic"), Emulator.load(default_path())
+    assert isinstance(for_galaxy(cached_default, fine_pixel), GeneralEmulator)  # a survey worker's default
+    assert for_galaxy(cached_default, inside) is cached_default and for_galaxy(explicit, fine_pixel) is explicit
+    _mge_config(tmp_path)  # writes the bins
+    cfg = load_config(_config(tmp_path, "sersic_n = 3.0\nr_e = 10.0\nq_obs = 0.7\nl_tot = 2e10"), {"galaxy.sigma_psf": 2.0})
+    assert isinstance(build_problem(cfg).posterior.model, BoundGeneralEmulator)
+    monkeypatch.setenv("FASTJAM_EMULATOR_MGE", str(tmp_path / "none"))
+    refusing = Emulator.load(galaxy=fine_pixel)
+    assert type(refusing) is Emulator
+    with pytest.raises(ValueError, match=r"pixsize / sigma_psf"):
+        refusing.bind(fine_pixel, np.array([1.0]), np.array([0.5]))
+
+
 def test_no_general_weights_is_a_one_line_error_saying_what_to_do(tmp_path, monkeypatch, random_emulator):
     from fastjam.fit import build_problem
 

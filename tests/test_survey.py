@@ -1,6 +1,7 @@
 """Survey: catalog checks, mock writers, a small survey with broken rows, kill and resume, a Dask cluster."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -101,7 +102,7 @@ def _mock_survey(tmp_path, n=3):
     write_manga_maps(kin / "masked_MAPS.fits", xs, ys, np.full(20, 200.0), np.full(20, 5.0), masked_fraction=1.0)
     table.add_row(dict(good, id="missing", kin_path="kinematics/nowhere.txt", kin_format="text"))
     table.add_row(dict(good, id="masked", kin_path="kinematics/masked_MAPS.fits", kin_format="manga"))
-    table.add_row(dict(good, id="too_flat", q_obs=0.2))
+    table.add_row(dict(good, id="unresolved", sigma_psf=good["r_e"]))  # sigma_psf/R_e = 1: beyond both emulators
     table.write(path, format="ascii.csv", overwrite=True)
     settings = tmp_path / "tiny.toml"
     settings.write_text(TINY)
@@ -112,10 +113,10 @@ def _check_results(out, n_good):
     table = Table.read(out / "results.fits")
     status = dict(zip(table["id"], table["status"]))
     assert int(np.sum(fitted(table["status"]))) == n_good
-    assert status["missing"] == "failed" and status["masked"] == "failed" and status["too_flat"] == "refused"
+    assert status["missing"] == "failed" and status["masked"] == "failed" and status["unresolved"] == "refused"
     reasons = dict(zip(table["id"], table["reason"]))
     assert "nowhere.txt" in reasons["missing"] and "no valid" in reasons["masked"]
-    assert "q_obs" in reasons["too_flat"]
+    assert re.search(r"sigma_psf/R_e = 0\.99\d* is outside \[0\.01, 0\.5\]", reasons["unresolved"])  # R_e of its MGE
     ok = table[fitted(table["status"])]
     for row in ok:  # 8 walkers x 40 steps: the diagnostics say so
         assert row["status"] == "warning" and "not_converged" in row["checks"].split(",")

@@ -42,6 +42,7 @@ class GeneralEmulator(ForwardModel):
 
     kind = "general"
     domain = GeneralDomain()
+    from_default = False  #: loaded as the default of a photometry (no path given)
 
     def __init__(self, arrays, card, allow_extrapolation=False, device="cpu", path=None):
         check_feature_definition(card)

@@ -8,8 +8,11 @@ network is built on first use by the batch methods (evaluation, benchmarks, trai
 (:func:`~fastjam.emulator.features.card_kind`) and returns an :class:`Emulator` (Sérsic
 photometry, the more accurate one there) or a
 :class:`~fastjam.emulator.general_model.GeneralEmulator` (any MGE); without a path it picks
-the default of the galaxy's photometry (:func:`~fastjam.emulator.store.default_path`).
+the default of the galaxy's photometry (:func:`~fastjam.emulator.store.default_path`), and for
+a Sérsic galaxy whose set-up the Sérsic emulator was not trained on the general one
+(:func:`default_kind`).
 """
+import json
 import logging
 from pathlib import Path
 
@@ -31,6 +34,77 @@ def sersic_image(n, q_obs):
 
     surf, sigma = unit_sersic_mge(float(n))
     return grid.photometry_image(surf / q_obs, sigma, np.full(sigma.size, q_obs))
+
+
+#: The Sérsic emulator's static features of a galaxy: name, label, value(galaxy).
+_SERSIC_SETUP = (("n", "sersic n", lambda g: g.photometry.n), ("q_obs", "q_obs", lambda g: g.photometry.q_obs),
+                 ("sigma_psf_re", "sigma_psf/R_e", lambda g: g.sigma_psf / g.photometry.r_e),
+                 ("pixsize_ratio", "pixsize/sigma_psf", lambda g: g.pixsize / g.sigma_psf))
+
+
+def sersic_setup_violations(space, galaxy):
+    """The features of a Sérsic ``galaxy`` outside a Sérsic emulator's training ``space``.
+
+    Only what the galaxy fixes is checked: Sérsic index, q_obs, sigma_psf/R_e and
+    pixsize/sigma_psf (the priors keep the inclination and beta_z inside).
+
+    Returns
+    -------
+    list of str
+        One "name = value is outside [lo, hi]" per feature; empty inside.
+    """
+    out = []
+    for name, label, value in _SERSIC_SETUP:
+        lo, hi = getattr(space, name)
+        v = float(value(galaxy))
+        if not lo * (1 - 1e-9) - 1e-9 <= v <= hi * (1 + 1e-9) + 1e-9:
+            out.append(f"{label} = {v:.4g} is outside [{lo:g}, {hi:g}]")
+    return out
+
+
+def default_kind(galaxy):
+    """Whose default emulator fits ``galaxy``: ``"general"`` or ``"sersic"``.
+
+    An MGE galaxy takes the general-photometry emulator. A Sérsic galaxy takes the Sérsic one,
+    unless the default Sérsic emulator's training domain leaves out its set-up or photometry
+    (pixsize/sigma_psf < 0.3, sigma_psf/R_e beyond [0.02, 0.3], q_obs = 1 or n < 1 for the
+    shipped one: :func:`sersic_setup_violations`) while general weights exist: the general
+    emulator, trained on those too (docs/parameter_space.md), then takes it, and says so
+    (logged at INFO).
+    """
+    from .store import default_path
+
+    if not isinstance(galaxy.photometry, Sersic):
+        return "general"
+    general, sersic = default_path("general"), default_path("sersic")
+    if not (general / "emulator.npz").exists() or not (sersic / "emulator.json").exists():
+        return "sersic"
+    card = json.loads((sersic / "emulator.json").read_text())
+    if card_kind(card) != "sersic":
+        return "sersic"
+    outside = sersic_setup_violations(ParameterSpace.from_dict(card["space"]), galaxy)
+    if not outside:
+        return "sersic"
+    log.info("a Sérsic galaxy outside the Sérsic emulator's domain (%s): fitted with the general-photometry "
+             "emulator of %s", "; ".join(outside), general)
+    return "general"
+
+
+def for_galaxy(emulator, galaxy, path=None):
+    """The emulator that fits ``galaxy``.
+
+    ``emulator`` when given, unless it was loaded as the Sérsic default and the galaxy's set-up
+    needs the general one (:func:`default_kind`; e.g. a survey worker's cached default); else
+    :meth:`Emulator.load` of ``path`` (default: the galaxy's).
+    """
+    if emulator is None:
+        return Emulator.load(path, galaxy=galaxy)
+    if emulator.from_default and emulator.kind == "sersic" and isinstance(galaxy.photometry, Sersic) \
+            and default_kind(galaxy) == "general":
+        from .store import default_path
+
+        return Emulator.load(default_path("general"), galaxy=galaxy)
+    return emulator
 
 
 class Emulator(ForwardModel):
@@ -58,6 +132,7 @@ class Emulator(ForwardModel):
     """
 
     kind = "sersic"
+    from_default = False  #: loaded as the default of a photometry (no path given), see :func:`for_galaxy`
 
     def __init__(self, arrays, card, allow_extrapolation=False, device="cpu", path=None):
         check_feature_definition(card)
@@ -129,7 +204,8 @@ class Emulator(ForwardModel):
         path : str or Path, optional
             Directory with ``emulator.npz`` and ``emulator.json``. Default: the default emulator
             of the galaxy's photometry (:func:`fastjam.emulator.store.default_path`): the
-            Sérsic one for a Sérsic galaxy (and without a galaxy), the general one for an MGE.
+            Sérsic one for a Sérsic galaxy (and without a galaxy), the general one for an MGE
+            and for a Sérsic galaxy outside the Sérsic emulator's set-up (:func:`default_kind`).
         galaxy : Galaxy, optional
             The galaxy to be fitted: picks the default and checks that the emulator takes its
             photometry.
@@ -153,8 +229,8 @@ class Emulator(ForwardModel):
 
         if kind not in (None, "sersic", "general"):
             raise ValueError(f"kind must be 'sersic' or 'general', got {kind!r}")
-        general_default = path is None and (kind == "general" if galaxy is None
-                                            else not isinstance(galaxy.photometry, Sersic))
+        from_default = path is None
+        general_default = from_default and (kind == "general" if galaxy is None else default_kind(galaxy) == "general")
         path = Path(path) if path is not None else default_path("general" if general_default else "sersic")
         if general_default and not (path / "emulator.npz").exists():
             raise ValueError(f"no general-photometry emulator for an MGE galaxy (none in {path}): fit with --forward "
@@ -167,6 +243,7 @@ class Emulator(ForwardModel):
             emulator = GeneralEmulator(arrays, card, path=path, **kwargs)
         else:
             emulator = Emulator(arrays, card, path=path, **kwargs)
+        emulator.from_default = from_default
         if galaxy is not None:
             emulator.check_photometry(galaxy)
         return emulator
