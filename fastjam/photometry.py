@@ -82,12 +82,14 @@ class GeneralDomain:
 
     ``sigma_re`` bounds the dispersions (in R_e) of the Gaussians that carry at least
     ``light_floor`` of the light: the range spanned by the training family's Gaussians
-    (0.00094-68 R_e over 1,024 design points, ``bench/general_jam.py ranges``), rounded inward.
+    (0.00094-68 R_e over 1,024 design points, ``bench/general_jam.py ranges``). Its upper end
+    takes the outermost Gaussian of every single-Sérsic MGE (up to 65 R_e near n = 4.8),
+    emulated there as well as elsewhere (``bench/general_sersic.py``).
     """
 
     max_gaussians: int = MAX_GAUSSIANS
     light_floor: float = 1e-3
-    sigma_re: tuple = (1e-3, 50.0)
+    sigma_re: tuple = (1e-3, 70.0)
     inclination: tuple = (10.0, 90.0)
     sigma_psf_re: tuple = SIGMA_PSF_RE
     pixsize_ratio: tuple = (0.0, PIXSIZE_RATIO[1])

@@ -224,6 +224,15 @@ def test_no_general_weights_is_a_one_line_error_saying_what_to_do(tmp_path, monk
     assert build_problem(cfg, forward="jam").forward == "jam"
 
 
+def test_every_single_sersic_mge_is_inside_the_general_domain():
+    """The Sérsic MGEs of n = 0.5-8 (their outermost Gaussian reaches 65 R_e near n = 4.8) are all taken."""
+    from fastjam.photometry import domain_violations, unit_photometry
+
+    for n in np.r_[np.arange(0.5, 8.01, 0.5), 4.8, 5.2]:
+        unit = unit_photometry(sersic_mge(n, 0.7, r_e=10.0, l_tot=1e10, distance=DISTANCE), DISTANCE)
+        assert not domain_violations(unit), (n, domain_violations(unit))
+
+
 def test_domain_errors_name_the_feature_value_and_range(general):
     from fastjam.emulator import Emulator
 
