@@ -43,7 +43,7 @@ def centre_nodes(radius=CENTRE_RE):
 
     The log-spaced grid puts 41% of its nodes inside 0.1 R_e, so the per-map bias over the grid
     (the card's ``map_bias_p95``) is largely the centre's; there it grows with the bulge's Sérsic
-    index (docs/general_emulator.md, "Where the bias lies")."""
+    index (docs/general_emulator_log.md, "Where the bias lies")."""
     if radius <= 0:
         raise ValueError(f"centre radius must be > 0 [R_e], got {radius}")
     from ..physics import grid
