@@ -1,11 +1,13 @@
 """JAM's side of the general-photometry (MGE) emulator's error budget: JAM's own convergence error, the
-error of the pixsize/sigma_psf clamp, and the dispersions the family's Gaussians span.
+error of the pixsize/sigma_psf clamp, what a like clamp of sigma_psf/R_e would cost, and the dispersions
+the family's Gaussians span.
 
 ::
 
     python bench/general_jam.py jam --data SNAP       # the stored maps (40 x 20) against a 3x finer JAM grid
     python bench/general_jam.py clamp                 # JAM at the clamp (0.05) against pixsize/sigma_psf 0.01
     python bench/general_jam.py ranges                # sigma/R_e spanned by the family's Gaussians
+    python bench/general_jam.py small_psf             # JAM at sigma_psf/R_e 0.01 against smaller PSFs, by radius
 
 Each mode prints a table and writes ``bench/results/general_<mode>.json`` (or ``--json``).
 """
@@ -93,6 +95,40 @@ def bench_ranges(args):
     print(write_rows("ranges", [row], args, 0))
 
 
+#: Radial bins [R_e] of the PSF test (the positions lie along the major and the minor axis).
+PSF_BINS = (0.003, 0.01, 0.02, 0.05, 0.1, 0.2)
+
+
+def bench_small_psf(args):
+    """What emulating a PSF below the domain's sigma_psf/R_e = 0.01 at 0.01 would cost: JAM at 0.01 against
+    JAM at each ``--small-psf`` (pixsize/sigma_psf 0.5 for all), e = f_0.01/f_small - 1 at beta_z = 0 on
+    the major and minor axes inside 0.2 R_e (jampy's convolution grid spans the positions, with pixels
+    of a fraction of the PSF: a whole field would not fit in memory), the largest |e| per radial bin."""
+    from fastjam.family import family_design, family_mge
+    from fastjam.jam import JAMSettings, dimensionless_linear_maps
+
+    radius = np.geomspace(PSF_BINS[0], PSF_BINS[-1], 16)
+    x, y = np.r_[radius, np.zeros_like(radius)], np.r_[np.zeros_like(radius), radius]
+    rows, t0 = [], time.perf_counter()
+    for p in family_design(args.n_clamp, seed=21):
+        mge = family_mge(p)
+        f = {s: np.sqrt(np.sum(dimensionless_linear_maps(mge, p[1], s, 0.5 * s, JAMSettings(40, 20), x, y), 0))
+             for s in (0.01,) + tuple(args.small_psf)}
+        for small in args.small_psf:
+            e = np.abs(f[0.01] / f[small] - 1)
+            r = np.r_[radius, radius]
+            rows.append(dict(small_psf=small, **{f"max_abs_r{lo:g}-{hi:g}": float(e[(r >= lo) & (r <= hi)].max())
+                                                  for lo, hi in zip(PSF_BINS[:-1], PSF_BINS[1:])}))
+    keys = [k for k in rows[0] if k.startswith("max_abs")]
+    summary = [dict(design=f"JAM sigma_psf/R_e 0.01 vs {s:g}", **{k: float(np.max([r[k] for r in rows
+                                                                                  if r["small_psf"] == s]))
+                                                                for k in keys}) for s in args.small_psf]
+    print("largest |e| over the galaxies by radius [R_e]")
+    for row in summary:
+        print(row["design"], "  ".join(f"{k[9:]}: {row[k]:.3%}" for k in keys))
+    print(write_rows("small_psf", rows, args, 0, dict(summary=summary, seconds=time.perf_counter() - t0)))
+
+
 def _f_beta0(mge, p, ratio):
     from fastjam.jam import JAMSettings, dimensionless_linear_maps
 
@@ -102,18 +138,20 @@ def _f_beta0(mge, p, ratio):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("mode", choices=("jam", "clamp", "ranges"))
+    p.add_argument("mode", choices=("jam", "clamp", "ranges", "small_psf"))
     p.add_argument("--data", default="none", help="jam: a copy of an MGE training set (its test split is used)")
     p.add_argument("--n-jam", type=int, default=12, help="test maps recomputed with the finer JAM grid")
-    p.add_argument("--n-clamp", type=int, default=8, help="family galaxies of the pixsize clamp test")
+    p.add_argument("--n-clamp", type=int, default=8, help="family galaxies of the pixsize and PSF clamp tests")
     p.add_argument("--n-ranges", type=int, default=1024, help="family galaxies of the ranges mode")
     p.add_argument("--small-ratio", type=float, default=0.01, help="pixsize/sigma_psf standing in for 0")
+    p.add_argument("--small-psf", type=float, nargs="+", default=[0.003, 0.001],
+                   help="small_psf: sigma_psf/R_e below the domain to compare with 0.01")
     p.add_argument("--json", help="output file (default bench/results/general_<mode>.json)")
     args = p.parse_args(argv)
     if args.mode == "jam" and args.data == "none":
         raise SystemExit("jam needs --data, a set of MGE maps")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    dict(jam=bench_jam, clamp=bench_clamp, ranges=bench_ranges)[args.mode](args)
+    dict(jam=bench_jam, clamp=bench_clamp, ranges=bench_ranges, small_psf=bench_small_psf)[args.mode](args)
 
 
 if __name__ == "__main__":
