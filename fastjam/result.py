@@ -66,6 +66,12 @@ class FitResult:
         p = self.posterior.to_physical(self.best_theta)
         return {k: float(p[k]) for k in PARAMETERS}
 
+    @property
+    def forward_model(self):
+        """"jam", "emulator (sersic)" or "emulator (general)": which model gave the posterior."""
+        kind = getattr(self.problem.vrms_fn, "kind", None)
+        return f"{self.problem.forward} ({kind})" if kind else self.problem.forward
+
     def best_model(self):
         """Model V_RMS (km/s) at the data bins for the highest-posterior sample."""
         return self.posterior.model_vrms(self.best_theta)
@@ -82,7 +88,7 @@ class FitResult:
             lines.append(row)
         lines.append(f"backend {self.backend}: {self.seconds:.1f} s sampling, {self.n_evaluations} evaluations "
                      f"({self.n_evaluations / max(self.seconds, 1e-9):.3g}/s); {self.problem.x.size} bins, "
-                     f"forward model {self.problem.forward}")
+                     f"forward model {self.forward_model}")
         lines.append("log10_mass = log10(M/L x L_tot) [Msun]: M/L and the mass scale as 1/D and D for L_tot from "
                      "an apparent magnitude; as D and D^2 with L_tot held fixed")
         if self.checks is not None:
@@ -125,8 +131,8 @@ class FitResult:
         write_json(out / "summary.json", dict(
             backend=self.backend, seconds=self.seconds, n_evaluations=self.n_evaluations,
             diagnostics=self.diagnostics, summary=self.summary, best=self.best_params, truth=self.truth,
-            forward=self.problem.forward, n_bins=int(self.problem.x.size), timings=self.timings,
-            emulator_error_band=self.problem.error_percentiles,
+            forward=self.problem.forward, forward_model=self.forward_model, n_bins=int(self.problem.x.size),
+            timings=self.timings, emulator_error_band=self.problem.error_percentiles,
             **(self.checks.to_dict() if self.checks is not None else {})))
 
 

@@ -367,7 +367,7 @@ def test_the_command_line_fits_an_mge_with_the_emulator_when_asked(general_defau
 
     path = _mge_config(tmp_path, extra='\n[forward]\nmodel = "jam"\n')
     main(["fit", str(path), "--forward", "emulator", "--no-progress", "--set", "sampler.steps=200"])
-    assert "forward model emulator" in capsys.readouterr().out
+    assert "forward model emulator (general)" in capsys.readouterr().out
 
 
 def test_a_survey_fits_sersic_and_mge_rows_each_with_its_emulator(general_default, tmp_path, monkeypatch):

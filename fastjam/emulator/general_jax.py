@@ -211,6 +211,8 @@ class BoundGeneralEmulator(BoundEmulator):
     picklable, padded like :class:`~fastjam.emulator.jax_model.BoundEmulator`.
     """
 
+    kind = "general"
+
     def __init__(self, weights, inputs, config):
         super().__init__(weights, inputs)
         self.config = dict(config)

@@ -155,6 +155,8 @@ class BoundEmulator:
         Galaxy-specific arrays (see :func:`emulator_vrms`).
     """
 
+    kind = "sersic"  #: which emulator (the fit's summary names it)
+
     def __init__(self, weights, inputs):
         self.weights, self.inputs = weights, inputs
 
