@@ -505,3 +505,24 @@ def test_a_decoder_trains_on_node_subsets_and_the_bound_model_reads_it_at_the_da
     np.testing.assert_allclose(np.asarray(model(inc, beta, ml)), expect, rtol=1e-5)
     padded = model.padded(128)
     np.testing.assert_allclose(np.asarray(padded(inc, beta, ml))[:x.size], expect, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_sersic_mock_the_sersic_emulator_refuses_is_recovered_by_the_general_one(tmp_path, monkeypatch):
+    """A jampy mock of a Sérsic galaxy with n = 0.8 (outside the Sérsic emulator's n >= 1) is fitted by the
+    shipped general emulator by default and its parameters recovered within 2 sigma."""
+    from fastjam.emulator.store import default_path
+    from fastjam.fit import fit
+    from fastjam.mock import make_mock
+
+    monkeypatch.delenv("FASTJAM_EMULATOR_MGE", raising=False)
+    if not (default_path("general") / "emulator.npz").exists() or not (default_path() / "emulator.npz").exists():
+        pytest.skip("no shipped emulators")
+    galaxy = dict(sersic_n=0.8, r_e=10.0, q_obs=0.6, l_tot=2e10, distance=20.0, sigma_psf=0.7, pixsize=0.5)
+    truth = dict(inclination=70.0, beta_z=0.1, ml=3.0)
+    cfg = load_config(make_mock(galaxy, truth, seed=7).write(tmp_path / "low_n"), {"sampler.backend": "numpyro"})
+    result = fit(cfg, progress=False)
+    assert result.forward_model == "emulator (general)"
+    for name, value in truth.items():
+        s = result.summary[name]
+        assert abs(s["median"] - value) < 2 * 0.5 * (s["p84"] - s["p16"]), (name, s, value)
