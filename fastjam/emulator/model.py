@@ -6,7 +6,7 @@ network is built on first use by the batch methods (evaluation, benchmarks, trai
 
 :meth:`Emulator.load` is the one loader of both kinds of emulator: it reads the card's kind
 (:func:`~fastjam.emulator.features.card_kind`) and returns an :class:`Emulator` (Sérsic
-photometry, the more accurate one there) or a
+photometry; its error model calibrated on Sérsic maps, bench/general_sersic.py) or a
 :class:`~fastjam.emulator.general_model.GeneralEmulator` (any MGE); without a path it picks
 the default of the galaxy's photometry (:func:`~fastjam.emulator.store.default_path`), and for
 a Sérsic galaxy whose set-up the Sérsic emulator was not trained on the general one
