@@ -74,21 +74,16 @@ def sersic_errors(model, params, f_true):
     return np.expm1(ln_f - np.log(f_true)).reshape(len(params), -1)
 
 
-def stats(e):
-    """The held-out statistics of relative errors ``e`` (maps, nodes), NaN nodes left out."""
-    a = np.abs(e)
-    return dict(pixel_median=float(np.nanmedian(a)), pixel_p99=float(np.nanpercentile(a, 99)),
-                map_max_p95=float(np.percentile(np.nanmax(a, 1), 95)),
-                map_bias_p95=float(np.percentile(np.abs(np.nanmean(e, 1)), 95)), maps=len(e))
-
-
 def rows_of(errors, n):
     """A row per emulator for all maps and for each bin of Sérsic index ``n``."""
+    from fastjam.emulator.general_evaluate import error_stats
+
     rows = []
     for lo, hi in [(None, None)] + list(zip(N_BINS[:-1], N_BINS[1:])):
         sel = np.ones(len(n), bool) if lo is None else (n >= lo) & (n < hi)
         group = "all" if lo is None else f"n {lo:g}-{min(hi, 8):g}"
-        rows += [dict(group=group, emulator=name, **stats(e[sel])) for name, e in errors.items() if sel.any()]
+        rows += [dict(group=group, emulator=name, maps=int(sel.sum()), **error_stats(e[sel]))
+                 for name, e in errors.items() if sel.any()]
     return rows
 
 

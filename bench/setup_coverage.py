@@ -62,10 +62,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from fastjam.emulator.model import Emulator, for_galaxy
+    from fastjam.emulator.store import default_path
 
-    sersic_alone = Emulator.load(kind="sersic")
-    sersic_alone.from_default = False  # the old behaviour: every Sérsic galaxy to the Sérsic emulator
-    default = Emulator.load(kind="sersic")
+    sersic_alone = Emulator.load(default_path("sersic"))  # given explicitly: kept for every Sérsic galaxy
+    default = Emulator.load(kind="sersic")  # a default: for_galaxy swaps it where the general one is needed
     rng, rows = np.random.default_rng(args.seed), []
     for survey in SURVEYS:
         sample = galaxies(survey, args.n, rng)

@@ -164,10 +164,11 @@ def novelty_and_errors(net, arrays, inp, n_betas=3, seed=0):
 
 
 def error_stats(e):
-    """Statistics of relative errors ``e`` (maps, pixels); see :func:`accuracy`."""
+    """Statistics of relative errors ``e`` (maps, pixels); see :func:`accuracy`. NaN pixels (e.g. beyond
+    a field) are left out; every map needs at least one finite pixel."""
     ln_e = np.log1p(e)
-    return dict(pixel_median=float(np.median(np.abs(e))), pixel_p99=float(np.percentile(np.abs(e), 99)),
-                map_max_p95=float(np.percentile(np.abs(e).max(1), 95)),
-                map_bias_p95=float(np.percentile(np.abs(e.mean(1)), 95)),
-                rms_ln_f=float(np.sqrt(np.mean(ln_e**2))),
-                coherent_share=float(np.mean(ln_e.mean(1) ** 2) / np.mean(ln_e**2)))
+    return dict(pixel_median=float(np.nanmedian(np.abs(e))), pixel_p99=float(np.nanpercentile(np.abs(e), 99)),
+                map_max_p95=float(np.percentile(np.nanmax(np.abs(e), 1), 95)),
+                map_bias_p95=float(np.percentile(np.abs(np.nanmean(e, 1)), 95)),
+                rms_ln_f=float(np.sqrt(np.nanmean(ln_e**2))),
+                coherent_share=float(np.mean(np.nanmean(ln_e, 1) ** 2) / np.nanmean(ln_e**2)))
