@@ -109,6 +109,7 @@ def bench_small_psf(args):
 
     radius = np.geomspace(PSF_BINS[0], PSF_BINS[-1], 16)
     x, y = np.r_[radius, np.zeros_like(radius)], np.r_[np.zeros_like(radius), radius]
+    r = np.hypot(x, y)
     rows, t0 = [], time.perf_counter()
     for p in family_design(args.n_clamp, seed=21):
         mge = family_mge(p)
@@ -116,7 +117,6 @@ def bench_small_psf(args):
              for s in (0.01,) + tuple(args.small_psf)}
         for small in args.small_psf:
             e = np.abs(f[0.01] / f[small] - 1)
-            r = np.r_[radius, radius]
             rows.append(dict(small_psf=small, **{f"max_abs_r{lo:g}-{hi:g}": float(e[(r >= lo) & (r <= hi)].max())
                                                   for lo, hi in zip(PSF_BINS[:-1], PSF_BINS[1:])}))
     keys = [k for k in rows[0] if k.startswith("max_abs")]

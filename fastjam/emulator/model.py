@@ -62,11 +62,12 @@ def sersic_setup_violations(space, galaxy):
     return out
 
 
-def default_kind(galaxy):
+def default_kind(galaxy, sersic_space=None):
     """Whose default emulator fits ``galaxy``: ``"general"`` or ``"sersic"``.
 
     An MGE galaxy takes the general-photometry emulator. A Sérsic galaxy takes the Sérsic one,
-    unless the default Sérsic emulator's training domain leaves out its set-up or photometry
+    unless the default Sérsic emulator's training domain (``sersic_space`` when known, e.g. of a
+    loaded default; else read from its card) leaves out its set-up or photometry
     (pixsize/sigma_psf < 0.3, sigma_psf/R_e beyond [0.02, 0.3], q_obs = 1 or n < 1 for the
     shipped one: :func:`sersic_setup_violations`) while general weights exist: the general
     emulator, trained on those too (docs/parameter_space.md), then takes it, and says so
@@ -77,12 +78,16 @@ def default_kind(galaxy):
     if not isinstance(galaxy.photometry, Sersic):
         return "general"
     general, sersic = default_path("general"), default_path("sersic")
-    if not (general / "emulator.npz").exists() or not (sersic / "emulator.json").exists():
+    if not (general / "emulator.npz").exists():
         return "sersic"
-    card = json.loads((sersic / "emulator.json").read_text())
-    if card_kind(card) != "sersic":
-        return "sersic"
-    outside = sersic_setup_violations(ParameterSpace.from_dict(card["space"]), galaxy)
+    if sersic_space is None:
+        if not (sersic / "emulator.json").exists():
+            return "sersic"
+        card = json.loads((sersic / "emulator.json").read_text())
+        if card_kind(card) != "sersic":
+            return "sersic"
+        sersic_space = ParameterSpace.from_dict(card["space"])
+    outside = sersic_setup_violations(sersic_space, galaxy)
     if not outside:
         return "sersic"
     log.info("a Sérsic galaxy outside the Sérsic emulator's domain (%s): fitted with the general-photometry "
@@ -94,13 +99,13 @@ def for_galaxy(emulator, galaxy, path=None):
     """The emulator that fits ``galaxy``.
 
     ``emulator`` when given, unless it was loaded as the Sérsic default and the galaxy's set-up
-    needs the general one (:func:`default_kind`; e.g. a survey worker's cached default); else
-    :meth:`Emulator.load` of ``path`` (default: the galaxy's).
+    needs the general one (:func:`default_kind` on its own domain; e.g. a survey worker's cached
+    default); else :meth:`Emulator.load` of ``path`` (default: the galaxy's).
     """
     if emulator is None:
         return Emulator.load(path, galaxy=galaxy)
     if emulator.from_default and emulator.kind == "sersic" and isinstance(galaxy.photometry, Sersic) \
-            and default_kind(galaxy) == "general":
+            and default_kind(galaxy, emulator.space) == "general":
         from .store import default_path
 
         return Emulator.load(default_path("general"), galaxy=galaxy)
