@@ -13,8 +13,7 @@ from .general_data import anchor_targets, draw_betas, network_inputs, positive_m
 from .general_evaluate import predict_ln_f
 from .general_features import BETA_LO, feature_definition
 from .general_loss import batch_loss, centre_nodes, epoch_order, radial_weights
-from .train import (TrainConfig, TrainResult, _atomic_torch_save, early_stopped, optimiser, plot_loss,
-                    resume_states, resumed_end)
+from .train import TrainConfig, TrainResult, end_epoch, optimiser, plot_loss, resume_states, resumed_end
 
 log = logging.getLogger(__name__)
 
@@ -183,18 +182,8 @@ def train_general(train_inp, val_inp, out, network, config=GeneralTrainConfig(),
         share = config.hard_share if epoch > start else 0.0  # the first epoch of a run measures every map
         total = _train_epoch(net, opt, train_inp, targets, epoch_order(hardness, share, erng), config, erng, hardness)
         val_loss = _val_loss(net, vinp, vbetas, config)
-        sched.step(val_loss)
-        lr = opt.param_groups[0]["lr"]
-        for key, v in zip(history, (epoch, total, val_loss, lr, time.perf_counter() - t0)):
-            history[key].append(v)
-        if val_loss < best["loss"]:
-            best = dict(loss=val_loss, epoch=epoch, state={k: v.detach().clone() for k, v in net.state_dict().items()})
-        bar.set_postfix(train=f"{np.sqrt(total):.2e}", val=f"{np.sqrt(val_loss):.2e}", lr=f"{lr:.1e}")
-        log.debug("epoch %d train %.3e val %.3e lr %.1e", epoch, np.sqrt(total), np.sqrt(val_loss), lr)
-        _atomic_torch_save(dict(model=net.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
-                                history=history, best=best, epoch=epoch), ckpt_path)
-        if early_stopped(epoch, best, lr, config):
-            log.info("early stop at epoch %d (best %d)", epoch, best["epoch"])
+        best, stop = end_epoch(net, opt, sched, history, best, (epoch, total, val_loss, t0), config, bar, ckpt_path)
+        if stop:
             break
         if config.max_minutes and time.perf_counter() - t_start > 60 * config.max_minutes:
             log.info("time limit of %g min reached at epoch %d (resume to continue)", config.max_minutes, epoch)

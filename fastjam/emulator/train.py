@@ -192,18 +192,9 @@ def train(data, out, val=None, network=NetworkConfig(), config=TrainConfig(), re
             total += loss.item() * len(idx)
         train_loss = total / len(perm)
         val_loss = _evaluate_loss(net, vtensors, config.batch_size * 8)
-        sched.step(val_loss)
-        lr = opt.param_groups[0]["lr"]
-        for key, v in zip(history, (epoch, train_loss, val_loss, lr, time.perf_counter() - t0)):
-            history[key].append(v)
-        if val_loss < best["loss"]:
-            best = dict(loss=val_loss, epoch=epoch, state={k: v.detach().clone() for k, v in net.state_dict().items()})
-        bar.set_postfix(train=f"{np.sqrt(train_loss):.2e}", val=f"{np.sqrt(val_loss):.2e}", lr=f"{lr:.1e}")
-        _atomic_torch_save(dict(model=net.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
-                                history=history, best=best, epoch=epoch, torch_rng=torch.get_rng_state()),
-                           ckpt_path)
-        if early_stopped(epoch, best, lr, config):
-            log.info("early stop at epoch %d (best %d)", epoch, best["epoch"])
+        best, stop = end_epoch(net, opt, sched, history, best, (epoch, train_loss, val_loss, t0), config, bar,
+                               ckpt_path, torch_rng=torch.get_rng_state())
+        if stop:
             break
     bar.close()
 
@@ -218,6 +209,40 @@ def train(data, out, val=None, network=NetworkConfig(), config=TrainConfig(), re
     plot_loss(history, out / "loss.png")
     return TrainResult(out, len(history["epoch"]), int(best["epoch"]), float(best["loss"]),
                        time.perf_counter() - t_start, history)
+
+
+def end_epoch(net, opt, sched, history, best, losses, config, bar, ckpt_path, **extra):
+    """Close one training epoch: step the scheduler, record ``history``, keep the best state, show the
+    losses, checkpoint atomically (with ``extra``) and tell whether training stops.
+
+    Parameters
+    ----------
+    losses : tuple
+        ``(epoch, train_loss, val_loss, t0)``: the epoch, its mean squared training and validation
+        losses of ln f and its start (``time.perf_counter()``).
+
+    Returns
+    -------
+    best : dict
+        The best epoch so far (``loss``, ``epoch``, ``state``).
+    stop : bool
+        Whether training stops here (`early_stopped`).
+    """
+    epoch, train_loss, val_loss, t0 = losses
+    sched.step(val_loss)
+    lr = opt.param_groups[0]["lr"]
+    for key, v in zip(history, (epoch, train_loss, val_loss, lr, time.perf_counter() - t0)):
+        history[key].append(v)
+    if val_loss < best["loss"]:
+        best = dict(loss=val_loss, epoch=epoch, state={k: v.detach().clone() for k, v in net.state_dict().items()})
+    bar.set_postfix(train=f"{np.sqrt(train_loss):.2e}", val=f"{np.sqrt(val_loss):.2e}", lr=f"{lr:.1e}")
+    log.debug("epoch %d train %.3e val %.3e lr %.1e", epoch, np.sqrt(train_loss), np.sqrt(val_loss), lr)
+    _atomic_torch_save(dict(model=net.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
+                            history=history, best=best, epoch=epoch, **extra), ckpt_path)
+    stop = early_stopped(epoch, best, lr, config)
+    if stop:
+        log.info("early stop at epoch %d (best %d)", epoch, best["epoch"])
+    return best, stop
 
 
 def early_stopped(epoch, best, lr, config):
