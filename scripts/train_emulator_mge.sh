@@ -20,7 +20,13 @@
 #      the current one);
 #  11. network 10 annealed on the same maps: lr 1e-5 halved every 5 epochs without progress down to
 #      1e-7 (the steps before stop where the learning rate reaches 1e-5);
-#  12. its card, written to OUT, its novelty bands' error models calibrated on the untruncated and
+#  12. network 11 continued on the 32,768 random maps, the committee set and the 8,192 truncated
+#      training maps (mge_train_truncated: MGEs fitted only out to 1.5-8 R_e, as real MGEs are),
+#      validated on untruncated and truncated maps (lr 2e-5 halved every 5 epochs without progress
+#      down to 1e-7);
+#  13. network 12 continued the same way with the edge-on set at its 4,096 design points too
+#      (from lr 1e-5);
+#  14. its card, written to OUT, its novelty bands' error models calibrated on the untruncated and
 #      truncated test maps together (bench/general_novelty.py), and its accuracy on truncated MGEs
 #      (bench/general_truncated.py).
 # Steps 1-9 read the edge-on and thin sets as their first 2,048 design points (a larger N_EDGE or
@@ -74,7 +80,16 @@ python "$bench" curve "${thin[@]}" "${continued[@]}" --init "$runs/cont_32k/curv
     --patience 100 --lr-patience 20 --epochs 146 --work "$runs/thin4k" --json "$runs/thin4k.json"
 python "$bench" curve "${thin[@]}" "${continued[@]}" --init "$runs/thin4k/curve_${outer}_100000" --lr 1e-5 \
     --min-lr 1e-7 --patience 30 --lr-patience 5 --epochs 44 --work "$runs/anneal" --json "$runs/anneal.json"
-python "$bench" card "${thin[@]}" --model "$runs/anneal/curve_${outer}_100000" --out "$out"
+both=(--val "$sets/mge_val" "$sets/mge_val_truncated" --test "$sets/mge_test")
+annealed=(--min-lr 1e-7 --patience 30 --lr-patience 5 --epochs 400)
+python "$bench" curve --data "$sets/mge_train" --first 32768 --extra "$sets/mge_train_committee_17" \
+    "$sets/mge_train_truncated" "${both[@]}" "${continued[@]}" "${annealed[@]}" \
+    --init "$runs/anneal/curve_${outer}_100000" --lr 2e-5 --work "$runs/mix32k" --json "$runs/mix32k.json"
+shipped=(--data "$sets/mge_train" --first 32768 --extra "$sets/mge_train_edge" "$sets/mge_train_committee_17" \
+    "$sets/mge_train_truncated" "${both[@]}")
+python "$bench" curve "${shipped[@]}" "${continued[@]}" "${annealed[@]}" --init "$runs/mix32k/curve_${outer}_100000" \
+    --lr 1e-5 --work "$runs/edge36k" --json "$runs/edge36k.json"
+python "$bench" card "${shipped[@]}" --model "$runs/edge36k/curve_${outer}_100000" --out "$out"
 python bench/general_novelty.py --model "$out" --test "$sets/mge_test" "$sets/mge_test_truncated" \
     --check "$sets/mge_val" "$sets/mge_val_truncated"
 python bench/general_truncated.py --test "$sets/mge_test_truncated" --model "$out"
